@@ -1,0 +1,64 @@
+"""Atomic outputs and deterministic image writing.
+
+Every file or directory a rule produces appears whole or not at all: it is written under a
+temporary name next to its destination and renamed into place (``os.replace`` is atomic on
+one filesystem), so an interrupted job never leaves something that looks finished.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+
+@contextmanager
+def atomic_directory(path: str | os.PathLike) -> Iterator[Path]:
+    """Yield a scratch directory that replaces ``path`` only if the block succeeds."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    scratch = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".partial", dir=path.parent))
+    try:
+        yield scratch
+    except BaseException:
+        shutil.rmtree(scratch, ignore_errors=True)
+        raise
+    if path.exists():
+        shutil.rmtree(path)
+    os.replace(scratch, path)
+
+
+@contextmanager
+def atomic_file(path: str | os.PathLike, mode: str = "w") -> Iterator:
+    """Open a temporary file that replaces ``path`` when closed without error."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, scratch = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".partial", dir=path.parent)
+    try:
+        with os.fdopen(fd, mode) as handle:
+            yield handle
+        os.replace(scratch, path)
+    except BaseException:
+        Path(scratch).unlink(missing_ok=True)
+        raise
+
+
+def save_png(path: Path, array: np.ndarray) -> None:
+    """Write a PNG (uint8 grey/RGB or uint16 grey). Same array -> same bytes."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if array.dtype == np.uint16:
+        image = Image.fromarray(array)  # 16-bit greyscale, as Cityscapes' instanceIds
+    else:
+        image = Image.fromarray(np.ascontiguousarray(array, dtype=np.uint8))
+    image.save(path, format="PNG", optimize=False, compress_level=6)
+
+
+def save_jpeg(path: Path, array: np.ndarray, quality: int = 95) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    Image.fromarray(array).save(path, format="JPEG", quality=quality, subsampling=0)
