@@ -11,6 +11,6 @@ include: "workflow/rules/data.smk"
 
 
 rule all:
+    default_target: True
     input:
         get_final_output(),
-    default_target: True

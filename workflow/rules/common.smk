@@ -1,7 +1,13 @@
-from snakemake.utils import validate
+import sys
+from pathlib import Path
 
+# The segrel library lives beside the rule scripts; make it importable here too.
+LIBRARY = Path(workflow.basedir) / "workflow" / "scripts" / "segrel"
+sys.path.insert(0, str(LIBRARY.parent))
 
-validate(config, schema="../schemas/config.schema.yaml")
+from segrel.config import validate_config
+
+validate_config(config, Path(workflow.basedir) / "workflow/schemas/config.schema.yaml")
 
 DEMO_DATASETS = [
     name for name, dataset in config["datasets"].items() if dataset["source"] == "demo"
@@ -28,6 +34,11 @@ def demo_settings(wildcards):
         "smiyc": demo["smiyc"],
     }[fmt]
     return {**common, **specific}
+
+
+def library_code(*modules):
+    """Source files of segrel modules a rule depends on (Snakemake tracks only the script itself)."""
+    return [str(LIBRARY / f"{module}.py") for module in modules]
 
 
 def get_final_output():

@@ -2,17 +2,22 @@
 
 
 rule demo_dataset:
+    input:
+        # The generator's code is an input: editing it regenerates the data.
+        code=library_code("demo_data", "scenes", "weather", "labels", "io"),
     output:
         directory("resources/datasets/{dataset}"),
-    params:
-        format=lambda wildcards: config["datasets"][wildcards.dataset]["format"],
-        settings=demo_settings,
     log:
         "results/logs/data/demo_dataset/{dataset}.log",
     benchmark:
         "results/benchmarks/data/demo_dataset/{dataset}.tsv"
     wildcard_constraints:
         dataset="|".join(DEMO_DATASETS) or "^$",
+    conda:
+        "../../envs/data.yaml"
+    params:
+        format=lambda wildcards: config["datasets"][wildcards.dataset]["format"],
+        settings=demo_settings,
     script:
         "../scripts/make_demo_dataset.py"
 

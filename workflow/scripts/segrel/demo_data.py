@@ -23,12 +23,14 @@ not depend on the order or the process in which images are made.
 from __future__ import annotations
 
 import json
+import sys
 import zlib
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import cv2
 import numpy as np
+from tqdm import tqdm
 from cityscapesscripts.helpers.labels import labels as cs_labels
 
 from . import labels as lb
@@ -43,6 +45,11 @@ CITYSCAPES_BASELINE = 0.209313
 def image_seed(base_seed: int, *keys: object) -> np.random.SeedSequence:
     """A seed for one image, stable across processes (unlike Python's salted ``hash``)."""
     return np.random.SeedSequence([int(base_seed)] + [zlib.crc32(str(key).encode()) for key in keys])
+
+
+def progress(items, desc: str):
+    """tqdm to stderr (the rule's log), a line every few seconds rather than every image."""
+    return tqdm(items, desc=desc, mininterval=5.0, file=sys.stderr, ascii=True)
 
 
 def _make(seed: np.random.SeedSequence, height: int, width: int, style: SceneStyle, anomalies: int = 0):
@@ -78,18 +85,18 @@ def _write_cityscapes_gt(stem: Path, label_ids: np.ndarray, suffix: str, color_n
 def write_cityscapes(root, *, seed: int, height: int, width: int, cities: Mapping[str, Mapping[str, int]]) -> None:
     """Cityscapes-format dataset; ``cities`` maps split -> {city: number of images}."""
     with atomic_directory(root) as out:
-        for split, per_city in cities.items():
-            for city, count in per_city.items():
-                for index in range(count):
-                    name = f"{city}_{index:06d}_000019"
-                    scene, rng = _make(image_seed(seed, "cityscapes", split, city, index), height, width, CITYSCAPES_STYLE)
-                    image = render(scene, "clear", rng, CITYSCAPES_STYLE.haze)
-                    save_png(out / "leftImg8bit" / split / city / f"{name}_leftImg8bit.png", image)
-                    gt_stem = out / "gtFine" / split / city / name
-                    label_ids = cityscapes_label_ids(scene)
-                    _write_cityscapes_gt(gt_stem, label_ids, "gtFine", "color")
-                    save_png(gt_stem.with_name(f"{name}_gtFine_instanceIds.png"), cityscapes_instance_ids(scene, label_ids))
-                    _write_disparity_and_camera(out, split, city, name, scene)
+        items = [(split, city, index) for split, per_city in cities.items()
+                 for city, count in per_city.items() for index in range(count)]
+        for split, city, index in progress(items, "cityscapes"):
+            name = f"{city}_{index:06d}_000019"
+            scene, rng = _make(image_seed(seed, "cityscapes", split, city, index), height, width, CITYSCAPES_STYLE)
+            image = render(scene, "clear", rng, CITYSCAPES_STYLE.haze)
+            save_png(out / "leftImg8bit" / split / city / f"{name}_leftImg8bit.png", image)
+            gt_stem = out / "gtFine" / split / city / name
+            label_ids = cityscapes_label_ids(scene)
+            _write_cityscapes_gt(gt_stem, label_ids, "gtFine", "color")
+            save_png(gt_stem.with_name(f"{name}_gtFine_instanceIds.png"), cityscapes_instance_ids(scene, label_ids))
+            _write_disparity_and_camera(out, split, city, name, scene)
 
 
 def _write_disparity_and_camera(out: Path, split: str, city: str, name: str, scene: Scene) -> None:
@@ -112,19 +119,19 @@ def write_acdc(root, *, seed: int, height: int, width: int, conditions: Sequence
                images_per_sequence: int = 10) -> None:
     """ACDC-format dataset: for each condition and split, ``images[split]`` frames."""
     with atomic_directory(root) as out:
-        for condition in conditions:
-            for split, count in images.items():
-                for index in range(count):
-                    sequence = f"GOPR{zlib.crc32(condition.encode()) % 9000 + 1000 + index // images_per_sequence:04d}"
-                    frame = f"{sequence}_frame_{index % images_per_sequence * 40 + 1:06d}"
-                    scene, rng = _make(image_seed(seed, "acdc", condition, split, index), height, width, CITYSCAPES_STYLE)
-                    ref_rng = np.random.default_rng(rng.integers(2**63))
-                    image = render(scene, condition, rng, CITYSCAPES_STYLE.haze)
-                    reference = render(scene, "clear", ref_rng, CITYSCAPES_STYLE.haze)
-                    save_png(out / "rgb_anon" / condition / split / sequence / f"{frame}_rgb_anon.png", image)
-                    save_png(out / "rgb_anon" / condition / f"{split}_ref" / sequence / f"{frame}_rgb_ref_anon.png", reference)
-                    _write_cityscapes_gt(out / "gt" / condition / split / sequence / frame,
-                                         cityscapes_label_ids(scene), "gt", "labelColor")
+        items = [(condition, split, index) for condition in conditions
+                 for split, count in images.items() for index in range(count)]
+        for condition, split, index in progress(items, "acdc"):
+            sequence = f"GOPR{zlib.crc32(condition.encode()) % 9000 + 1000 + index // images_per_sequence:04d}"
+            frame = f"{sequence}_frame_{index % images_per_sequence * 40 + 1:06d}"
+            scene, rng = _make(image_seed(seed, "acdc", condition, split, index), height, width, CITYSCAPES_STYLE)
+            ref_rng = np.random.default_rng(rng.integers(2**63))
+            image = render(scene, condition, rng, CITYSCAPES_STYLE.haze)
+            reference = render(scene, "clear", ref_rng, CITYSCAPES_STYLE.haze)
+            save_png(out / "rgb_anon" / condition / split / sequence / f"{frame}_rgb_anon.png", image)
+            save_png(out / "rgb_anon" / condition / f"{split}_ref" / sequence / f"{frame}_rgb_ref_anon.png", reference)
+            _write_cityscapes_gt(out / "gt" / condition / split / sequence / frame,
+                                 cityscapes_label_ids(scene), "gt", "labelColor")
 
 
 def idd_level3_ids(scene: Scene) -> np.ndarray:
@@ -146,14 +153,14 @@ def idd_level3_ids(scene: Scene) -> np.ndarray:
 def write_idd(root, *, seed: int, height: int, width: int, images: Mapping[str, int], images_per_sequence: int = 10) -> None:
     """IDD-format dataset (different look and layout, classes Cityscapes lacks)."""
     with atomic_directory(root) as out:
-        for split, count in images.items():
-            for index in range(count):
-                sequence = str(index // images_per_sequence)
-                frame = f"{(zlib.crc32(split.encode()) % 900 + 100) * 1000 + index:06d}"
-                scene, rng = _make(image_seed(seed, "idd", split, index), height, width, IDD_STYLE)
-                image = render(scene, "clear", rng, IDD_STYLE.haze)
-                save_png(out / "leftImg8bit" / split / sequence / f"{frame}_leftImg8bit.png", image)
-                save_png(out / "gtFine" / split / sequence / f"{frame}_gtFine_labellevel3Ids.png", idd_level3_ids(scene))
+        items = [(split, index) for split, count in images.items() for index in range(count)]
+        for split, index in progress(items, "idd"):
+            sequence = str(index // images_per_sequence)
+            frame = f"{(zlib.crc32(split.encode()) % 900 + 100) * 1000 + index:06d}"
+            scene, rng = _make(image_seed(seed, "idd", split, index), height, width, IDD_STYLE)
+            image = render(scene, "clear", rng, IDD_STYLE.haze)
+            save_png(out / "leftImg8bit" / split / sequence / f"{frame}_leftImg8bit.png", image)
+            save_png(out / "gtFine" / split / sequence / f"{frame}_gtFine_labellevel3Ids.png", idd_level3_ids(scene))
 
 
 def anomaly_mask(scene: Scene, void_border: int = 2) -> np.ndarray:
@@ -174,7 +181,7 @@ def write_smiyc(root, *, seed: int, height: int, width: int, images: int, object
     low, high = objects_per_image
     with atomic_directory(root) as out:
         track = out / "dataset_AnomalyTrack"
-        for index in range(images):
+        for index in progress(range(images), "smiyc"):
             count = int(np.random.default_rng(image_seed(seed, "smiyc-objects", index)).integers(low, high, endpoint=True))
             scene, rng = _make(image_seed(seed, "smiyc", index), height, width, CITYSCAPES_STYLE, anomalies=count)
             image = render(scene, "clear", rng, CITYSCAPES_STYLE.haze)

@@ -56,7 +56,7 @@ def save_png(path: Path, array: np.ndarray) -> None:
         image = Image.fromarray(array)  # 16-bit greyscale, as Cityscapes' instanceIds
     else:
         image = Image.fromarray(np.ascontiguousarray(array, dtype=np.uint8))
-    image.save(path, format="PNG", optimize=False, compress_level=6)
+    image.save(path, format="PNG", optimize=False, compress_level=3)
 
 
 def save_jpeg(path: Path, array: np.ndarray, quality: int = 95) -> None:

@@ -211,47 +211,73 @@ class _Canvas:
         self._next_instance += 1
         return self._next_instance
 
-    def polygon_mask(self, points) -> np.ndarray:
-        mask = np.zeros(self.labels.shape, dtype=np.uint8)
-        pts = np.round(np.asarray(points, dtype=np.float64) * 16).astype(np.int32)
-        cv2.fillPoly(mask, [pts], 1, lineType=cv2.LINE_8, shift=4)
-        return mask.astype(bool)
+    def _window(self, xs, ys, margin=2):
+        """Rows/columns slices of the image that contain the given pixel coordinates."""
+        h, w = self.labels.shape
+        r0, r1 = max(0, int(np.floor(min(ys))) - margin), min(h, int(np.ceil(max(ys))) + margin)
+        c0, c1 = max(0, int(np.floor(min(xs))) - margin), min(w, int(np.ceil(max(xs))) + margin)
+        return slice(r0, max(r0, r1)), slice(c0, max(c0, c1))
 
-    def ellipse_mask(self, center, axes) -> np.ndarray:
-        mask = np.zeros(self.labels.shape, dtype=np.uint8)
-        c = (int(round(center[0] * 16)), int(round(center[1] * 16)))
-        a = (max(1, int(round(axes[0] * 16))), max(1, int(round(axes[1] * 16))))
-        cv2.ellipse(mask, c, a, 0, 0, 360, 1, thickness=-1, lineType=cv2.LINE_8, shift=4)
-        return mask.astype(bool)
+    def polygon_mask(self, points):
+        """(mask, window): the polygon rasterised inside the smallest window that holds it."""
+        pts = np.asarray(points, dtype=np.float64)
+        window = self._window(pts[:, 0], pts[:, 1])
+        shape = (window[0].stop - window[0].start, window[1].stop - window[1].start)
+        mask = np.zeros(shape, dtype=np.uint8)
+        if mask.size:
+            offset = np.array([window[1].start, window[0].start], dtype=np.float64)
+            fixed = np.round((pts - offset) * 16).astype(np.int32)
+            cv2.fillPoly(mask, [fixed], 1, lineType=cv2.LINE_8, shift=4)
+        return mask.astype(bool), window
 
-    def paint(self, mask, label, depth, color, instance=0, texture=1.0, emissive=False):
-        """Paint ``mask`` where it is nearer than what is already there."""
-        depth_arr = np.broadcast_to(np.asarray(depth, dtype=np.float32), self.depth.shape)
-        visible = mask & (depth_arr <= self.depth)
+    def ellipse_mask(self, center, axes):
+        """(mask, window) of a filled axis-aligned ellipse."""
+        (u, v), (a, b) = center, axes
+        window = self._window([u - a, u + a], [v - b, v + b])
+        shape = (window[0].stop - window[0].start, window[1].stop - window[1].start)
+        mask = np.zeros(shape, dtype=np.uint8)
+        if mask.size:
+            c = (int(round((u - window[1].start) * 16)), int(round((v - window[0].start) * 16)))
+            ax = (max(1, int(round(a * 16))), max(1, int(round(b * 16))))
+            cv2.ellipse(mask, c, ax, 0, 0, 360, 1, thickness=-1, lineType=cv2.LINE_8, shift=4)
+        return mask.astype(bool), window
+
+    def paint(self, mask, label, depth, color, instance=0, texture=1.0, emissive=False, window=None):
+        """Paint ``mask`` where it is nearer than what is already there; returns the full-size
+        mask of what was painted. ``mask`` covers ``window`` (the whole image by default);
+        ``depth`` is a scalar or an array of the image's or the window's shape."""
+        window = window or (slice(None), slice(None))
+        depth_arr = np.asarray(depth, dtype=np.float32)
+        if depth_arr.shape == self.depth.shape:
+            depth_arr = depth_arr[window]
+        visible = mask & (depth_arr <= self.depth[window])
+        full = np.zeros(self.depth.shape, dtype=bool)
         if not visible.any():
-            return visible
-        self.labels[visible] = label
-        self.depth[visible] = depth_arr[visible]
-        self.instances[visible] = instance
-        shade = 1.0 + texture * self.texture[visible]
-        self.albedo[visible] = np.clip(np.asarray(color, np.float32)[None, :] * shade[:, None], 0, 1)
-        self.emissive[visible] = emissive
-        return visible
+            return full
+        full[window] = visible
+        # Assign through views of the window: indexing the full image costs 10x more.
+        self.labels[window][visible] = label
+        self.depth[window][visible] = np.broadcast_to(depth_arr, visible.shape)[visible]
+        self.instances[window][visible] = instance
+        shade = 1.0 + texture * self.texture[window][visible]
+        self.albedo[window][visible] = np.clip(np.asarray(color, np.float32)[None, :] * shade[:, None], 0, 1)
+        self.emissive[window][visible] = emissive
+        return full
 
     def box(self, x0, x1, y0, y1, z, label, color, instance=0, texture=1.0, emissive=False):
         """An upright rectangle facing the camera, world extents x0..x1, y0..y1 at depth z."""
         cam = self.camera
         u0, v1 = cam.project(x0, y0, z)
         u1, v0 = cam.project(x1, y1, z)
-        pts = [(u0, v0), (u1, v0), (u1, v1), (u0, v1)]
-        return self.paint(self.polygon_mask(pts), label, z, color, instance, texture, emissive)
+        mask, window = self.polygon_mask([(u0, v0), (u1, v0), (u1, v1), (u0, v1)])
+        return self.paint(mask, label, z, color, instance, texture, emissive, window)
 
     def disc(self, x, y, radius_x, radius_y, z, label, color, instance=0, texture=1.0, emissive=False):
         cam = self.camera
         u, v = cam.project(x, y, z)
         axes = (cam.focal * radius_x / z, cam.focal * radius_y / z)
-        mask = self.ellipse_mask((u, v), axes)
-        return self.paint(mask, label, z, color, instance, texture, emissive)
+        mask, window = self.ellipse_mask((u, v), axes)
+        return self.paint(mask, label, z, color, instance, texture, emissive, window)
 
 
 def _jitter(rng, color, amount=0.06):
@@ -348,28 +374,33 @@ def _facades(canvas: _Canvas, rng, style: SceneStyle, layout: _Layout):
         z = rng.uniform(0.5, 4.0)
         while z < 220:
             length = rng.uniform(8.0, 30.0)
+            # Only the columns where the plane's depth lies in [z, z + length] can be touched.
+            u_near, u_far = cam.cx + cam.focal * x_plane / z, cam.cx + cam.focal * x_plane / (z + length)
+            cs = slice(max(0, int(min(u_near, u_far)) - 1), min(w, int(max(u_near, u_far)) + 2))
+            zc, yw = z_col[:, cs], y_world[:, cs]
+            in_segment = valid[:, cs] & (zc >= z) & (zc < z + length) & (yw >= 0)
             gap = rng.random() < 0.25
             if gap:  # an opening between buildings: vegetation or nothing
                 if rng.random() < 0.5:
-                    seg = valid & (z_col >= z) & (z_col < z + length) & (y_world >= 0)
-                    seg &= y_world < rng.uniform(3.0, 8.0)
-                    canvas.paint(seg, class_id("vegetation"), z_col, _jitter(rng, style.vegetation_color), texture=3.0)
+                    seg = in_segment & (yw < rng.uniform(3.0, 8.0))
+                    canvas.paint(seg, class_id("vegetation"), zc, _jitter(rng, style.vegetation_color),
+                                 texture=3.0, window=(slice(None), cs))
                 z += length
                 continue
             if layout.crossing is not None and layout.crossing[0] < z < layout.crossing[1]:
                 z = layout.crossing[1]
                 continue
             height = rng.uniform(*style.building_height)
-            seg = valid & (z_col >= z) & (z_col < z + length) & (y_world >= 0) & (y_world < height)
             color = np.asarray(style.building_palette[rng.integers(len(style.building_palette))])
             color = _jitter(rng, color * shade)
-            painted = canvas.paint(seg, class_id("building"), z_col, color, texture=1.0)
-            # Windows: a grid in façade coordinates (Z along the street, Y up).
+            painted = canvas.paint(in_segment & (yw < height), class_id("building"), zc, color,
+                                   texture=1.0, window=(slice(None), cs))[:, cs]
+            # Windows: a grid in façade coordinates (Z along the street, Y up); some lit at night.
             wz, wy = rng.uniform(2.5, 4.0), rng.uniform(2.8, 3.5)
-            win = painted & (((z_col - z) % wz) < wz * 0.45) & ((y_world % wy) > wy * 0.4) & (y_world > 3.0)
-            canvas.albedo[win] = _jitter(rng, (0.12, 0.15, 0.20), 0.03)
-            lit = win & (smooth_noise(rng, (h, w), 40) > 0.35)
-            canvas.emissive[lit] = True
+            win = painted & (((zc - z) % wz) < wz * 0.45) & ((yw % wy) > wy * 0.4) & (yw > 3.0)
+            canvas.albedo[:, cs][win] = _jitter(rng, (0.12, 0.15, 0.20), 0.03)
+            lit = win & (canvas.texture[:, cs] > rng.uniform(-0.02, 0.06))
+            canvas.emissive[:, cs][lit] = True
             z += length
 
 
@@ -446,11 +477,12 @@ def _person(canvas: _Canvas, rng, x, z, label_name="person", base_y=0.0, instanc
     if label_name == "person":
         canvas.box(x - 0.18, x - 0.02, base_y, base_y + height * 0.48, z, label, legs, instance)
         canvas.box(x + 0.02, x + 0.18, base_y, base_y + height * 0.48, z, label, legs, instance)
-        torso_bottom = base_y + height * 0.48
-    else:  # a rider's legs are hidden by the two-wheeler
-        torso_bottom = base_y
-    canvas.box(x - 0.24, x + 0.24, torso_bottom, base_y + height * 0.85, z, label, top, instance)
-    canvas.disc(x, base_y + height * 0.92, 0.11, 0.13, z, label, skin, instance)
+        hips = base_y + height * 0.48
+    else:  # a seated rider: the two-wheeler hides the legs
+        hips = base_y - height * 0.1
+    shoulders = hips + height * 0.37
+    canvas.box(x - 0.24, x + 0.24, hips, shoulders, z, label, top, instance)
+    canvas.disc(x, shoulders + height * 0.07, 0.11, 0.13, z, label, skin, instance)
     return instance
 
 
@@ -491,7 +523,9 @@ def _ego_vehicle(canvas: _Canvas, rng):
     xs = np.linspace(0, w, 24)
     ys = top + (h - top) * 0.8 * ((xs - w / 2) / (w / 2)) ** 2
     pts = list(zip(xs, ys)) + [(w, h + 1), (0, h + 1)]
-    mask = canvas.polygon_mask(pts)
+    window_mask, window = canvas.polygon_mask(pts)
+    mask = np.zeros(canvas.labels.shape, dtype=bool)
+    mask[window] = window_mask
     canvas.labels[mask] = class_id("ego vehicle")
     canvas.depth[mask] = 1.0
     canvas.instances[mask] = 0
@@ -656,7 +690,8 @@ def _anomaly_object(canvas: _Canvas, rng, x: float, z: float) -> np.ndarray:
         angles = np.sort(rng.uniform(0, 2 * np.pi, 9))
         radii = radius * rng.uniform(0.6, 1.0, 9)
         pts = [cam.project(x + r * np.cos(a), max(0.0, radius * 0.8 + r * np.sin(a)), z) for a, r in zip(angles, radii)]
-        painted = canvas.paint(canvas.polygon_mask(pts), label, z, color, instance, texture=3.0)
+        mask, window = canvas.polygon_mask(pts)
+        painted = canvas.paint(mask, label, z, color, instance, texture=3.0, window=window)
     else:  # furniture-like block
         width, height = rng.uniform(0.6, 2.0), rng.uniform(0.4, 1.5)
         painted = canvas.box(x - width / 2, x + width / 2, 0.0, height, z, label, color, instance)

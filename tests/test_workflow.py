@@ -1,0 +1,95 @@
+"""The Snakemake workflow itself: DAG, lint, config errors, a small real run, re-run tracking."""
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from segrel import datasets
+
+REPO = Path(__file__).resolve().parents[1]
+BIN = Path(sys.executable).parent
+
+pytestmark = pytest.mark.workflow
+
+TINY = {
+    "demo": {
+        "seed": 3,
+        "height": 64,
+        "width": 128,
+        "cityscapes": {"train": {"aachen": 2}, "val": {"frankfurt": 1, "lindau": 1, "munster": 1}},
+        "acdc": {"conditions": ["fog", "night"], "images": {"train": 1, "val": 1}},
+        "idd": {"images": {"val": 2}},
+        "smiyc": {"images": 2, "objects_per_image": [1, 1]},
+    }
+}
+
+
+def snakemake(workdir: Path, config: dict | Path, *args: str, check: bool = True) -> subprocess.CompletedProcess:
+    if isinstance(config, dict):
+        path = workdir / "test-config.yaml"
+        path.write_text(yaml.safe_dump(config))
+        config = path
+    result = subprocess.run(
+        [str(BIN / "snakemake"), "--snakefile", str(REPO / "Snakefile"), "--directory", str(workdir),
+         "--configfile", str(config), *args],
+        capture_output=True, text=True, timeout=600,
+    )
+    if check and result.returncode != 0:
+        raise AssertionError(f"snakemake {' '.join(args)} failed:\n{result.stdout}\n{result.stderr}")
+    return result
+
+
+def test_default_config_builds_the_dag(tmp_path):
+    result = snakemake(tmp_path, REPO / "config" / "config.yaml", "-n")
+    assert "demo_dataset" in result.stdout and "all" in result.stdout
+
+
+def test_lint_is_clean():
+    result = subprocess.run([str(BIN / "snakemake"), "--lint"], cwd=REPO, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert "Lints for" not in result.stdout + result.stderr, result.stdout + result.stderr
+
+
+def test_snakefmt_is_clean():
+    files = [str(REPO / "Snakefile"), *map(str, sorted((REPO / "workflow" / "rules").glob("*.smk")))]
+    result = subprocess.run([str(BIN / "snakefmt"), "--check", *files], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+
+
+@pytest.mark.parametrize(
+    "config, message",
+    [
+        ({"demo": {"seed": "zero"}}, "config key 'demo.seed': 'zero' is not of type 'integer'"),
+        ({"demo": {"sed": 1}}, "unknown config key 'demo.sed'"),
+        ({"dataset": {}}, "unknown config key 'dataset'"),
+        ({"datasets": {"cs": {"format": "kitti"}}}, "config key 'datasets.cs.format': 'kitti' is not one of"),
+        ({"datasets": {"cs": {"format": "cityscapes", "source": "local"}}}, "'path' is a required property"),
+        ({"demo": {"smiyc": {"objects_per_image": [1]}}}, "config key 'demo.smiyc.objects_per_image'"),
+    ],
+)
+def test_bad_config_stops_before_any_job(tmp_path, config, message):
+    result = snakemake(tmp_path, config, "--cores", "1", check=False)
+    assert result.returncode != 0
+    assert message in result.stderr, result.stderr
+    assert not (tmp_path / "resources").exists() and not (tmp_path / "results").exists()
+
+
+def test_data_stage_runs_and_is_tracked(tmp_path):
+    snakemake(tmp_path, TINY, "--cores", "2", "data")
+    root = tmp_path / "resources" / "datasets"
+    assert len(datasets.list_samples("cityscapes", root / "cityscapes", "val")) == 3
+    assert len(datasets.list_samples("acdc", root / "acdc", "train", "night")) == 1
+    assert len(datasets.list_samples("idd", root / "idd", "val")) == 2
+    assert len(datasets.list_samples("smiyc", root / "smiyc")) == 2
+    for name in ("cityscapes", "acdc", "idd", "smiyc"):
+        assert (tmp_path / "results" / "logs" / "data" / "demo_dataset" / f"{name}.log").read_text().strip().endswith("done")
+        assert (tmp_path / "results" / "benchmarks" / "data" / "demo_dataset" / f"{name}.tsv").is_file()
+
+    assert "Nothing to be done" in snakemake(tmp_path, TINY, "-n", "data").stdout
+
+    changed = {"demo": {**TINY["demo"], "idd": {"images": {"val": 3}}}}
+    rerun = snakemake(tmp_path, changed, "-n", "data").stdout
+    assert "dataset=idd" in rerun and "dataset=cityscapes" not in rerun  # only what the change touches

@@ -1,0 +1,82 @@
+"""Config validation against workflow/schemas/config.schema.yaml, with short messages.
+
+Snakemake's own ``validate`` prints the whole failing sub-schema; a user who mistyped one key
+needs one line naming that key and what is allowed there. Defaults declared in the schema are
+filled in, as ``snakemake.utils.validate(set_default=True)`` does.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import yaml
+from jsonschema import Draft202012Validator, validators
+
+
+class ConfigError(ValueError):
+    """The configuration does not match the schema; the message lists every problem."""
+
+
+def _with_defaults(validator_class):
+    validate_properties = validator_class.VALIDATORS["properties"]
+
+    def set_defaults(validator, properties, instance, schema):
+        if isinstance(instance, dict):
+            for name, subschema in properties.items():
+                if "default" in subschema and name not in instance:
+                    instance[name] = _copy(subschema["default"])
+        yield from validate_properties(validator, properties, instance, schema)
+
+    return validators.extend(validator_class, {"properties": set_defaults})
+
+
+def _copy(value):
+    # Defaults must not be shared between configs (nested defaults are filled in place).
+    if isinstance(value, dict):
+        return {key: _copy(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_copy(item) for item in value]
+    return value
+
+
+def _key(path) -> str:
+    return ".".join(str(part) for part in path) or "(top level)"
+
+
+def _describe(error) -> str:
+    where = _key(error.absolute_path)
+    if error.validator == "additionalProperties" and isinstance(error.instance, dict):
+        allowed = sorted(error.schema.get("properties", {}))
+        unknown = sorted(set(error.instance) - set(allowed))
+        prefix = f"{where}." if error.absolute_path else ""
+        keys = ", ".join(f"'{prefix}{key}'" for key in unknown)
+        hint = f"; allowed keys here: {', '.join(allowed)}" if allowed else ""
+        return f"unknown config key {keys}{hint}"
+    message = f"config key '{where}': {error.message}"
+    description = error.schema.get("description") if isinstance(error.schema, dict) else None
+    if error.validator in ("type", "enum", "minimum", "maximum", "minItems", "maxItems") and description:
+        message += f" ({description.strip()})"
+    return message
+
+
+def validate_config(config: dict, schema_path: str | Path) -> dict:
+    """Fill in defaults and check ``config`` in place; raise :class:`ConfigError` listing every problem.
+
+    >>> import tempfile, os
+    >>> schema = "type: object\\nadditionalProperties: false\\nproperties:\\n  cores: {type: integer, default: 2}\\n"
+    >>> with tempfile.NamedTemporaryFile("w", suffix=".yaml", delete=False) as f:
+    ...     _ = f.write(schema)
+    >>> validate_config({}, f.name)
+    {'cores': 2}
+    >>> validate_config({"core": 2}, f.name)
+    Traceback (most recent call last):
+    ...
+    segrel.config.ConfigError: unknown config key 'core'; allowed keys here: cores
+    >>> os.unlink(f.name)
+    """
+    schema = yaml.safe_load(Path(schema_path).read_text())
+    validator = _with_defaults(Draft202012Validator)(schema)
+    errors = sorted(validator.iter_errors(config), key=lambda e: (list(map(str, e.absolute_path)), e.message))
+    if errors:
+        raise ConfigError("\n".join(dict.fromkeys(_describe(error) for error in errors)))
+    return config
