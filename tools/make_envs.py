@@ -34,7 +34,7 @@ STAGES = {
 
 # mmcv has no wheel for this torch on PyPI: `make` (tools/build_mmcv_wheel.sh) builds one into
 # this cache; the env's pip section finds it there (pip expands ${HOME} in requirement files).
-MMCV_FIND_LINKS = "--find-links ${HOME}/.cache/segrel/wheels/mmcv-2.1.0-torch-2.13.0-cp311"
+MMCV_FIND_LINKS = "--find-links ${HOME}/.cache/segrel/wheels/mmcv-2.1.0-torch-2.13.0+cu130-cp311"
 
 
 def read_lock(path: Path = ROOT / "requirements.lock") -> dict[str, tuple[str, str]]:
