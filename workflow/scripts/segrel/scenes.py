@@ -97,7 +97,7 @@ IDD_STYLE = SceneStyle(
     sidewalk_color=(0.62, 0.55, 0.45),
     vegetation_color=(0.30, 0.38, 0.14),
     sky_color=(0.75, 0.76, 0.78),
-    haze=0.012,
+    haze=0.008,
     lane_markings=False,
     cars=(1, 5),
     persons=(3, 10),
@@ -358,18 +358,24 @@ def _ground(canvas: _Canvas, rng, style: SceneStyle, layout: _Layout):
             canvas.albedo[curb & ~stripes] = (0.08, 0.08, 0.08)
 
 
+def _vertical_plane(cam: Camera, x_plane: float):
+    """Per pixel, where the plane X = x_plane (parallel to the road) is seen: (valid, Z, Y)."""
+    cols = np.arange(cam.width, dtype=np.float32)[None, :]
+    rows = np.arange(cam.height, dtype=np.float32)[:, None]
+    offset = cols - cam.cx
+    valid = np.broadcast_to(offset * np.sign(x_plane) > 0.5, (cam.height, cam.width))
+    z_col = np.where(valid, cam.focal * x_plane / np.where(offset == 0, 1.0, offset), SKY_DEPTH)
+    z_col = np.broadcast_to(z_col, (cam.height, cam.width)).astype(np.float32)
+    y_world = cam.cam_height - (rows - cam.horizon) * z_col / cam.focal
+    return valid, z_col, y_world
+
+
 def _facades(canvas: _Canvas, rng, style: SceneStyle, layout: _Layout):
     """Building façades as vertical planes parallel to the road, with window grids."""
     cam = canvas.camera
-    h, w = canvas.labels.shape
-    cols = np.arange(w, dtype=np.float32)[None, :]
-    rows = np.arange(h, dtype=np.float32)[:, None]
+    w = cam.width
     for side, x_plane in ((-1, layout.facade_left), (1, layout.facade_right)):
-        offset = cols - cam.cx
-        valid = offset * side > 0.5
-        z_col = np.where(valid, cam.focal * x_plane / np.where(valid, offset, 1.0), SKY_DEPTH)
-        z_col = np.broadcast_to(z_col, (h, w)).astype(np.float32)
-        y_world = cam.cam_height - (rows - cam.horizon) * z_col / cam.focal
+        valid, z_col, y_world = _vertical_plane(cam, x_plane)
         shade = 0.75 if side < 0 else 1.0  # the sun lights one side of the street
         z = rng.uniform(0.5, 4.0)
         while z < 220:
@@ -497,24 +503,17 @@ def _two_wheeler(canvas: _Canvas, rng, x, z, motor: bool):
         canvas.lights.append(Light((x, 0.8, z - 0.05), (0.9, 0.05, 0.02), 0.3, "taillight"))
 
 
-def _fence_or_wall(canvas: _Canvas, rng, x_plane: float, z0: float, z1: float, wall: bool):
-    cam = canvas.camera
-    h, w = canvas.labels.shape
-    cols = np.arange(w, dtype=np.float32)[None, :]
-    rows = np.arange(h, dtype=np.float32)[:, None]
-    offset = cols - cam.cx
-    valid = offset * np.sign(x_plane) > 0.5
-    z_col = np.where(valid, cam.focal * x_plane / np.where(valid, offset, 1.0), SKY_DEPTH)
-    z_col = np.broadcast_to(z_col, (h, w)).astype(np.float32)
-    y_world = cam.cam_height - (rows - cam.horizon) * z_col / cam.focal
-    height = rng.uniform(0.9, 2.0)
+BARRIER_COLORS = {"wall": (0.55, 0.52, 0.50), "fence": (0.45, 0.40, 0.36), "guard rail": (0.65, 0.66, 0.68)}
+
+
+def _barrier(canvas: _Canvas, rng, x_plane: float, z0: float, z1: float, kind: str):
+    """A wall, fence or guard rail along the road between depths z0 and z1."""
+    valid, z_col, y_world = _vertical_plane(canvas.camera, x_plane)
+    height = rng.uniform(0.6, 0.9) if kind == "guard rail" else rng.uniform(0.9, 2.0)
     mask = valid & (z_col >= z0) & (z_col < z1) & (y_world >= 0) & (y_world < height)
-    if wall:
-        canvas.paint(mask, class_id("wall"), z_col, _jitter(rng, (0.55, 0.52, 0.50)), texture=1.2)
-    else:  # a fence is mostly holes in reality, but Cityscapes labels its whole extent
-        painted = canvas.paint(mask, class_id("fence"), z_col, _jitter(rng, (0.45, 0.40, 0.36)), texture=0.6)
-        bars = painted & ((z_col % 0.6) < 0.3)
-        canvas.albedo[bars] *= 0.6
+    painted = canvas.paint(mask, class_id(kind), z_col, _jitter(rng, BARRIER_COLORS[kind]), texture=1.2)
+    if kind != "wall":  # fences are mostly holes, but datasets label their whole extent
+        canvas.albedo[painted & ((z_col % 0.6) < 0.3)] *= 0.6
 
 
 def _ego_vehicle(canvas: _Canvas, rng):
@@ -597,15 +596,12 @@ def generate_scene(
     for side, edge in ((-1, layout.road_left), (1, layout.road_right)):
         if rng.random() < 0.35:
             z0 = rng.uniform(3, 20)
-            _fence_or_wall(canvas, rng, edge + side * sidewalk, z0, z0 + rng.uniform(5, 30), wall=rng.random() < 0.5)
+            kind = "wall" if rng.random() < 0.5 else "fence"
+            _barrier(canvas, rng, edge + side * sidewalk, z0, z0 + rng.uniform(5, 30), kind)
     if style.guard_rail and rng.random() < style.guard_rail:
         side = rng.choice([-1, 1])
         x_rail = (layout.road_left if side < 0 else layout.road_right) + side * 0.3
-        canvas_labels_before = canvas.labels.copy()
-        _fence_or_wall(canvas, rng, x_rail, 2.0, 60.0, wall=False)
-        rail = (canvas.labels == class_id("fence")) & (canvas_labels_before != class_id("fence"))
-        canvas.labels[rail] = class_id("guard rail")
-        canvas.albedo[rail] = _jitter(rng, (0.65, 0.66, 0.68))
+        _barrier(canvas, rng, x_rail, 2.0, 60.0, "guard rail")
     for _ in range(rng.integers(*style.billboards, endpoint=True)):
         side = rng.choice([-1, 1])
         x_b = (layout.facade_left if side < 0 else layout.facade_right) - side * 0.5
