@@ -1,0 +1,227 @@
+"""segrel.metrics against independent references: sklearn, mmseg's IoU metric, direct loops
+transcribed from the papers, the published RELIS/Malinin PRR routine, and hand-made cases."""
+
+import numpy as np
+import pytest
+from sklearn.metrics import average_precision_score, roc_auc_score, roc_curve
+
+from segrel import metrics
+
+
+def realistic_pixels(n, seed=0, shift=0.0):
+    """Confidences piled up near 1 like a trained segmenter's; accuracy = confidence - shift
+    plus a wiggle, so the model is over-confident in some bins and under-confident in others
+    (ECE, AdaECE and KS then differ)."""
+    rng = np.random.default_rng(seed)
+    confidence = 1.0 - rng.beta(0.4, 6.0, n) * 0.95
+    accuracy = confidence - shift + 0.06 * np.sin(25 * confidence)
+    correct = rng.random(n) < np.clip(accuracy, 0, 1)
+    return confidence, correct
+
+
+# ----------------------------------------------------------------------- references (by hand)
+
+
+def ece_reference(confidence, correct, n_bins=15):
+    """Guo et al. 2017, as written in their code: bins (lo, hi]."""
+    edges = np.linspace(0, 1, n_bins + 1)
+    total = 0.0
+    for lo, hi in zip(edges[:-1], edges[1:]):
+        in_bin = (confidence > lo) & (confidence <= hi)
+        if in_bin.any():
+            total += in_bin.mean() * abs(correct[in_bin].mean() - confidence[in_bin].mean())
+    return total
+
+
+def adaptive_ece_reference(confidence, correct, n_bins=15):
+    """Mukhoti et al. 2020's AdaptiveECELoss: equal-mass edges by interpolation, bins (lo, hi]."""
+    n = len(confidence)
+    edges = np.interp(np.linspace(0, n, n_bins + 1), np.arange(n), np.sort(confidence))
+    edges[0] = -np.inf
+    return ece_binned_by(edges, confidence, correct)
+
+
+def ece_binned_by(edges, confidence, correct):
+    total = 0.0
+    for lo, hi in zip(edges[:-1], edges[1:]):
+        in_bin = (confidence > lo) & (confidence <= hi)
+        if in_bin.any():
+            total += in_bin.mean() * abs(correct[in_bin].mean() - confidence[in_bin].mean())
+    return total
+
+
+def published_prr(confidence, correct, fractions: bool):
+    """The rejection-ratio routine of Malinin et al. (and RELIS), loop for loop.
+
+    ``fractions=False``: the original, errors in percent. ``fractions=True``: RELIS' edit,
+    errors cumulated as fractions while the oracle keeps its ``/ 100``.
+    """
+    from sklearn.metrics import auc
+
+    inds = np.argsort(confidence)[::-1]  # most confident first
+    n = len(confidence)
+    wrong = ~correct[inds]
+    scale = 1.0 if fractions else 100.0
+    errors = np.r_[0.0, np.cumsum(wrong)[:-1]] * scale / n  # errors among inds[:i]
+    percentages = (np.arange(n) + 1) / n * 100.0
+    base_error = errors[-1]
+    auc_uns = 1.0 - auc(percentages / 100.0, errors[::-1] / 100.0)
+    random_rejection = np.array([base_error * (1.0 - i / n) for i in range(n)])
+    auc_rnd = 1.0 - auc(percentages / 100.0, random_rejection / 100.0)
+    k = int(base_error / 100.0 * n)
+    orc = np.zeros(n)
+    orc[:k] = [base_error * (1.0 - i / (base_error / 100.0 * n)) for i in range(k)]
+    auc_orc = 1.0 - auc(percentages / 100.0, orc / 100.0)
+    return (auc_uns - auc_rnd) / (auc_orc - auc_rnd) * 100.0
+
+
+# --------------------------------------------------------------------------------- exact functions
+
+
+@pytest.mark.filterwarnings("ignore:invalid value encountered in divide")  # mmseg: absent class
+def test_miou_matches_mmseg_iou_metric():
+    import torch
+    from mmseg.evaluation.metrics import IoUMetric
+
+    rng = np.random.default_rng(0)
+    num_classes = 19
+    gt = rng.integers(0, num_classes, 50_000)
+    gt[rng.random(gt.size) < 0.1] = 255
+    gt[gt == 7] = 3  # class 7 never in the ground truth...
+    pred = np.where(rng.random(gt.size) < 0.6, gt, rng.integers(0, num_classes, gt.size))
+    pred[pred == 255] = 0
+    pred[pred == 7] = 4  # ...nor predicted: excluded from the mean
+    areas = IoUMetric.intersect_and_union(torch.from_numpy(pred), torch.from_numpy(gt), num_classes, 255)
+    reference = IoUMetric.total_area_to_metrics(*areas, metrics=["mIoU"])
+    valid = gt != 255
+    confusion = np.bincount(gt[valid] * num_classes + pred[valid], minlength=num_classes**2).reshape(num_classes, -1)
+    # mmseg sums areas in float32
+    assert metrics.miou(confusion) == pytest.approx(np.nanmean(reference["IoU"]), abs=1e-6)
+
+
+def test_ece_matches_guo_et_al():
+    confidence, correct = realistic_pixels(100_000, shift=0.05)
+    assert metrics.ece(confidence, correct) == pytest.approx(ece_reference(confidence, correct), abs=1e-12)
+
+
+def test_adaptive_ece_matches_mukhoti_et_al():
+    confidence, correct = realistic_pixels(100_000, seed=1, shift=0.05)
+    reference = adaptive_ece_reference(confidence, correct)
+    assert metrics.adaptive_ece(confidence, correct) == pytest.approx(reference, abs=1e-4)
+
+
+def test_ks_error_on_known_miscalibration():
+    rng = np.random.default_rng(2)
+    confidence = rng.uniform(0.5, 1.0, 200_000)
+    calibrated = rng.random(confidence.size) < confidence
+    overconfident = rng.random(confidence.size) < confidence - 0.1
+    assert metrics.ks_error(confidence, calibrated) < 0.005  # ~1/sqrt(N) noise only
+    assert metrics.ks_error(confidence, overconfident) == pytest.approx(0.1, abs=0.005)
+
+
+def test_prr_oracle_random_and_reversed():
+    rng = np.random.default_rng(3)
+    correct = rng.random(20_000) > 0.2
+    oracle_conf = np.where(correct, rng.uniform(0.6, 1, correct.size), rng.uniform(0, 0.5, correct.size))
+    assert metrics.prr(oracle_conf, correct) == pytest.approx(100.0, abs=1e-9)
+    assert metrics.prr(1 - oracle_conf, correct) < -99
+    randoms = [metrics.prr(rng.random(correct.size), correct) for _ in range(20)]
+    assert abs(np.mean(randoms)) < 2.0
+
+
+def test_prr_relis_quirk():
+    rng = np.random.default_rng(4)
+    correct = rng.random(50_000) > 0.2
+    oracle_conf = np.where(correct, 0.9, 0.1) + rng.uniform(0, 0.05, correct.size)
+    error_rate = 1 - correct.mean()
+    # With the quirk a perfect ranking scores (1 - e) / (1 - e / 100) in percent, ~80 at e = 0.2.
+    expected = 100 * (1 - error_rate) / (1 - error_rate / 100)
+    assert metrics.prr(oracle_conf, correct, relis_compat=True) == pytest.approx(expected, abs=0.01)
+
+
+def test_prr_matches_the_published_routine():
+    confidence, correct = realistic_pixels(4_000, seed=5, shift=0.1)
+    for relis in (False, True):
+        reference = published_prr(confidence, correct, fractions=relis)
+        # the published loop drops the r = 0 point: an O(1/N) difference
+        assert metrics.prr(confidence, correct, relis_compat=relis) == pytest.approx(reference, abs=0.1)
+
+
+@pytest.mark.parametrize("quantize", [None, 50])  # continuous scores, and many ties
+def test_detection_metrics_match_sklearn(quantize):
+    rng = np.random.default_rng(6)
+    is_positive = rng.random(30_000) < 0.1
+    scores = rng.normal(0, 1, is_positive.size) + 1.5 * is_positive
+    if quantize:
+        scores = np.round(scores * quantize / 8) / quantize * 8
+    assert metrics.auroc(scores, is_positive) == pytest.approx(roc_auc_score(is_positive, scores), abs=1e-12)
+    assert metrics.aupr(scores, is_positive) == pytest.approx(average_precision_score(is_positive, scores), abs=1e-12)
+    fpr, tpr, _ = roc_curve(is_positive, scores, drop_intermediate=False)
+    expected = fpr[np.searchsorted(tpr, 0.95, side="left")]
+    assert metrics.fpr_at_tpr(scores, is_positive, 0.95) == pytest.approx(expected, abs=1e-12)
+
+
+# -------------------------------------------------------------------------------- accumulators
+
+
+def shards(arrays, n_shards):
+    return zip(*(np.array_split(a, n_shards) for a in arrays))
+
+
+def test_calibration_accumulator_close_to_exact():
+    confidence, correct = realistic_pixels(400_000, seed=7, shift=0.03)
+    acc = metrics.CalibrationAccumulator()
+    for c, k in shards((confidence, correct), 7):
+        acc.update(c, k)
+    result = acc.compute()
+    assert result["ece"] == pytest.approx(ece_reference(confidence, correct), abs=1e-9)  # exact
+    assert result["adaptive_ece"] == pytest.approx(adaptive_ece_reference(confidence, correct), abs=1e-3)
+    assert result["ks_error"] == pytest.approx(metrics.ks_error(confidence, correct), abs=1e-3)
+    assert result["prr"] == pytest.approx(metrics.prr(confidence, correct), abs=1e-3)  # in percent
+    assert result["prr_relis"] == pytest.approx(metrics.prr(confidence, correct, relis_compat=True), abs=1e-3)
+    assert result["accuracy"] == pytest.approx(correct.mean())
+
+
+def test_merged_shards_equal_one_pass_exactly():
+    confidence, correct = realistic_pixels(100_000, seed=8)
+    scores = -confidence
+    whole_cal, whole_det = metrics.CalibrationAccumulator(), metrics.DetectionAccumulator(-1, 0)
+    whole_cal.update(confidence, correct)
+    whole_det.update(scores, ~correct)
+    parts_cal, parts_det = metrics.CalibrationAccumulator(), metrics.DetectionAccumulator(-1, 0)
+    for c, k in shards((confidence, correct), 5):
+        shard_cal, shard_det = metrics.CalibrationAccumulator(), metrics.DetectionAccumulator(-1, 0)
+        shard_cal.update(c, k)
+        shard_det.update(-c, ~k)
+        parts_cal.merge(shard_cal)
+        parts_det.merge(shard_det)
+    for whole, parts in ((whole_cal, parts_cal), (whole_det, parts_det)):
+        for key, value in whole.state_dict().items():
+            np.testing.assert_array_equal(parts.state_dict()[key], value)
+        assert whole.compute() == parts.compute()
+
+
+def test_merge_refuses_different_binning():
+    with pytest.raises(ValueError, match="different binning"):
+        metrics.DetectionAccumulator(0, 1, bins=10).merge(metrics.DetectionAccumulator(0, 2, bins=10))
+
+
+def test_detection_accumulator_close_to_sklearn():
+    rng = np.random.default_rng(9)
+    is_positive = rng.random(500_000) < 0.05
+    entropy = np.clip(rng.gamma(2.0, 0.2, is_positive.size) + 0.8 * is_positive, 0, np.log(19))
+    acc = metrics.DetectionAccumulator(0.0, np.log(19), bins=10_000)
+    for s, p in shards((entropy, is_positive), 4):
+        acc.update(s, p)
+    result = acc.compute()
+    assert result["auroc"] == pytest.approx(roc_auc_score(is_positive, entropy), abs=1e-3)
+    assert result["aupr"] == pytest.approx(average_precision_score(is_positive, entropy), abs=1e-3)
+    assert result["aupr_negative"] == pytest.approx(average_precision_score(~is_positive, -entropy), abs=1e-3)
+    assert result["fpr95"] == pytest.approx(metrics.fpr_at_tpr(entropy, is_positive), abs=1e-3)
+
+
+def test_state_size_does_not_grow_with_pixels():
+    small, large = metrics.CalibrationAccumulator(), metrics.CalibrationAccumulator()
+    small.update(*realistic_pixels(10))
+    large.update(*realistic_pixels(200_000))
+    assert {k: v.shape for k, v in small.state_dict().items()} == {k: v.shape for k, v in large.state_dict().items()}
