@@ -12,6 +12,9 @@ validate_config(config, Path(workflow.basedir) / "workflow/schemas/config.schema
 DEMO_DATASETS = [
     name for name, dataset in config["datasets"].items() if dataset["source"] == "demo"
 ]
+DEMO_MODELS = [
+    name for name, model in config["models"].items() if model["source"] == "demo"
+]
 
 
 def dataset_root(name):
@@ -42,4 +45,51 @@ def library_code(*modules):
 
 
 def get_final_output():
-    return [dataset_root(name) for name in config["datasets"]]
+    return [dataset_root(name) for name in config["datasets"]] + [
+        "results/tables/metrics.csv"
+    ]
+
+
+def model_files(model):
+    """(config, checkpoint) of a model, as the models stage writes them."""
+    return {
+        "config": f"resources/models/{model}/{model}.py",
+        "checkpoint": f"resources/models/{model}/{model}.pth",
+    }
+
+
+def training_settings(wildcards):
+    """Everything that shapes one demo model (tracked as a param: a change retrains it)."""
+    training = config["model_training"]
+    model = config["models"][wildcards.model]
+    return {
+        "base": model["base"],
+        "image_size": [config["demo"]["height"], config["demo"]["width"]],
+        "crop_size": training["crop_size"],
+        "iterations": model.get("iterations", training["iterations"]),
+        "batch_size": training["batch_size"],
+        "learning_rate": training["learning_rate"],
+        "seed": training["seed"],
+    }
+
+
+def test_set_spec(name):
+    test_set = config["test_sets"][name]
+    return {
+        "format": config["datasets"][test_set["dataset"]]["format"],
+        "split": test_set["split"],
+        "subset": test_set["subset"],
+    }
+
+
+def evaluation_shards():
+    """{(model, test set): [shard state files]} for every configured pair."""
+    shards = config["evaluation"]["shards"]
+    return {
+        (model, test_set): [
+            f"results/evaluation/{model}/{test_set}/shard-{shard}-of-{shards}.npz"
+            for shard in range(shards)
+        ]
+        for model in config["models"]
+        for test_set in config["test_sets"]
+    }

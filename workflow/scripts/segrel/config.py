@@ -79,4 +79,23 @@ def validate_config(config: dict, schema_path: str | Path) -> dict:
     errors = sorted(validator.iter_errors(config), key=lambda e: (list(map(str, e.absolute_path)), e.message))
     if errors:
         raise ConfigError("\n".join(dict.fromkeys(_describe(error) for error in errors)))
+    check_references(config)
     return config
+
+
+def check_references(config: dict) -> None:
+    """Names that must point at other config entries (the schema cannot say this)."""
+    problems = []
+    datasets = config.get("datasets", {})
+    for name, test_set in config.get("test_sets", {}).items():
+        if test_set["dataset"] not in datasets:
+            problems.append(f"config key 'test_sets.{name}.dataset': no dataset named {test_set['dataset']!r}; "
+                            f"datasets are: {', '.join(sorted(datasets))}")
+    train = config.get("model_training", {}).get("train_dataset")
+    if config.get("models") and train is not None:
+        if train not in datasets:
+            problems.append(f"config key 'model_training.train_dataset': no dataset named {train!r}")
+        elif datasets[train]["format"] != "cityscapes":
+            problems.append(f"config key 'model_training.train_dataset': {train!r} must have format cityscapes")
+    if problems:
+        raise ConfigError("\n".join(problems))

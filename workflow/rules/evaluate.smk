@@ -1,0 +1,58 @@
+# Stage "evaluate": one forward pass per (model, image), every metric, shards merged to a table.
+
+
+rule evaluate_shard:
+    input:
+        unpack(lambda wildcards: model_files(wildcards.model)),
+        data=lambda wildcards: dataset_root(
+            config["test_sets"][wildcards.test_set]["dataset"]
+        ),
+        code=library_code("evaluate", "metrics", "datasets", "labels", "models"),
+    output:
+        "results/evaluation/{model}/{test_set}/shard-{shard}-of-{shards}.npz",
+    log:
+        "results/logs/evaluate/evaluate_shard/{model}/{test_set}/shard-{shard}-of-{shards}.log",
+    benchmark:
+        "results/benchmarks/evaluate/evaluate_shard/{model}/{test_set}/shard-{shard}-of-{shards}.tsv"
+    wildcard_constraints:
+        shard=r"\d+",
+        shards=r"\d+",
+    conda:
+        "../../envs/evaluate.yaml"
+    threads: config["evaluation"]["threads"]
+    resources:
+        gpu=1,
+    params:
+        test_set=lambda wildcards: test_set_spec(wildcards.test_set),
+        shards=lambda wildcards: int(wildcards.shards),
+        batch_size=config["evaluation"]["batch_size"],
+        calibration_pixels=config["evaluation"]["calibration_pixels"],
+        seed=config["evaluation"]["seed"],
+        device=config["evaluation"]["device"],
+    script:
+        "../scripts/evaluate_shard.py"
+
+
+rule merge_evaluation:
+    input:
+        [path for paths in evaluation_shards().values() for path in paths],
+        code=library_code("evaluate", "metrics"),
+    output:
+        metrics="results/tables/metrics.csv",
+        images="results/tables/image_confidence.csv",
+    log:
+        "results/logs/evaluate/merge_evaluation.log",
+    benchmark:
+        "results/benchmarks/evaluate/merge_evaluation.tsv"
+    conda:
+        "../../envs/evaluate.yaml"
+    params:
+        shards=evaluation_shards(),
+    script:
+        "../scripts/merge_evaluation.py"
+
+
+rule evaluate:
+    """Target of the evaluate stage: the metrics table of every model on every test set."""
+    input:
+        rules.merge_evaluation.output,

@@ -1,0 +1,31 @@
+# Stage "models": every model as (mmseg config, checkpoint) under resources/models/<name>/.
+
+
+rule train_demo_model:
+    input:
+        data=lambda wildcards: dataset_root(config["model_training"]["train_dataset"]),
+        code=library_code("models", "io"),
+    output:
+        config="resources/models/{model}/{model}.py",
+        checkpoint="resources/models/{model}/{model}.pth",
+    log:
+        "results/logs/models/train_demo_model/{model}.log",
+    benchmark:
+        "results/benchmarks/models/train_demo_model/{model}.tsv"
+    wildcard_constraints:
+        model="|".join(DEMO_MODELS) or "^$",
+    conda:
+        "../../envs/models.yaml"
+    threads: config["model_training"]["threads"]
+    resources:
+        gpu=1,
+    params:
+        settings=training_settings,
+    script:
+        "../scripts/train_demo_model.py"
+
+
+rule models:
+    """Target of the models stage: every configured model, ready to load."""
+    input:
+        [model_files(model)["checkpoint"] for model in config["models"]],

@@ -1,0 +1,15 @@
+"""Rule merge_evaluation: merge shard states, one tidy row per (model, test set, metric)."""
+
+import sys
+
+sys.stderr = open(snakemake.log[0], "w", buffering=1)
+
+from segrel.evaluate import merge_shard_tables  # noqa: E402
+from segrel.io import atomic_file  # noqa: E402
+
+metrics, images = merge_shard_tables(snakemake.params.shards)
+with atomic_file(snakemake.output.metrics) as handle:
+    metrics.to_csv(handle, index=False)
+with atomic_file(snakemake.output.images) as handle:
+    images.to_csv(handle, index=False)
+print(f"{len(metrics)} metric rows, {len(images)} image rows", file=sys.stderr)

@@ -1,0 +1,213 @@
+"""Evaluate one model on one shard of one test set: one forward pass per image, every metric.
+
+For each batch the model runs once (mmseg's inference API, batched); the logits are turned
+into probabilities once, and every metric is fed from that single pass through the streaming
+accumulators of :mod:`segrel.metrics`:
+
+- segmentation sets (Cityscapes, ACDC, IDD): the confusion matrix (mIoU); ECE / AdaECE / KS /
+  PRR on ``calibration_pixels`` seeded random non-void pixels per image (RELIS: 20,000); a
+  RELIS-compatible PRR on the same number of pixels drawn with void included (void counts as
+  an error there); the image-level confidence (mean MSP over the sampled pixels) for
+  image-level OOD detection; on IDD, local-OOD detection on the classes Cityscapes lacks;
+- anomaly sets (SMIYC): pixel-level anomaly detection (anomaly = positive, void excluded);
+- everywhere OOD regions exist: their mean entropy.
+
+Three anomaly scores are tracked: ``msp`` (as log(1 - MSP), computed from the logits so that
+near-certain pixels stay distinct; monotone in -MSP, so AUROC/AP/FPR are those of -MSP),
+``entropy`` and ``max_logit`` (-max logit).
+"""
+
+from __future__ import annotations
+
+import sys
+import zlib
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+
+from . import datasets, labels as lb
+from .metrics import CalibrationAccumulator, DetectionAccumulator
+
+# Bounded ranges for the detection histograms (values outside fall into the end bins).
+SCORE_RANGES = {"msp": (-28.0, 0.0), "entropy": (0.0, float(np.log(lb.NUM_CLASSES))), "max_logit": (-100.0, 100.0)}
+SCORE_BINS = 20_000
+
+
+def pixel_scores(logits: torch.Tensor) -> dict[str, torch.Tensor]:
+    """(C, H, W) logits -> prediction, MSP and the three anomaly scores (higher = more anomalous)."""
+    logits = logits.double()
+    log_probs = torch.log_softmax(logits, dim=0)
+    probs = log_probs.exp()
+    max_logit, prediction = logits.max(dim=0)
+    msp = probs.gather(0, prediction[None])[0]
+    others = logits.scatter(0, prediction[None], float("-inf"))
+    # log(1 - MSP) = logsumexp(other logits) - logsumexp(all logits): exact even when MSP rounds to 1
+    log_one_minus_msp = torch.logsumexp(others, dim=0) - torch.logsumexp(logits, dim=0)
+    entropy = -(probs * log_probs).nan_to_num().sum(dim=0)
+    return {
+        "prediction": prediction,
+        "confidence": msp,
+        "msp": log_one_minus_msp,
+        "entropy": entropy,
+        "max_logit": -max_logit,
+    }
+
+
+def _detection_accumulators():
+    return {name: DetectionAccumulator(*SCORE_RANGES[name], bins=SCORE_BINS) for name in SCORE_RANGES}
+
+
+@dataclass
+class EvaluationState:
+    """Everything a shard contributes; states of shards of one (model, test set) add up."""
+
+    kind: str  # "segmentation" or "anomaly"
+    confusion: np.ndarray = field(default_factory=lambda: np.zeros((lb.NUM_CLASSES, lb.NUM_CLASSES), np.int64))
+    calibration: CalibrationAccumulator = field(default_factory=CalibrationAccumulator)
+    calibration_relis: CalibrationAccumulator = field(default_factory=CalibrationAccumulator)
+    detection: dict = field(default_factory=_detection_accumulators)
+    ood_entropy: np.ndarray = field(default_factory=lambda: np.zeros(2))  # sum, count
+    image_names: list = field(default_factory=list)
+    image_confidence: list = field(default_factory=list)
+
+    def save(self, path) -> None:
+        arrays = {"kind": np.array(self.kind), "confusion": self.confusion, "ood_entropy": self.ood_entropy,
+                  "image_names": np.array(self.image_names, dtype=str),
+                  "image_confidence": np.array(self.image_confidence, dtype=np.float64)}
+        for prefix, acc in (("calibration", self.calibration), ("calibration_relis", self.calibration_relis),
+                            *((f"detection_{k}", v) for k, v in self.detection.items())):
+            for key, value in acc.state_dict().items():
+                arrays[f"{prefix}.{key}"] = value
+        np.savez_compressed(path, **arrays)
+
+    @classmethod
+    def load(cls, path) -> "EvaluationState":
+        with np.load(path) as data:
+            state = cls(kind=str(data["kind"]))
+            state.confusion = data["confusion"].copy()
+            state.ood_entropy = data["ood_entropy"].copy()
+            state.image_names = data["image_names"].tolist()
+            state.image_confidence = data["image_confidence"].tolist()
+            for prefix, acc in (("calibration", state.calibration), ("calibration_relis", state.calibration_relis),
+                                *((f"detection_{k}", v) for k, v in state.detection.items())):
+                for name in acc._fields:
+                    setattr(acc, name, data[f"{prefix}.{name}"].copy())
+        return state
+
+    def merge(self, other: "EvaluationState") -> "EvaluationState":
+        if other.kind != self.kind:
+            raise ValueError(f"cannot merge a {other.kind} state into a {self.kind} state")
+        self.confusion += other.confusion
+        self.calibration.merge(other.calibration)
+        self.calibration_relis.merge(other.calibration_relis)
+        for name, acc in self.detection.items():
+            acc.merge(other.detection[name])
+        self.ood_entropy += other.ood_entropy
+        self.image_names += other.image_names
+        self.image_confidence += other.image_confidence
+        return self
+
+    def metrics(self) -> dict[str, float]:
+        """Every metric this state supports, as a flat {name: value}."""
+        from .metrics import miou
+
+        out: dict[str, float] = {"images": float(len(self.image_names))}
+        if self.kind == "segmentation":
+            out["miou"] = miou(self.confusion)
+            out.update({k: v for k, v in self.calibration.compute().items() if k != "prr_relis"})
+            out["prr_relis"] = self.calibration_relis.prr(relis_compat=True)
+            out["image_confidence"] = float(np.mean(self.image_confidence)) if self.image_confidence else float("nan")
+        prefix = "anomaly" if self.kind == "anomaly" else "local_ood"
+        for score, acc in self.detection.items():
+            if acc.positives.sum() == 0:  # no OOD pixels in this test set (e.g. Cityscapes)
+                continue
+            for metric, value in acc.compute().items():
+                out[f"{prefix}_{metric}_{score}"] = value
+        if self.ood_entropy[1] > 0:
+            out[f"{prefix}_mean_entropy"] = float(self.ood_entropy[0] / self.ood_entropy[1])
+        return out
+
+
+def _sample(rng: np.random.Generator, candidates: np.ndarray, k: int) -> np.ndarray:
+    return candidates if len(candidates) <= k else rng.choice(candidates, size=k, replace=False)
+
+
+def evaluate_shard(model, fmt: str, samples: list[datasets.Sample], *, batch_size: int, calibration_pixels: int,
+                   seed: int, progress=None) -> EvaluationState:
+    """Run ``model`` once over ``samples`` and accumulate every metric."""
+    from mmseg.apis import inference_model
+
+    kind = "anomaly" if fmt == "smiyc" else "segmentation"
+    state = EvaluationState(kind=kind)
+    batches = [samples[i : i + batch_size] for i in range(0, len(samples), batch_size)]
+    iterator = progress(batches) if progress else batches
+    with torch.no_grad():
+        for batch in iterator:
+            results = inference_model(model, [str(s.image) for s in batch])
+            for sample, result in zip(batch, results):
+                _accumulate(state, fmt, sample, result.seg_logits.data, calibration_pixels, seed)
+    return state
+
+
+def _accumulate(state: EvaluationState, fmt: str, sample, logits: torch.Tensor, calibration_pixels: int,
+                seed: int) -> None:
+    scores = {k: v.cpu().numpy().ravel() for k, v in pixel_scores(logits).items()}
+    label = datasets.read_label(fmt, sample.label).ravel()
+    if label.size != scores["prediction"].size:
+        raise ValueError(f"{sample.image}: prediction has {scores['prediction'].size} pixels, label {label.size}")
+    rng = np.random.default_rng([seed, zlib.crc32(sample.name.encode())])
+    state.image_names.append(sample.name)
+
+    if state.kind == "anomaly":
+        scored = label != lb.ANOMALY_VOID
+        ood = label == lb.ANOMALY_YES
+    else:
+        valid = label != lb.VOID
+        prediction = scores["prediction"]
+        state.confusion += np.bincount(label[valid].astype(np.int64) * lb.NUM_CLASSES + prediction[valid],
+                                       minlength=lb.NUM_CLASSES**2).reshape(lb.NUM_CLASSES, lb.NUM_CLASSES)
+        picked = _sample(rng, np.flatnonzero(valid), calibration_pixels)
+        correct = prediction[picked] == label[picked]
+        state.calibration.update(scores["confidence"][picked], correct)
+        state.image_confidence.append(float(scores["confidence"][picked].mean()) if len(picked) else float("nan"))
+        # RELIS' PRR draws from every pixel and counts void as an error
+        any_pixel = _sample(rng, np.arange(label.size), calibration_pixels)
+        state.calibration_relis.update(scores["confidence"][any_pixel],
+                                       (prediction[any_pixel] == label[any_pixel]) & (label[any_pixel] != lb.VOID))
+        if fmt == "idd":
+            ood = datasets.read_local_ood(str(sample.label)).ravel()
+            scored = valid | ood
+        else:
+            ood = np.zeros_like(valid)
+            scored = np.zeros_like(valid)
+    if ood.any():
+        for name, acc in state.detection.items():
+            acc.update(scores[name][scored], ood[scored])
+        state.ood_entropy += (scores["entropy"][ood].sum(), ood.sum())
+
+
+def shard_samples(samples: list, shard: int, shards: int) -> list:
+    """Shard ``shard`` of ``shards``: every shards-th sample, so shards have similar content."""
+    if not 0 <= shard < shards:
+        raise ValueError(f"shard {shard} is not in 0..{shards - 1}")
+    return samples[shard::shards]
+
+
+def log(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+def merge_shard_tables(shards: dict[tuple[str, str], list[str]]):
+    """{(model, test set): [shard files]} -> (tidy metrics table, per-image confidence table)."""
+    import pandas as pd
+
+    rows, images = [], []
+    for (model, test_set), paths in sorted(shards.items()):
+        state = EvaluationState.load(paths[0])
+        for path in paths[1:]:
+            state.merge(EvaluationState.load(path))
+        rows += [{"model": model, "test_set": test_set, "metric": k, "value": v} for k, v in state.metrics().items()]
+        images += [{"model": model, "test_set": test_set, "image": name, "confidence": conf}
+                   for name, conf in zip(state.image_names, state.image_confidence)]
+    return pd.DataFrame(rows), pd.DataFrame(images, columns=["model", "test_set", "image", "confidence"])

@@ -1,0 +1,176 @@
+"""Segmentation models as (mmseg config, checkpoint) pairs: the demo zoo's training and the
+loader every later stage uses, for the demo models and mmseg's zoo checkpoints alike.
+
+Demo models start from mmsegmentation's own Cityscapes configs (shipped in ``mmseg/.mim``),
+with SyncBN replaced by BN (one process, CPU), no ImageNet-pretrained weights (nothing can be
+downloaded), the demo's image size, and a bounded number of iterations of mmseg's own
+training loop. They are saved as the zoo saves them: ``<name>.py`` (the full config) and
+``<name>.pth`` (``meta`` + ``state_dict`` only), so :func:`load_model` reads both kinds.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+import torch
+
+
+def mmseg_config_dir() -> Path:
+    import mmseg
+
+    return Path(mmseg.__file__).parent / ".mim" / "configs"
+
+
+def _replace_syncbn(node):
+    """SyncBN needs a process group; on one process (CPU or one GPU) BN is the same layer."""
+    if isinstance(node, dict):
+        for key, value in node.items():
+            if key == "type" and value == "SyncBN":
+                node[key] = "BN"
+            else:
+                _replace_syncbn(value)
+    elif isinstance(node, list):
+        for item in node:
+            _replace_syncbn(item)
+
+
+def _drop_pretrained(node):
+    """Remove ImageNet initialisation (a download); weights start from mmseg's own init."""
+    if isinstance(node, dict):
+        if node.get("pretrained"):
+            node["pretrained"] = None
+        init = node.get("init_cfg")
+        if isinstance(init, dict) and init.get("type") == "Pretrained":
+            node["init_cfg"] = None
+        for value in node.values():
+            _drop_pretrained(value)
+    elif isinstance(node, list):
+        for item in node:
+            _drop_pretrained(item)
+
+
+def demo_training_config(base: str, *, data_root: str, image_size, crop_size, iterations: int,
+                         batch_size: int, learning_rate: float, seed: int, work_dir: str):
+    """An mmengine Config that trains mmseg's ``base`` config on a Cityscapes-layout dataset."""
+    from mmengine.config import Config
+
+    path = mmseg_config_dir() / base
+    if not path.is_file():
+        raise FileNotFoundError(f"mmseg ships no config {base!r} (looked in {mmseg_config_dir()})")
+    cfg = Config.fromfile(str(path))
+    height, width = image_size
+    crop_h, crop_w = crop_size
+    model = cfg.model.to_dict()
+    _replace_syncbn(model)
+    _drop_pretrained(model)
+    model["data_preprocessor"]["size"] = (crop_h, crop_w)
+    model["test_cfg"] = {"mode": "whole"}  # demo images are smaller than any sliding window
+    cfg.model = model
+
+    train_pipeline = [
+        {"type": "LoadImageFromFile"},
+        {"type": "LoadAnnotations"},
+        {"type": "RandomResize", "scale": (width, height), "ratio_range": (0.5, 2.0), "keep_ratio": True},
+        {"type": "RandomCrop", "crop_size": (crop_h, crop_w), "cat_max_ratio": 0.75},
+        {"type": "RandomFlip", "prob": 0.5},
+        {"type": "PhotoMetricDistortion"},
+        {"type": "PackSegInputs"},
+    ]
+    cfg.test_pipeline = [
+        {"type": "LoadImageFromFile"},
+        {"type": "Resize", "scale": (width, height), "keep_ratio": True},
+        {"type": "LoadAnnotations"},
+        {"type": "PackSegInputs"},
+    ]
+    cfg.train_dataloader = {
+        "batch_size": batch_size,
+        "num_workers": 0,
+        "persistent_workers": False,
+        "sampler": {"type": "InfiniteSampler", "shuffle": True},
+        "dataset": {
+            "type": "CityscapesDataset",
+            "data_root": data_root,
+            "data_prefix": {"img_path": "leftImg8bit/train", "seg_map_path": "gtFine/train"},
+            "pipeline": train_pipeline,
+        },
+    }
+    for key in ("val_dataloader", "val_evaluator", "val_cfg", "test_dataloader", "test_evaluator", "test_cfg"):
+        cfg[key] = None
+    cfg.train_cfg = {"type": "IterBasedTrainLoop", "max_iters": iterations, "val_interval": iterations + 1}
+    cfg.optim_wrapper = {
+        "type": "OptimWrapper",
+        "optimizer": {"type": "AdamW", "lr": learning_rate, "betas": (0.9, 0.999), "weight_decay": 0.01},
+        "clip_grad": {"max_norm": 10.0},
+    }
+    warmup = max(1, iterations // 10)
+    cfg.param_scheduler = [
+        {"type": "LinearLR", "start_factor": 0.1, "by_epoch": False, "begin": 0, "end": warmup},
+        {"type": "PolyLR", "power": 1.0, "eta_min": 0.0, "by_epoch": False, "begin": warmup, "end": iterations},
+    ]
+    cfg.default_hooks = {
+        "timer": {"type": "IterTimerHook"},
+        "logger": {"type": "LoggerHook", "interval": max(1, iterations // 20), "log_metric_by_epoch": False},
+        "param_scheduler": {"type": "ParamSchedulerHook"},
+        "checkpoint": {"type": "CheckpointHook", "by_epoch": False, "interval": iterations, "save_last": True},
+        "sampler_seed": {"type": "DistSamplerSeedHook"},
+        "visualization": {"type": "SegVisualizationHook", "draw": False},
+    }
+    cfg.visualizer = {"type": "SegLocalVisualizer", "vis_backends": [], "name": "visualizer"}
+    cfg.log_processor = {"by_epoch": False}
+    cfg.randomness = {"seed": seed, "deterministic": False}
+    cfg.env_cfg = {"cudnn_benchmark": False, "mp_cfg": {"mp_start_method": "fork", "opencv_num_threads": 0},
+                   "dist_cfg": {"backend": "gloo"}}
+    cfg.work_dir = work_dir
+    cfg.load_from = None
+    cfg.resume = False
+    return cfg
+
+
+def train_demo_model(config_out: str | Path, checkpoint_out: str | Path, **settings) -> None:
+    """Train with mmseg's runner; save the config and a zoo-like checkpoint (meta + state_dict).
+
+    Training runs in a scratch folder beside the outputs; the two files are moved into place
+    only when training has finished.
+    """
+    from mmengine.runner import Runner
+
+    config_out, checkpoint_out = Path(config_out), Path(checkpoint_out)
+    checkpoint_out.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix=".training.", dir=checkpoint_out.parent) as scratch:
+        scratch = Path(scratch)
+        work_dir = scratch / "work"
+        cfg = demo_training_config(work_dir=str(work_dir), **settings)
+        Runner.from_cfg(cfg).train()
+        iterations = cfg.train_cfg["max_iters"]
+        checkpoint = torch.load(work_dir / f"iter_{iterations}.pth", map_location="cpu", weights_only=False)
+        zoo_like = {"meta": {"iterations": iterations, "seed": cfg.randomness["seed"],
+                             "dataset_meta": checkpoint["meta"].get("dataset_meta")},
+                    "state_dict": checkpoint["state_dict"]}
+        torch.save(zoo_like, scratch / "checkpoint.pth")
+        for key in ("train_dataloader", "train_cfg", "optim_wrapper", "param_scheduler"):
+            cfg[key] = None  # an inference config, as the zoo ships
+        cfg.dump(str(scratch / "config.py"))
+        os.replace(scratch / "checkpoint.pth", checkpoint_out)
+        os.replace(scratch / "config.py", config_out)
+
+
+def load_model(config: str | Path, checkpoint: str | Path, device: str = "cpu"):
+    """An mmseg segmentor in eval mode, from a config file and a checkpoint (demo or zoo)."""
+    from mmseg.apis import init_model
+
+    # Zoo and demo checkpoints hold numpy/mmengine objects in ``meta``: torch >= 2.6 refuses
+    # them unless weights_only=False, and mmengine's loader does not pass it.
+    original_load = torch.load
+
+    def load(*args, **kwargs):
+        kwargs.setdefault("weights_only", False)
+        return original_load(*args, **kwargs)
+
+    torch.load = load
+    try:
+        model = init_model(str(config), str(checkpoint), device=device)
+    finally:
+        torch.load = original_load
+    return model.eval()

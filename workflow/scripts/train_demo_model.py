@@ -1,0 +1,14 @@
+"""Rule train_demo_model: train one demo model with mmseg's runner, save it like a zoo model."""
+
+import sys
+
+sys.stderr = open(snakemake.log[0], "w", buffering=1)
+sys.stdout = sys.stderr  # mmengine logs to stdout
+
+import torch  # noqa: E402
+
+from segrel.models import train_demo_model  # noqa: E402
+
+torch.set_num_threads(snakemake.threads)
+settings = dict(snakemake.params.settings)
+train_demo_model(snakemake.output.config, snakemake.output.checkpoint, data_root=snakemake.input.data, **settings)
