@@ -5,7 +5,6 @@ import sys
 from pathlib import Path
 
 import pytest
-import yaml
 
 from segrel import datasets
 
@@ -27,22 +26,7 @@ TINY = {
 }
 
 
-def snakemake(workdir: Path, config: dict | Path, *args: str, check: bool = True) -> subprocess.CompletedProcess:
-    if isinstance(config, dict):
-        path = workdir / "test-config.yaml"
-        path.write_text(yaml.safe_dump(config))
-        config = path
-    result = subprocess.run(
-        [str(BIN / "snakemake"), "--snakefile", str(REPO / "Snakefile"), "--directory", str(workdir),
-         "--configfile", str(config), *args],
-        capture_output=True, text=True, timeout=600,
-    )
-    if check and result.returncode != 0:
-        raise AssertionError(f"snakemake {' '.join(args)} failed:\n{result.stdout}\n{result.stderr}")
-    return result
-
-
-def test_default_config_builds_the_dag(tmp_path):
+def test_default_config_builds_the_dag(snakemake, tmp_path):
     result = snakemake(tmp_path, REPO / "config" / "config.yaml", "-n")
     assert "demo_dataset" in result.stdout and "all" in result.stdout
 
@@ -70,14 +54,14 @@ def test_snakefmt_is_clean():
         ({"demo": {"smiyc": {"objects_per_image": [1]}}}, "config key 'demo.smiyc.objects_per_image'"),
     ],
 )
-def test_bad_config_stops_before_any_job(tmp_path, config, message):
+def test_bad_config_stops_before_any_job(snakemake, tmp_path, config, message):
     result = snakemake(tmp_path, config, "--cores", "1", check=False)
     assert result.returncode != 0
     assert message in result.stderr, result.stderr
     assert not (tmp_path / "resources").exists() and not (tmp_path / "results").exists()
 
 
-def test_data_stage_runs_and_is_tracked(tmp_path):
+def test_data_stage_runs_and_is_tracked(snakemake, tmp_path):
     snakemake(tmp_path, TINY, "--cores", "2", "data")
     root = tmp_path / "resources" / "datasets"
     assert len(datasets.list_samples("cityscapes", root / "cityscapes", "val")) == 3

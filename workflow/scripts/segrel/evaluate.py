@@ -19,6 +19,7 @@ near-certain pixels stay distinct; monotone in -MSP, so AUROC/AP/FPR are those o
 
 from __future__ import annotations
 
+import math
 import sys
 import zlib
 from dataclasses import dataclass, field
@@ -35,20 +36,24 @@ SCORE_BINS = 20_000
 
 
 def pixel_scores(logits: torch.Tensor) -> dict[str, torch.Tensor]:
-    """(C, H, W) logits -> prediction, MSP and the three anomaly scores (higher = more anomalous)."""
-    logits = logits.double()
-    log_probs = torch.log_softmax(logits, dim=0)
-    probs = log_probs.exp()
+    """(C, H, W) logits -> prediction, MSP and the three anomaly scores (higher = more anomalous).
+
+    One exp pass: with l* the max logit and s = sum over the other classes of exp(l - l*),
+    MSP = 1 / (1 + s), log(1 - MSP) = log(s) - log1p(s) (exact even where MSP rounds to 1,
+    unlike log1p(-MSP)), and entropy = log1p(s) - sum(exp(l - l*) (l - l*)) / (1 + s).
+    """
+    logits = logits.float()
     max_logit, prediction = logits.max(dim=0)
-    msp = probs.gather(0, prediction[None])[0]
-    others = logits.scatter(0, prediction[None], float("-inf"))
-    # log(1 - MSP) = logsumexp(other logits) - logsumexp(all logits): exact even when MSP rounds to 1
-    log_one_minus_msp = torch.logsumexp(others, dim=0) - torch.logsumexp(logits, dim=0)
-    entropy = -(probs * log_probs).nan_to_num().sum(dim=0)
+    shifted = logits - max_logit[None]
+    weights = shifted.exp()
+    weights.scatter_(0, prediction[None], 0.0)  # the arg-max term (exactly 1) kept out of s
+    others = weights.sum(dim=0)
+    log1p_others = torch.log1p(others)
+    entropy = log1p_others - (weights * shifted).sum(dim=0) / (1.0 + others)
     return {
         "prediction": prediction,
-        "confidence": msp,
-        "msp": log_one_minus_msp,
+        "confidence": 1.0 / (1.0 + others),
+        "msp": torch.log(others) - log1p_others,
         "entropy": entropy,
         "max_logit": -max_logit,
     }
@@ -117,7 +122,9 @@ class EvaluationState:
             out["miou"] = miou(self.confusion)
             out.update({k: v for k, v in self.calibration.compute().items() if k != "prr_relis"})
             out["prr_relis"] = self.calibration_relis.prr(relis_compat=True)
-            out["image_confidence"] = float(np.mean(self.image_confidence)) if self.image_confidence else float("nan")
+            # fsum: exactly rounded, so the mean does not depend on the order shards were merged in
+            out["image_confidence"] = (math.fsum(self.image_confidence) / len(self.image_confidence)
+                                       if self.image_confidence else float("nan"))
         prefix = "anomaly" if self.kind == "anomaly" else "local_ood"
         for score, acc in self.detection.items():
             if acc.positives.sum() == 0:  # no OOD pixels in this test set (e.g. Cityscapes)
