@@ -87,6 +87,14 @@ def test_evaluation_stage_end_to_end(snakemake, tmp_path):
     assert {"anomaly_auroc_entropy", "anomaly_fpr95_msp", "anomaly_aupr_max_logit", "anomaly_mean_entropy"} <= set(
         value["segformer_b0", "smiyc_anomaly"].index)
     assert "local_ood_auroc_msp" in value["segformer_b0", "idd_val"].index
+    # image-level OOD: Cityscapes val images (positives) against IDD's, from the per-image table
+    images = pd.read_csv(tmp_path / "results" / "tables" / "image_confidence.csv")
+    from sklearn.metrics import roc_auc_score
+
+    pair = images[images.test_set.isin(["cityscapes_val", "idd_val"])]
+    expected = roc_auc_score(pair.test_set == "cityscapes_val", pair.confidence)
+    assert value["segformer_b0", "idd_val", "image_ood_auroc"] == pytest.approx(expected, abs=1e-12)
+    assert ("segformer_b0", "smiyc_anomaly", "image_ood_auroc") not in value.index
 
     # mIoU against mmseg's own inference and IoU metric on the same model and images
     from mmseg.apis import inference_model

@@ -24,13 +24,7 @@ def realistic_pixels(n, seed=0, shift=0.0):
 
 def ece_reference(confidence, correct, n_bins=15):
     """Guo et al. 2017, as written in their code: bins (lo, hi]."""
-    edges = np.linspace(0, 1, n_bins + 1)
-    total = 0.0
-    for lo, hi in zip(edges[:-1], edges[1:]):
-        in_bin = (confidence > lo) & (confidence <= hi)
-        if in_bin.any():
-            total += in_bin.mean() * abs(correct[in_bin].mean() - confidence[in_bin].mean())
-    return total
+    return ece_binned_by(np.linspace(0, 1, n_bins + 1), confidence, correct)
 
 
 def adaptive_ece_reference(confidence, correct, n_bins=15):

@@ -48,6 +48,7 @@ rule merge_evaluation:
         "../../envs/evaluate.yaml"
     params:
         shards=evaluation_shards(),
+        in_domain=config["evaluation"]["in_domain_test_set"],
     script:
         "../scripts/merge_evaluation.py"
 

@@ -7,7 +7,7 @@ sys.stderr = open(snakemake.log[0], "w", buffering=1)
 from segrel.evaluate import merge_shard_tables  # noqa: E402
 from segrel.io import atomic_file  # noqa: E402
 
-metrics, images = merge_shard_tables(snakemake.params.shards)
+metrics, images = merge_shard_tables(snakemake.params.shards, snakemake.params.in_domain)
 with atomic_file(snakemake.output.metrics) as handle:
     metrics.to_csv(handle, index=False)
 with atomic_file(snakemake.output.images) as handle:

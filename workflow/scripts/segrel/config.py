@@ -91,6 +91,9 @@ def check_references(config: dict) -> None:
         if test_set["dataset"] not in datasets:
             problems.append(f"config key 'test_sets.{name}.dataset': no dataset named {test_set['dataset']!r}; "
                             f"datasets are: {', '.join(sorted(datasets))}")
+    in_domain = config.get("evaluation", {}).get("in_domain_test_set")
+    if in_domain is not None and config.get("test_sets") and in_domain not in config["test_sets"]:
+        problems.append(f"config key 'evaluation.in_domain_test_set': no test set named {in_domain!r}")
     train = config.get("model_training", {}).get("train_dataset")
     if config.get("models") and train is not None:
         if train not in datasets:

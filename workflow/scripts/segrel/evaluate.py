@@ -205,16 +205,34 @@ def log(message: str) -> None:
     print(message, file=sys.stderr, flush=True)
 
 
-def merge_shard_tables(shards: dict[tuple[str, str], list[str]]):
-    """{(model, test set): [shard files]} -> (tidy metrics table, per-image confidence table)."""
+def merge_shard_tables(shards: dict[tuple[str, str], list[str]], in_domain: str | None = None):
+    """{(model, test set): [shard files]} -> (tidy metrics table, per-image confidence table).
+
+    With ``in_domain`` (a test set name), each other segmentation test set also gets
+    ``image_ood_auroc``: how well the image confidence (mean MSP) tells the in-domain images
+    (positives) from that set's images (RELIS' image-level OOD detection).
+    """
     import pandas as pd
 
-    rows, images = [], []
+    from .metrics import auroc
+
+    rows, images, kinds = [], [], {}
     for (model, test_set), paths in sorted(shards.items()):
         state = EvaluationState.load(paths[0])
         for path in paths[1:]:
             state.merge(EvaluationState.load(path))
+        kinds[test_set] = state.kind
         rows += [{"model": model, "test_set": test_set, "metric": k, "value": v} for k, v in state.metrics().items()]
         images += [{"model": model, "test_set": test_set, "image": name, "confidence": conf}
                    for name, conf in zip(state.image_names, state.image_confidence)]
-    return pd.DataFrame(rows), pd.DataFrame(images, columns=["model", "test_set", "image", "confidence"])
+    images = pd.DataFrame(images, columns=["model", "test_set", "image", "confidence"])
+    if in_domain is not None:
+        for (model, test_set), group in images.groupby(["model", "test_set"]):
+            if test_set == in_domain or kinds[test_set] != "segmentation":
+                continue
+            positives = images[(images.model == model) & (images.test_set == in_domain)].confidence.to_numpy()
+            scores = np.r_[positives, group.confidence.to_numpy()]
+            labels = np.r_[np.ones(len(positives), bool), np.zeros(len(group), bool)]
+            rows.append({"model": model, "test_set": test_set, "metric": "image_ood_auroc",
+                         "value": auroc(scores, labels)})
+    return pd.DataFrame(rows), images
