@@ -64,6 +64,7 @@ def training_settings(wildcards):
     model = config["models"][wildcards.model]
     return {
         "base": model["base"],
+        "overrides": model["overrides"],
         "image_size": [config["demo"]["height"], config["demo"]["width"]],
         "crop_size": training["crop_size"],
         "iterations": model.get("iterations", training["iterations"]),

@@ -52,14 +52,19 @@ def _drop_pretrained(node):
 
 
 def demo_training_config(base: str, *, data_root: str, image_size, crop_size, iterations: int,
-                         batch_size: int, learning_rate: float, seed: int, work_dir: str):
-    """An mmengine Config that trains mmseg's ``base`` config on a Cityscapes-layout dataset."""
+                         batch_size: int, learning_rate: float, seed: int, work_dir: str, overrides=None):
+    """An mmengine Config that trains mmseg's ``base`` config on a Cityscapes-layout dataset.
+
+    ``overrides`` ({dotted key: value}) are merged into ``base`` first, e.g. to narrow a head.
+    """
     from mmengine.config import Config
 
     path = mmseg_config_dir() / base
     if not path.is_file():
         raise FileNotFoundError(f"mmseg ships no config {base!r} (looked in {mmseg_config_dir()})")
     cfg = Config.fromfile(str(path))
+    if overrides:
+        cfg.merge_from_dict(dict(overrides))
     height, width = image_size
     crop_h, crop_w = crop_size
     model = cfg.model.to_dict()
