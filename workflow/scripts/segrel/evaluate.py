@@ -159,39 +159,45 @@ def evaluate_shard(model, fmt: str, samples: list[datasets.Sample], *, batch_siz
 
 def _accumulate(state: EvaluationState, fmt: str, sample, logits: torch.Tensor, calibration_pixels: int,
                 seed: int) -> None:
-    scores = {k: v.cpu().numpy().ravel() for k, v in pixel_scores(logits).items()}
+    flat = logits.reshape(logits.shape[0], -1)
     label = datasets.read_label(fmt, sample.label).ravel()
-    if label.size != scores["prediction"].size:
-        raise ValueError(f"{sample.image}: prediction has {scores['prediction'].size} pixels, label {label.size}")
+    if label.size != flat.shape[1]:
+        raise ValueError(f"{sample.image}: prediction has {flat.shape[1]} pixels, label {label.size}")
     rng = np.random.default_rng([seed, zlib.crc32(sample.name.encode())])
     state.image_names.append(sample.name)
+
+    def scores_at(index: np.ndarray) -> dict[str, np.ndarray]:
+        # Scores only where a metric reads them: calibration needs 2 x 20,000 pixels of a
+        # 2-megapixel image, so a full-image softmax would cost more than the metrics.
+        selected = flat[:, torch.from_numpy(index).to(flat.device)]
+        return {name: value.cpu().numpy() for name, value in pixel_scores(selected).items()}
 
     if state.kind == "anomaly":
         scored = label != lb.ANOMALY_VOID
         ood = label == lb.ANOMALY_YES
     else:
         valid = label != lb.VOID
-        prediction = scores["prediction"]
+        prediction = flat.argmax(dim=0).cpu().numpy()
         state.confusion += np.bincount(label[valid].astype(np.int64) * lb.NUM_CLASSES + prediction[valid],
                                        minlength=lb.NUM_CLASSES**2).reshape(lb.NUM_CLASSES, lb.NUM_CLASSES)
         picked = _sample(rng, np.flatnonzero(valid), calibration_pixels)
-        correct = prediction[picked] == label[picked]
-        state.calibration.update(scores["confidence"][picked], correct)
-        state.image_confidence.append(float(scores["confidence"][picked].mean()) if len(picked) else float("nan"))
+        confidence = scores_at(picked)["confidence"]
+        state.calibration.update(confidence, prediction[picked] == label[picked])
+        state.image_confidence.append(float(confidence.mean()) if len(picked) else float("nan"))
         # RELIS' PRR draws from every pixel and counts void as an error
         any_pixel = _sample(rng, np.arange(label.size), calibration_pixels)
-        state.calibration_relis.update(scores["confidence"][any_pixel],
+        state.calibration_relis.update(scores_at(any_pixel)["confidence"],
                                        (prediction[any_pixel] == label[any_pixel]) & (label[any_pixel] != lb.VOID))
-        if fmt == "idd":
-            ood = datasets.read_local_ood(str(sample.label)).ravel()
-            scored = valid | ood
-        else:
-            ood = np.zeros_like(valid)
-            scored = np.zeros_like(valid)
+        if fmt != "idd":
+            return
+        ood = datasets.read_local_ood(str(sample.label)).ravel()
+        scored = valid | ood
     if ood.any():
+        index = np.flatnonzero(scored)
+        scores, positive = scores_at(index), ood[index]
         for name, acc in state.detection.items():
-            acc.update(scores[name][scored], ood[scored])
-        state.ood_entropy += (scores["entropy"][ood].sum(), ood.sum())
+            acc.update(scores[name], positive)
+        state.ood_entropy += (scores["entropy"][positive].sum(), positive.sum())
 
 
 def shard_samples(samples: list, shard: int, shards: int) -> list:
