@@ -94,17 +94,30 @@ def read_image(path: str | Path) -> np.ndarray:
         return np.asarray(image.convert("RGB"))
 
 
-def read_label(fmt: str, path: str | Path) -> np.ndarray:
-    """Train ids (segmentation sets) or the 0/1/255 anomaly mask (SMIYC), uint8 (H, W)."""
-    layout = _layout(fmt)
+def read_ids(path: str | Path) -> np.ndarray:
+    """The stored single-channel id image (labelIds, level-3 ids or anomaly mask), uint8 (H, W)."""
     with Image.open(path) as image:
         ids = np.asarray(image)
     if ids.ndim != 2:
         raise ValueError(f"{path}: expected a single-channel id image, got shape {ids.shape}")
-    return ids if layout.table is None else lb.to_train_ids(ids, layout.table)
+    return ids
+
+
+def to_labels(fmt: str, ids: np.ndarray) -> np.ndarray:
+    """Stored ids -> train ids (segmentation sets) or the 0/1/255 anomaly mask (SMIYC)."""
+    table = _layout(fmt).table
+    return ids if table is None else lb.to_train_ids(ids, table)
+
+
+def read_label(fmt: str, path: str | Path) -> np.ndarray:
+    """Train ids (segmentation sets) or the 0/1/255 anomaly mask (SMIYC), uint8 (H, W)."""
+    return to_labels(fmt, read_ids(path))
+
+
+def local_ood_mask(level3_ids: np.ndarray) -> np.ndarray:
+    """IDD: True where the pixel's class is absent from Cityscapes (local OOD region)."""
+    return np.isin(level3_ids, lb.IDD_LOCAL_OOD_LEVEL3)
 
 
 def read_local_ood(path: str | Path) -> np.ndarray:
-    """IDD: True where the pixel's class is absent from Cityscapes (local OOD region)."""
-    with Image.open(path) as image:
-        return np.isin(np.asarray(image), lb.IDD_LOCAL_OOD_LEVEL3)
+    return local_ood_mask(read_ids(path))

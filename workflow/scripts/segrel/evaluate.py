@@ -76,12 +76,18 @@ class EvaluationState:
     image_names: list = field(default_factory=list)
     image_confidence: list = field(default_factory=list)
 
+    def accumulators(self):
+        """(name, accumulator) of every histogram in the state."""
+        yield "calibration", self.calibration
+        yield "calibration_relis", self.calibration_relis
+        for score, acc in self.detection.items():
+            yield f"detection_{score}", acc
+
     def save(self, path) -> None:
         arrays = {"kind": np.array(self.kind), "confusion": self.confusion, "ood_entropy": self.ood_entropy,
                   "image_names": np.array(self.image_names, dtype=str),
                   "image_confidence": np.array(self.image_confidence, dtype=np.float64)}
-        for prefix, acc in (("calibration", self.calibration), ("calibration_relis", self.calibration_relis),
-                            *((f"detection_{k}", v) for k, v in self.detection.items())):
+        for prefix, acc in self.accumulators():
             for key, value in acc.state_dict().items():
                 arrays[f"{prefix}.{key}"] = value
         np.savez_compressed(path, **arrays)
@@ -94,8 +100,7 @@ class EvaluationState:
             state.ood_entropy = data["ood_entropy"].copy()
             state.image_names = data["image_names"].tolist()
             state.image_confidence = data["image_confidence"].tolist()
-            for prefix, acc in (("calibration", state.calibration), ("calibration_relis", state.calibration_relis),
-                                *((f"detection_{k}", v) for k, v in state.detection.items())):
+            for prefix, acc in state.accumulators():
                 for name in acc._fields:
                     setattr(acc, name, data[f"{prefix}.{name}"].copy())
         return state
@@ -104,10 +109,8 @@ class EvaluationState:
         if other.kind != self.kind:
             raise ValueError(f"cannot merge a {other.kind} state into a {self.kind} state")
         self.confusion += other.confusion
-        self.calibration.merge(other.calibration)
-        self.calibration_relis.merge(other.calibration_relis)
-        for name, acc in self.detection.items():
-            acc.merge(other.detection[name])
+        for (_, acc), (_, theirs) in zip(self.accumulators(), other.accumulators()):
+            acc.merge(theirs)
         self.ood_entropy += other.ood_entropy
         self.image_names += other.image_names
         self.image_confidence += other.image_confidence
@@ -160,7 +163,8 @@ def evaluate_shard(model, fmt: str, samples: list[datasets.Sample], *, batch_siz
 def _accumulate(state: EvaluationState, fmt: str, sample, logits: torch.Tensor, calibration_pixels: int,
                 seed: int) -> None:
     flat = logits.reshape(logits.shape[0], -1)
-    label = datasets.read_label(fmt, sample.label).ravel()
+    stored_ids = datasets.read_ids(sample.label).ravel()
+    label = datasets.to_labels(fmt, stored_ids)
     if label.size != flat.shape[1]:
         raise ValueError(f"{sample.image}: prediction has {flat.shape[1]} pixels, label {label.size}")
     rng = np.random.default_rng([seed, zlib.crc32(sample.name.encode())])
@@ -190,7 +194,7 @@ def _accumulate(state: EvaluationState, fmt: str, sample, logits: torch.Tensor, 
                                        (prediction[any_pixel] == label[any_pixel]) & (label[any_pixel] != lb.VOID))
         if fmt != "idd":
             return
-        ood = datasets.read_local_ood(str(sample.label)).ravel()
+        ood = datasets.local_ood_mask(stored_ids)
         scored = valid | ood
     if ood.any():
         index = np.flatnonzero(scored)
