@@ -134,7 +134,7 @@ def write_acdc(root, *, seed: int, height: int, width: int, conditions: Sequence
                                  cityscapes_label_ids(scene), "gt", "labelColor")
 
 
-def idd_level3_ids(scene: Scene) -> np.ndarray:
+def _idd_level3_table() -> np.ndarray:
     """Internal ids -> IDD level-3 ids, by class name (void where IDD has no such class)."""
     table = np.full(256, lb.VOID, dtype=np.uint8)
     aliases = {"parking": "drivable fallback", "terrain": "non-drivable fallback", "caravan": "vehicle fallback",
@@ -147,7 +147,15 @@ def idd_level3_ids(scene: Scene) -> np.ndarray:
     for name, internal in EXTRA_CLASSES.items():
         if name in lb.IDD_LEVEL3_IDS:
             table[internal] = lb.IDD_LEVEL3_IDS[name]
-    return table[scene.labels]
+    return table
+
+
+_INTERNAL_TO_IDD_LEVEL3 = _idd_level3_table()  # built once, not per image
+
+
+def idd_level3_ids(scene: Scene) -> np.ndarray:
+    """The scene's labels as IDD level-3 ids."""
+    return _INTERNAL_TO_IDD_LEVEL3[scene.labels]
 
 
 def write_idd(root, *, seed: int, height: int, width: int, images: Mapping[str, int], images_per_sequence: int = 10) -> None:

@@ -35,7 +35,7 @@ def _sky_mask(scene: Scene) -> np.ndarray:
     return scene.labels == class_id("sky")
 
 
-def shade(scene: Scene, rng: np.random.Generator, haze: float, sun: float = 1.0) -> np.ndarray:
+def shade(scene: Scene, haze: float, sun: float = 1.0) -> np.ndarray:
     """Daylight radiance: albedo under sky + sun light, with a light depth haze."""
     radiance = scene.albedo * sun
     # Surfaces facing up get a little more sky light than vertical ones.
@@ -58,13 +58,13 @@ def to_srgb8(radiance: np.ndarray, rng: np.random.Generator, noise: float = 0.01
 
 
 def render_clear(scene: Scene, rng: np.random.Generator, haze: float) -> np.ndarray:
-    return to_srgb8(shade(scene, rng, haze), rng)
+    return to_srgb8(shade(scene, haze), rng)
 
 
 def render_fog(scene: Scene, rng: np.random.Generator, haze: float) -> np.ndarray:
     visibility = rng.uniform(40.0, 200.0)
     beta = 3.0 / visibility
-    radiance = shade(scene, rng, haze, sun=0.8)
+    radiance = shade(scene, haze, sun=0.8)
     airlight = rng.uniform(0.70, 0.85) * np.array([0.97, 1.0, 1.02], np.float32)
     t = np.exp(-beta * np.minimum(scene.distance(), 1e3))[..., None]
     radiance = radiance * t + airlight[None, None, :] * (1 - t)
@@ -87,7 +87,7 @@ def _streaks(rng, shape, count, length, angle_deg, thickness=1):
 def render_rain(scene: Scene, rng: np.random.Generator, haze: float) -> np.ndarray:
     h, w = scene.labels.shape
     intensity = rng.uniform(0.3, 1.0)
-    radiance = shade(scene, rng, haze + 0.01 * intensity, sun=rng.uniform(0.45, 0.7))
+    radiance = shade(scene, haze + 0.01 * intensity, sun=rng.uniform(0.45, 0.7))
     grey = radiance.mean(axis=-1, keepdims=True)
     radiance = radiance * 0.6 + grey * 0.4  # overcast light washes colours out
     ground = _ground_mask(scene)
@@ -117,7 +117,7 @@ def render_snow(scene: Scene, rng: np.random.Generator, haze: float) -> np.ndarr
     weight = np.where(ground, cover_ground, 0.0) + np.where(tops, 0.7, 0.0)
     albedo = albedo * (1 - weight[..., None]) + snow_white * weight[..., None]
     snowy = Scene(scene.camera, scene.labels, scene.instances, scene.depth, albedo, scene.emissive, scene.lights)
-    radiance = shade(snowy, rng, haze, sun=rng.uniform(0.7, 0.9))
+    radiance = shade(snowy, haze, sun=rng.uniform(0.7, 0.9))
     beta = rng.uniform(0.005, 0.02)
     t = np.exp(-beta * np.minimum(scene.distance(), 1e3))[..., None]
     radiance = radiance * t + 0.85 * (1 - t)
