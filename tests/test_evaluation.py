@@ -46,13 +46,17 @@ def test_state_roundtrip_and_merge(tmp_path):
 
             Image.fromarray(rng.choice([7, 8, 11, 21, 23, 0], size=(16, 32)).astype(np.uint8)).save(label_path)
             logits = torch.from_numpy(rng.normal(size=(19, 16, 32)))
-            _accumulate(state, "cityscapes", Sample(f"img{part}{index}", label_path), logits, 200, seed=0)
+            _accumulate(state, "cityscapes", Sample(f"img{part}{index}", label_path), logits, logits.argmax(0), 200,
+                        seed=0)
         state.save(tmp_path / f"shard{part}.npz")
         states.append(state)
     loaded = [EvaluationState.load(tmp_path / f"shard{part}.npz") for part in range(2)]
     assert loaded[0].metrics() == states[0].metrics()
     merged = loaded[0].merge(loaded[1])
     np.testing.assert_array_equal(merged.confusion, states[0].confusion + states[1].confusion)
+    # per-image confusions: one per image, adding up to the total
+    assert merged.image_confusion_array().shape == (4, 19, 19)
+    np.testing.assert_array_equal(merged.image_confusion_array().sum(0), merged.confusion)
     assert merged.metrics()["images"] == 4.0
 
 
@@ -84,9 +88,10 @@ def test_evaluation_stage_end_to_end(snakemake, tmp_path):
     assert value["segformer_b0", "idd_val", "images"] == 2
     assert {"miou", "ece", "adaptive_ece", "ks_error", "prr", "prr_relis", "image_confidence"} <= set(
         value["segformer_b0", "cityscapes_val"].index)
-    assert {"anomaly_auroc_entropy", "anomaly_fpr95_msp", "anomaly_aupr_max_logit", "anomaly_mean_entropy"} <= set(
+    assert {"ood_auroc_entropy", "ood_fpr95_msp", "ood_aupr_max_logit", "ood_mean_entropy"} <= set(
         value["segformer_b0", "smiyc_anomaly"].index)
-    assert "local_ood_auroc_msp" in value["segformer_b0", "idd_val"].index
+    assert "ood_auroc_msp" in value["segformer_b0", "idd_val"].index  # local OOD
+    assert "ood_auroc_msp" not in value["segformer_b0", "cityscapes_val"].index
     # image-level OOD: Cityscapes val images (positives) against IDD's, from the per-image table
     images = pd.read_csv(tmp_path / "results" / "tables" / "image_confidence.csv")
     from sklearn.metrics import roc_auc_score

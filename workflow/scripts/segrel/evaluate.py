@@ -75,6 +75,8 @@ class EvaluationState:
     ood_entropy: np.ndarray = field(default_factory=lambda: np.zeros(2))  # sum, count
     image_names: list = field(default_factory=list)
     image_confidence: list = field(default_factory=list)
+    # per-image confusion matrices: mIoU of any subset of images (sample-size analysis)
+    image_confusion: list = field(default_factory=list)
 
     def accumulators(self):
         """(name, accumulator) of every histogram in the state."""
@@ -86,7 +88,8 @@ class EvaluationState:
     def save(self, path) -> None:
         arrays = {"kind": np.array(self.kind), "confusion": self.confusion, "ood_entropy": self.ood_entropy,
                   "image_names": np.array(self.image_names, dtype=str),
-                  "image_confidence": np.array(self.image_confidence, dtype=np.float64)}
+                  "image_confidence": np.array(self.image_confidence, dtype=np.float64),
+                  "image_confusion": self.image_confusion_array()}
         for prefix, acc in self.accumulators():
             for key, value in acc.state_dict().items():
                 arrays[f"{prefix}.{key}"] = value
@@ -100,6 +103,7 @@ class EvaluationState:
             state.ood_entropy = data["ood_entropy"].copy()
             state.image_names = data["image_names"].tolist()
             state.image_confidence = data["image_confidence"].tolist()
+            state.image_confusion = list(data["image_confusion"])
             for prefix, acc in state.accumulators():
                 for name in acc._fields:
                     setattr(acc, name, data[f"{prefix}.{name}"].copy())
@@ -114,7 +118,13 @@ class EvaluationState:
         self.ood_entropy += other.ood_entropy
         self.image_names += other.image_names
         self.image_confidence += other.image_confidence
+        self.image_confusion += other.image_confusion
         return self
+
+    def image_confusion_array(self) -> np.ndarray:
+        """(images, C, C) int32: one confusion matrix per image (empty for anomaly sets)."""
+        shape = (len(self.image_confusion), lb.NUM_CLASSES, lb.NUM_CLASSES)
+        return np.array(self.image_confusion, dtype=np.int32).reshape(shape)
 
     def metrics(self) -> dict[str, float]:
         """Every metric this state supports, as a flat {name: value}."""
@@ -128,14 +138,15 @@ class EvaluationState:
             # fsum: exactly rounded, so the mean does not depend on the order shards were merged in
             out["image_confidence"] = (math.fsum(self.image_confidence) / len(self.image_confidence)
                                        if self.image_confidence else float("nan"))
-        prefix = "anomaly" if self.kind == "anomaly" else "local_ood"
+        # OOD pixels: anomalies (anomaly sets) or local OOD (IDD classes Cityscapes lacks); one
+        # name for both, so a proxy set's OOD metrics line up with the real set's
         for score, acc in self.detection.items():
             if acc.positives.sum() == 0:  # no OOD pixels in this test set (e.g. Cityscapes)
                 continue
             for metric, value in acc.compute().items():
-                out[f"{prefix}_{metric}_{score}"] = value
+                out[f"ood_{metric}_{score}"] = value
         if self.ood_entropy[1] > 0:
-            out[f"{prefix}_mean_entropy"] = float(self.ood_entropy[0] / self.ood_entropy[1])
+            out["ood_mean_entropy"] = float(self.ood_entropy[0] / self.ood_entropy[1])
         return out
 
 
@@ -156,41 +167,54 @@ def evaluate_shard(model, fmt: str, samples: list[datasets.Sample], *, batch_siz
         for batch in iterator:
             results = inference_model(model, [str(s.image) for s in batch])
             for sample, result in zip(batch, results):
-                _accumulate(state, fmt, sample, result.seg_logits.data, calibration_pixels, seed)
+                # mmseg's post-processing already took the arg-max: reuse it (3.8 ms of a
+                # 2-core 256x512 image, 2% of SegFormer-B0's forward)
+                _accumulate(state, fmt, sample, result.seg_logits.data, result.pred_sem_seg.data[0],
+                            calibration_pixels, seed)
     return state
 
 
-def _accumulate(state: EvaluationState, fmt: str, sample, logits: torch.Tensor, calibration_pixels: int,
-                seed: int) -> None:
-    flat = logits.reshape(logits.shape[0], -1)
+def max_softmax(pixel_logits: torch.Tensor) -> torch.Tensor:
+    """(N, C) logits -> MSP per pixel. The fused softmax is 3.6x cheaper than :func:`pixel_scores`
+    on 40,000 pixels, and calibration needs nothing else."""
+    return torch.softmax(pixel_logits.float(), dim=1).amax(dim=1)
+
+
+def _accumulate(state: EvaluationState, fmt: str, sample, logits: torch.Tensor, prediction: torch.Tensor,
+                calibration_pixels: int, seed: int) -> None:
+    """Add one image: ``logits`` (C, H, W) and its arg-max ``prediction`` (H, W)."""
+    # (H*W, C): a view for mmseg's channels-last logits, so gathering the sampled pixels reads
+    # contiguous rows (0.14 ms for 20,000 pixels vs 1.6 ms gathering columns of (C, H*W))
+    pixels = logits.flatten(1).T
     stored_ids = datasets.read_ids(sample.label).ravel()
     label = datasets.to_labels(fmt, stored_ids)
-    if label.size != flat.shape[1]:
-        raise ValueError(f"{sample.image}: prediction has {flat.shape[1]} pixels, label {label.size}")
+    if label.size != pixels.shape[0]:
+        raise ValueError(f"{sample.image}: prediction has {pixels.shape[0]} pixels, label {label.size}")
     rng = np.random.default_rng([seed, zlib.crc32(sample.name.encode())])
     state.image_names.append(sample.name)
 
-    def scores_at(index: np.ndarray) -> dict[str, np.ndarray]:
+    def rows(index: np.ndarray) -> torch.Tensor:
         # Scores only where a metric reads them: calibration needs 2 x 20,000 pixels of a
         # 2-megapixel image, so a full-image softmax would cost more than the metrics.
-        selected = flat[:, torch.from_numpy(index).to(flat.device)]
-        return {name: value.cpu().numpy() for name, value in pixel_scores(selected).items()}
+        return pixels.index_select(0, torch.from_numpy(index).to(pixels.device))
 
     if state.kind == "anomaly":
         scored = label != lb.ANOMALY_VOID
         ood = label == lb.ANOMALY_YES
     else:
+        prediction = prediction.reshape(-1).cpu().numpy()
         valid = label != lb.VOID
-        prediction = flat.argmax(dim=0).cpu().numpy()
-        state.confusion += np.bincount(label[valid].astype(np.int64) * lb.NUM_CLASSES + prediction[valid],
-                                       minlength=lb.NUM_CLASSES**2).reshape(lb.NUM_CLASSES, lb.NUM_CLASSES)
+        confusion = np.bincount(label[valid].astype(np.int64) * lb.NUM_CLASSES + prediction[valid],
+                                minlength=lb.NUM_CLASSES**2).reshape(lb.NUM_CLASSES, lb.NUM_CLASSES)
+        state.confusion += confusion
+        state.image_confusion.append(confusion.astype(np.int32))
         picked = _sample(rng, np.flatnonzero(valid), calibration_pixels)
-        confidence = scores_at(picked)["confidence"]
-        state.calibration.update(confidence, prediction[picked] == label[picked])
-        state.image_confidence.append(float(confidence.mean()) if len(picked) else float("nan"))
         # RELIS' PRR draws from every pixel and counts void as an error
         any_pixel = _sample(rng, np.arange(label.size), calibration_pixels)
-        state.calibration_relis.update(scores_at(any_pixel)["confidence"],
+        confidence = max_softmax(rows(np.concatenate([picked, any_pixel]))).cpu().numpy()
+        state.calibration.update(confidence[: len(picked)], prediction[picked] == label[picked])
+        state.image_confidence.append(float(confidence[: len(picked)].mean()) if len(picked) else float("nan"))
+        state.calibration_relis.update(confidence[len(picked) :],
                                        (prediction[any_pixel] == label[any_pixel]) & (label[any_pixel] != lb.VOID))
         if fmt != "idd":
             return
@@ -198,7 +222,8 @@ def _accumulate(state: EvaluationState, fmt: str, sample, logits: torch.Tensor, 
         scored = valid | ood
     if ood.any():
         index = np.flatnonzero(scored)
-        scores, positive = scores_at(index), ood[index]
+        scores = {name: value.cpu().numpy() for name, value in pixel_scores(rows(index).T).items()}
+        positive = ood[index]
         for name, acc in state.detection.items():
             acc.update(scores[name], positive)
         state.ood_entropy += (scores["entropy"][positive].sum(), positive.sum())
@@ -215,6 +240,14 @@ def log(message: str) -> None:
     print(message, file=sys.stderr, flush=True)
 
 
+def load_merged(paths) -> EvaluationState:
+    """The state of a whole (model, test set) from its shard files (images in shard order)."""
+    state = EvaluationState.load(paths[0])
+    for path in paths[1:]:
+        state.merge(EvaluationState.load(path))
+    return state
+
+
 def merge_shard_tables(shards: dict[tuple[str, str], list[str]], in_domain: str | None = None):
     """{(model, test set): [shard files]} -> (tidy metrics table, per-image confidence table).
 
@@ -228,9 +261,7 @@ def merge_shard_tables(shards: dict[tuple[str, str], list[str]], in_domain: str 
 
     rows, images, kinds = [], [], {}
     for (model, test_set), paths in sorted(shards.items()):
-        state = EvaluationState.load(paths[0])
-        for path in paths[1:]:
-            state.merge(EvaluationState.load(path))
+        state = load_merged(paths)
         kinds[test_set] = state.kind
         rows += [{"model": model, "test_set": test_set, "metric": k, "value": v} for k, v in state.metrics().items()]
         images += [{"model": model, "test_set": test_set, "image": name, "confidence": conf}

@@ -161,8 +161,9 @@ def train_demo_model(config_out: str | Path, checkpoint_out: str | Path, **setti
         os.replace(scratch / "config.py", config_out)
 
 
-def load_model(config: str | Path, checkpoint: str | Path, device: str = "cpu"):
-    """An mmseg segmentor in eval mode, from a config file and a checkpoint (demo or zoo)."""
+def load_model(config, checkpoint: str | Path, device: str = "cpu"):
+    """An mmseg segmentor in eval mode, from a config (file or ``mmengine.Config``) and a
+    checkpoint (demo or zoo)."""
     from mmseg.apis import init_model
 
     # Zoo and demo checkpoints hold numpy/mmengine objects in ``meta``: torch >= 2.6 refuses
@@ -175,7 +176,7 @@ def load_model(config: str | Path, checkpoint: str | Path, device: str = "cpu"):
 
     torch.load = load
     try:
-        model = init_model(str(config), str(checkpoint), device=device)
+        model = init_model(str(config) if isinstance(config, (str, Path)) else config, str(checkpoint), device=device)
     finally:
         torch.load = original_load
     return model.eval()
