@@ -18,13 +18,15 @@ STAMP := $(VENV)/.segrel-installed
 # keeps pip away from any machine-wide find-links (e.g. a CPU-only torch with no torchvision).
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: help setup demo test test-slow report lint lock clean-venv
+.PHONY: help setup browser demo test test-slow report lint lock clean-venv
 
 help:
 	@echo "make demo       set up (once) and run the embedded demo study on $(CORES) cores"
 	@echo "make test       set up (once) and run the default test suite"
 	@echo "make test-slow  also run the tests marked slow"
 	@echo "make lint       snakemake --lint and snakefmt --check"
+	@echo "make report     the demo's HTML report, results/report.html"
+	@echo "make browser    headless Chromium (Debian), which the report test renders the report with"
 	@echo "make lock       re-resolve requirements.in into requirements.lock"
 
 setup: $(STAMP)
@@ -46,10 +48,16 @@ $(STAMP): requirements.lock pyproject.toml tools/build_mmcv_wheel.sh
 demo: $(STAMP)
 	$(VENV)/bin/snakemake --cores $(CORES)
 
-test: $(STAMP)
+# The report test renders the HTML report in headless Chromium (Debian's package; root or sudo).
+browser:
+	@command -v chromium-headless-shell >/dev/null || command -v chromium >/dev/null || { \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq chromium-headless-shell >/dev/null; }
+
+test: $(STAMP) browser
 	$(VENV)/bin/pytest -m "not slow" $(PYTEST_ARGS)
 
-test-slow: $(STAMP)
+test-slow: $(STAMP) browser
 	$(VENV)/bin/pytest $(PYTEST_ARGS)
 
 report: $(STAMP)

@@ -9,14 +9,15 @@ REPO = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
 
 
-def _snakemake(workdir: Path, config, *args: str, check: bool = True) -> subprocess.CompletedProcess:
-    """Run the repository's Snakefile in ``workdir`` with ``config`` (a dict or a YAML path)."""
+def _snakemake(workdir: Path, config, *args: str, check: bool = True, snakefile: Path = REPO / "Snakefile"
+               ) -> subprocess.CompletedProcess:
+    """Run the repository's Snakefile (or a copy) in ``workdir`` with ``config`` (a dict or a YAML path)."""
     if isinstance(config, dict):
         path = workdir / "test-config.yaml"
         path.write_text(yaml.safe_dump(config))
         config = path
     result = subprocess.run(
-        [str(BIN / "snakemake"), "--snakefile", str(REPO / "Snakefile"), "--directory", str(workdir),
+        [str(BIN / "snakemake"), "--snakefile", str(snakefile), "--directory", str(workdir),
          "--configfile", str(config), *args],
         capture_output=True, text=True, timeout=1200,
     )
@@ -25,6 +26,6 @@ def _snakemake(workdir: Path, config, *args: str, check: bool = True) -> subproc
     return result
 
 
-@pytest.fixture
+@pytest.fixture(scope="session")
 def snakemake():
     return _snakemake

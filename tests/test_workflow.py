@@ -52,6 +52,10 @@ def test_snakefmt_is_clean():
         ({"datasets": {"cs": {"format": "kitti"}}}, "config key 'datasets.cs.format': 'kitti' is not one of"),
         ({"datasets": {"cs": {"format": "cityscapes", "source": "local"}}}, "'path' is a required property"),
         ({"demo": {"smiyc": {"objects_per_image": [1]}}}, "config key 'demo.smiyc.objects_per_image'"),
+        ({"analysis": {"comparisons": {"fog": {"real": "acdc_fgo", "proxies": ["cityscapes_val"]}}}},
+         "config key 'analysis.comparisons.fog.real': no test set named 'acdc_fgo'"),
+        ({"analysis": {"confidence_maps": {"model": "segformer"}}},
+         "config key 'analysis.confidence_maps.model': no model named 'segformer'"),
     ],
 )
 def test_bad_config_stops_before_any_job(snakemake, tmp_path, config, message):

@@ -45,9 +45,11 @@ def library_code(*modules):
 
 
 def get_final_output():
-    return [dataset_root(name) for name in config["datasets"]] + [
-        "results/tables/metrics.csv"
-    ]
+    return (
+        [dataset_root(name) for name in config["datasets"]]
+        + ["results/tables/metrics.csv"]
+        + analysis_outputs()
+    )
 
 
 def model_files(model):
@@ -94,3 +96,63 @@ def evaluation_shards():
         for model in config["models"]
         for test_set in config["test_sets"]
     }
+
+
+RELIABILITY_FIGURES = [
+    "shift_degradation",
+    "ece_vs_error",
+    "ood_detection",
+    "misclassification",
+]
+
+
+def model_families():
+    """{model: architecture family}: one marker per family in every figure."""
+    return {name: model["family"] for name, model in config["models"].items()}
+
+
+def sample_size_comparisons():
+    """Comparisons whose PCC is traced against the number of proxy images."""
+    return {
+        name: comparison
+        for name, comparison in config["analysis"]["comparisons"].items()
+        if comparison["sample_size"] and "miou" in comparison["metrics"]
+    }
+
+
+def sample_size_shards():
+    """{(model, proxy test set): [shard files]} of the proxies of sample_size_comparisons()."""
+    proxies = {
+        proxy
+        for comparison in sample_size_comparisons().values()
+        for proxy in comparison["proxies"]
+    }
+    return {
+        key: paths for key, paths in evaluation_shards().items() if key[1] in proxies
+    }
+
+
+def confidence_map_model():
+    return config["analysis"]["confidence_maps"]["model"] or next(
+        iter(config["models"])
+    )
+
+
+def analysis_outputs():
+    """Every table and figure of the analyse stage (only those the config can feed)."""
+    analysis = config["analysis"]
+    comparisons = analysis["comparisons"]
+    outputs = [
+        f"results/figures/reliability/{figure}.png" for figure in RELIABILITY_FIGURES
+    ]
+    if config["models"]:
+        outputs.append(f"results/figures/confidence_maps/{confidence_map_model()}.png")
+    if comparisons:
+        outputs.append("results/tables/correlations.csv")
+        outputs += [f"results/figures/correlation/{name}.png" for name in comparisons]
+    robust = analysis["robust_models"]["comparison"]
+    if robust in comparisons:
+        outputs.append(f"results/figures/robust_models/{robust}.png")
+    if sample_size_comparisons():
+        outputs.append("results/figures/sample_size.png")
+    return outputs

@@ -100,5 +100,25 @@ def check_references(config: dict) -> None:
             problems.append(f"config key 'model_training.train_dataset': no dataset named {train!r}")
         elif datasets[train]["format"] != "cityscapes":
             problems.append(f"config key 'model_training.train_dataset': {train!r} must have format cityscapes")
+    problems += _analysis_references(config)
     if problems:
         raise ConfigError("\n".join(problems))
+
+
+def _analysis_references(config: dict) -> list[str]:
+    analysis, test_sets = config.get("analysis", {}), config.get("test_sets", {})
+    problems = []
+    comparisons = analysis.get("comparisons", {})
+    for name, comparison in comparisons.items():
+        for key, value in [("real", comparison["real"])] + [("proxies", p) for p in comparison["proxies"]]:
+            if value not in test_sets:
+                problems.append(f"config key 'analysis.comparisons.{name}.{key}': no test set named {value!r}; "
+                                f"test sets are: {', '.join(sorted(test_sets))}")
+    robust = analysis.get("robust_models", {}).get("comparison")
+    if comparisons and robust is not None and robust not in comparisons:
+        problems.append(f"config key 'analysis.robust_models.comparison': no comparison named {robust!r}; "
+                        f"comparisons are: {', '.join(sorted(comparisons))}")
+    model = analysis.get("confidence_maps", {}).get("model")
+    if model and model not in config.get("models", {}):
+        problems.append(f"config key 'analysis.confidence_maps.model': no model named {model!r}")
+    return problems

@@ -1,0 +1,149 @@
+"""The analyse stage and the report on a tiny but complete study (3 models): every figure and
+table, correlations against numpy, deterministic figures, partial re-runs, and the HTML report
+rendered in headless Chromium."""
+
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from PIL import Image
+
+REPO = Path(__file__).resolve().parents[1]
+
+pytestmark = pytest.mark.workflow
+
+TINY_STUDY = {
+    "demo": {
+        "seed": 1, "height": 64, "width": 128,
+        "cityscapes": {"train": {"aachen": 4}, "val": {"frankfurt": 3}},
+        "acdc": {"conditions": ["fog", "night"], "images": {"train": 2}},
+        "idd": {"images": {"val": 2}},
+        "smiyc": {"images": 2, "objects_per_image": [1, 1]},
+    },
+    "models": {
+        "segformer_b0": {"family": "SegFormer", "base": "segformer/segformer_mit-b0_8xb1-160k_cityscapes-1024x1024.py"},
+        "fcn_r18": {"family": "FCN", "base": "fcn/fcn_r18-d8_4xb2-80k_cityscapes-512x1024.py"},
+        "bisenetv2": {"family": "BiSeNetV2", "base": "bisenetv2/bisenetv2_fcn_4xb4-160k_cityscapes-1024x1024.py"},
+    },
+    "model_training": {"iterations": 3, "batch_size": 2, "crop_size": [64, 128]},
+    "test_sets": {
+        "cityscapes_val": {"dataset": "cityscapes", "split": "val"},
+        "acdc_fog": {"dataset": "acdc", "split": "train", "subset": "fog"},
+        "acdc_night": {"dataset": "acdc", "split": "train", "subset": "night"},
+        "idd_val": {"dataset": "idd", "split": "val"},
+        "smiyc_anomaly": {"dataset": "smiyc"},
+    },
+    "evaluation": {"calibration_pixels": 300, "batch_size": 2},
+    "analysis": {
+        "comparisons": {
+            "fog": {"real": "acdc_fog", "proxies": ["cityscapes_val"]},
+            "night": {"real": "acdc_night", "proxies": ["cityscapes_val", "acdc_fog"], "metrics": ["miou", "ece"]},
+            "anomalies": {"real": "smiyc_anomaly", "proxies": ["idd_val"],
+                          "metrics": ["ood_mean_entropy", "ood_auroc_msp"], "sample_size": False},
+        },
+        "sample_sizes": [2, 3],
+        "sample_repeats": 3,
+        "bootstrap_resamples": 200,
+        "robust_models": {"comparison": "night", "top": 2},
+        "confidence_maps": {"model": "segformer_b0"},
+    },
+}
+
+FIGURES = ["correlation/fog", "correlation/night", "correlation/anomalies", "robust_models/night", "sample_size",
+           "reliability/shift_degradation", "reliability/ece_vs_error", "reliability/ood_detection",
+           "reliability/misclassification", "confidence_maps/segformer_b0"]
+
+
+@pytest.fixture(scope="module")
+def study(tmp_path_factory, snakemake):
+    """A copy of the workflow (so a test may edit its code) and a workdir where it has run."""
+    copy = tmp_path_factory.mktemp("workflow")
+    shutil.copy(REPO / "Snakefile", copy / "Snakefile")
+    for folder in ("workflow", "envs", "config"):
+        shutil.copytree(REPO / folder, copy / folder, ignore=shutil.ignore_patterns("__pycache__"))
+    workdir = tmp_path_factory.mktemp("study")
+
+    def run(*args, **kwargs):
+        return snakemake(workdir, TINY_STUDY, *args, snakefile=copy / "Snakefile", **kwargs)
+
+    run("--cores", "2")
+    return copy, workdir, run
+
+
+def test_every_figure_and_table_is_made(study):
+    _, workdir, _ = study
+    for figure in FIGURES:
+        png = workdir / "results" / "figures" / f"{figure}.png"
+        assert Image.open(png).size[0] > 300, png
+        assert (workdir / "results" / "figures" / f"{figure}.pdf").read_bytes().startswith(b"%PDF"), figure
+        data = pd.read_csv(workdir / "results" / "tables" / "figures" / f"{figure}.csv")
+        assert len(data) > 0, figure
+    sample_size = pd.read_csv(workdir / "results" / "tables" / "sample_size.csv")
+    assert set(sample_size["size"]) == {2, 3} and set(sample_size.comparison) == {"fog", "night"}
+
+
+def test_correlations_match_numpy_on_the_metrics_table(study):
+    _, workdir, _ = study
+    metrics = pd.read_csv(workdir / "results" / "tables" / "metrics.csv")
+    table = pd.read_csv(workdir / "results" / "tables" / "correlations.csv")
+    assert len(table) == 1 + 2 * 2 + 2  # fog: miou; night: 2 proxies x 2 metrics; anomalies: 2 metrics
+    value = metrics.set_index(["metric", "test_set", "model"]).value
+    for row in table.itertuples():
+        models = sorted(TINY_STUDY["models"])
+        x = [value[row.metric, row.proxy, m] for m in models]
+        y = [value[row.metric, row.real, m] for m in models]
+        assert row.n_models == 3
+        np.testing.assert_allclose(row.pearson_r, np.corrcoef(x, y)[0, 1], atol=1e-12)
+    # with the full image set, every subset is the whole set: PCC equals the full-set PCC
+    sample_size = pd.read_csv(workdir / "results" / "tables" / "sample_size.csv")
+    fog = table[(table.comparison == "fog") & (table.metric == "miou")].pearson_r.item()
+    full = sample_size[(sample_size.comparison == "fog") & (sample_size["size"] == 3)].pearson_r
+    np.testing.assert_allclose(full, fog, atol=1e-9)
+
+
+def test_figures_are_byte_identical_when_redrawn(study):
+    _, workdir, run = study
+    png = workdir / "results" / "figures" / "reliability" / "ece_vs_error.png"
+    pdf = png.with_suffix(".pdf")
+    before = png.read_bytes(), pdf.read_bytes()
+    run("--cores", "1", "--forcerun", "plot_reliability", str(png.relative_to(workdir)))
+    assert (png.read_bytes(), pdf.read_bytes()) == before
+
+
+def test_editing_figure_code_reruns_only_plotting(study):
+    copy, workdir, run = study
+    assert "Nothing to be done" in run("-n").stdout
+    figures = copy / "workflow" / "scripts" / "segrel" / "figures.py"
+    figures.write_text(figures.read_text() + "\n# edited\n")
+    plan = run("-n", "--quiet", "rules").stdout
+    # the job-count table: "<rule> <count>" lines
+    jobs = {parts[0] for parts in map(str.split, plan.splitlines())
+            if len(parts) == 2 and parts[1].isdigit() and parts[0] != "total"}
+    assert jobs and jobs <= {"plot_correlation", "plot_robust_models", "plot_sample_size", "plot_reliability",
+                             "plot_confidence_maps", "all"}, plan
+    assert "plot_correlation" in jobs and "evaluate_shard" not in jobs
+
+
+def test_report_renders_in_headless_chromium(study, tmp_path):
+    _, workdir, run = study
+    report = workdir / "report.html"
+    run("--report", str(report))
+    html = report.read_text()
+    for figure in FIGURES:
+        assert Path(figure).name + ".png" in html, f"{figure} missing from the report"
+    browser = shutil.which("chromium-headless-shell") or shutil.which("chromium")
+    assert browser, "headless Chromium is needed to check the report: run `make browser` (Debian's chromium-headless-shell)"
+    shot = tmp_path / "report.png"
+    subprocess.run([browser, "--no-sandbox", "--disable-gpu", "--hide-scrollbars", "--window-size=1280,900",
+                    f"--screenshot={shot}", report.as_uri()], check=True, capture_output=True, timeout=120)
+    pixels = np.asarray(Image.open(shot).convert("L"), dtype=float)
+    assert pixels.std() > 10, "the report renders blank"
+    dom = subprocess.run([browser, "--no-sandbox", "--disable-gpu", "--dump-dom", "--virtual-time-budget=5000",
+                          report.as_uri()], check=True, capture_output=True, text=True, timeout=120).stdout
+    rendered = re.sub(r"<script.*?</script>", "", dom, flags=re.S)  # what the page drew, not its data
+    for category in ("Loiseau et al. 2024", "RELIS (de Jorge et al. 2023)", "Tables"):
+        assert category in rendered, f"category {category!r} not rendered"

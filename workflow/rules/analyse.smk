@@ -1,0 +1,205 @@
+# Stage "analyse": correlations over models (proxy vs real shift), their sample-size
+# stability, and every figure. Plotting rules read only tables, so editing a figure re-runs
+# only that figure.
+
+
+rule correlations:
+    input:
+        metrics="results/tables/metrics.csv",
+        code=library_code("analysis", "metrics"),
+    output:
+        report(
+            "results/tables/correlations.csv",
+            caption="../report/correlations.rst",
+            category="Tables",
+        ),
+    log:
+        "results/logs/analyse/correlations.log",
+    benchmark:
+        "results/benchmarks/analyse/correlations.tsv"
+    conda:
+        "../../envs/analyse.yaml"
+    params:
+        comparisons=config["analysis"]["comparisons"],
+        confidence_level=config["analysis"]["confidence_level"],
+        resamples=config["analysis"]["bootstrap_resamples"],
+        seed=config["analysis"]["seed"],
+    script:
+        "../scripts/correlations.py"
+
+
+rule sample_size:
+    input:
+        metrics="results/tables/metrics.csv",
+        shards=[path for paths in sample_size_shards().values() for path in paths],
+        code=library_code("analysis", "evaluate", "metrics"),
+    output:
+        "results/tables/sample_size.csv",
+    log:
+        "results/logs/analyse/sample_size.log",
+    benchmark:
+        "results/benchmarks/analyse/sample_size.tsv"
+    conda:
+        "../../envs/analyse.yaml"
+    params:
+        comparisons=sample_size_comparisons(),
+        shards=sample_size_shards(),
+        sizes=config["analysis"]["sample_sizes"],
+        repeats=config["analysis"]["sample_repeats"],
+        seed=config["analysis"]["seed"],
+    script:
+        "../scripts/sample_size.py"
+
+
+rule plot_correlation:
+    input:
+        metrics="results/tables/metrics.csv",
+        correlations="results/tables/correlations.csv",
+        code=library_code("figures"),
+    output:
+        png=report(
+            "results/figures/correlation/{comparison}.png",
+            caption="../report/correlation.rst",
+            category="Loiseau et al. 2024",
+            subcategory="Proxy vs real shift",
+            labels={"figure": "Fig. 1/3/8/9", "comparison": "{comparison}"},
+        ),
+        pdf="results/figures/correlation/{comparison}.pdf",
+        data="results/tables/figures/correlation/{comparison}.csv",
+    log:
+        "results/logs/analyse/plot_correlation/{comparison}.log",
+    benchmark:
+        "results/benchmarks/analyse/plot_correlation/{comparison}.tsv"
+    wildcard_constraints:
+        comparison="|".join(config["analysis"]["comparisons"]) or "^$",
+    conda:
+        "../../envs/analyse.yaml"
+    params:
+        comparison=lambda wildcards: config["analysis"]["comparisons"][
+            wildcards.comparison
+        ],
+        families=model_families(),
+    script:
+        "../scripts/plot_correlation.py"
+
+
+rule plot_robust_models:
+    input:
+        metrics="results/tables/metrics.csv",
+        code=library_code("figures"),
+    output:
+        png=report(
+            "results/figures/robust_models/{comparison}.png",
+            caption="../report/robust_models.rst",
+            category="Loiseau et al. 2024",
+            subcategory="Most robust models",
+            labels={"figure": "Fig. 4", "comparison": "{comparison}"},
+        ),
+        pdf="results/figures/robust_models/{comparison}.pdf",
+        data="results/tables/figures/robust_models/{comparison}.csv",
+    log:
+        "results/logs/analyse/plot_robust_models/{comparison}.log",
+    benchmark:
+        "results/benchmarks/analyse/plot_robust_models/{comparison}.tsv"
+    wildcard_constraints:
+        comparison="|".join(config["analysis"]["comparisons"]) or "^$",
+    conda:
+        "../../envs/analyse.yaml"
+    params:
+        comparison=lambda wildcards: config["analysis"]["comparisons"][
+            wildcards.comparison
+        ],
+        top=config["analysis"]["robust_models"]["top"],
+    script:
+        "../scripts/plot_robust_models.py"
+
+
+rule plot_sample_size:
+    input:
+        table="results/tables/sample_size.csv",
+        code=library_code("figures"),
+    output:
+        png=report(
+            "results/figures/sample_size.png",
+            caption="../report/sample_size.rst",
+            category="Loiseau et al. 2024",
+            subcategory="Sample size",
+            labels={"figure": "Fig. 5"},
+        ),
+        pdf="results/figures/sample_size.pdf",
+        data="results/tables/figures/sample_size.csv",
+    log:
+        "results/logs/analyse/plot_sample_size.log",
+    benchmark:
+        "results/benchmarks/analyse/plot_sample_size.tsv"
+    conda:
+        "../../envs/analyse.yaml"
+    script:
+        "../scripts/plot_sample_size.py"
+
+
+rule plot_reliability:
+    input:
+        metrics="results/tables/metrics.csv",
+        code=library_code("figures"),
+    output:
+        png=report(
+            "results/figures/reliability/{figure}.png",
+            caption="../report/reliability.rst",
+            category="RELIS (de Jorge et al. 2023)",
+            subcategory="{figure}",
+            labels={"figure": "{figure}"},
+        ),
+        pdf="results/figures/reliability/{figure}.pdf",
+        data="results/tables/figures/reliability/{figure}.csv",
+    log:
+        "results/logs/analyse/plot_reliability/{figure}.log",
+    benchmark:
+        "results/benchmarks/analyse/plot_reliability/{figure}.tsv"
+    wildcard_constraints:
+        figure="|".join(RELIABILITY_FIGURES),
+    conda:
+        "../../envs/analyse.yaml"
+    params:
+        in_domain=config["evaluation"]["in_domain_test_set"],
+        families=model_families(),
+    script:
+        "../scripts/plot_reliability.py"
+
+
+rule plot_confidence_maps:
+    input:
+        unpack(lambda wildcards: model_files(wildcards.model)),
+        data=[dataset_root(name) for name in config["datasets"]],
+        code=library_code("figures", "evaluate", "datasets", "labels", "models"),
+    output:
+        png=report(
+            "results/figures/confidence_maps/{model}.png",
+            caption="../report/confidence_maps.rst",
+            category="Loiseau et al. 2024",
+            subcategory="Qualitative",
+            labels={"figure": "Fig. 10", "model": "{model}"},
+        ),
+        pdf="results/figures/confidence_maps/{model}.pdf",
+        data="results/tables/figures/confidence_maps/{model}.csv",
+    log:
+        "results/logs/analyse/plot_confidence_maps/{model}.log",
+    benchmark:
+        "results/benchmarks/analyse/plot_confidence_maps/{model}.tsv"
+    conda:
+        "../../envs/evaluate.yaml"
+    params:
+        test_sets={
+            name: {**test_set_spec(name), "root": dataset_root(spec["dataset"])}
+            for name, spec in config["test_sets"].items()
+        },
+        images=config["analysis"]["confidence_maps"]["images_per_test_set"],
+        device=config["evaluation"]["device"],
+    script:
+        "../scripts/plot_confidence_maps.py"
+
+
+rule analyse:
+    """Target of the analyse stage: every table and figure."""
+    input:
+        analysis_outputs(),

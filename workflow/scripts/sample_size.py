@@ -1,0 +1,32 @@
+"""Rule sample_size: PCC between proxy mIoU on random subsets of proxy images and the real
+shift's mIoU, per subset size (Loiseau et al. Fig. 5)."""
+
+import sys
+
+sys.stderr = open(snakemake.log[0], "w", buffering=1)
+
+import pandas as pd  # noqa: E402
+
+from segrel.analysis import pcc_vs_sample_size  # noqa: E402
+from segrel.evaluate import load_merged  # noqa: E402
+from segrel.io import atomic_file  # noqa: E402
+
+metrics = pd.read_csv(snakemake.input.metrics)
+miou = metrics[metrics.metric == "miou"].set_index(["test_set", "model"]).value
+shards = snakemake.params.shards
+tables = []
+for name, comparison in snakemake.params.comparisons.items():
+    for proxy in comparison["proxies"]:
+        states = {model: load_merged(paths) for (model, test_set), paths in shards.items() if test_set == proxy}
+        if len({tuple(state.image_names) for state in states.values()}) != 1:
+            raise ValueError(f"models were evaluated on different images of {proxy}: re-run its evaluation "
+                             f"(snakemake --forcerun evaluate_shard) so that every model sees the same images")
+        confusion = {model: state.image_confusion_array() for model, state in states.items()}
+        real = miou[comparison["real"]].to_dict()
+        table = pcc_vs_sample_size(confusion, real, snakemake.params.sizes, snakemake.params.repeats,
+                                   snakemake.params.seed)
+        tables.append(table.assign(comparison=name, proxy=proxy, real=comparison["real"]))
+        print(f"{name} / {proxy}: {len(table)} subsets", file=sys.stderr)
+table = pd.concat(tables, ignore_index=True)[["comparison", "proxy", "real", "size", "repeat", "pearson_r"]]
+with atomic_file(snakemake.output[0]) as handle:
+    table.to_csv(handle, index=False)

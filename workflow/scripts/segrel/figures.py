@@ -1,0 +1,277 @@
+"""Every figure of the study, from the tidy tables (no model is run here except for the
+qualitative maps, whose arrays are passed in).
+
+Each ``*_figure`` function returns ``(figure, data)``: ``data`` is the tidy table of exactly the
+numbers drawn, written next to the figure so it can be re-plotted without re-running anything.
+Figures are deterministic: fixed styles, sorted inputs, no timestamps in the files.
+"""
+
+from __future__ import annotations
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+import seaborn as sns  # noqa: E402
+
+from .io import atomic_file  # noqa: E402
+
+MARKERS = ["o", "s", "^", "D", "v", "P", "X", "*", "<", ">", "h", "p"]
+METRIC_LABELS = {
+    "miou": "mIoU", "ece": "ECE", "adaptive_ece": "AdaECE", "ks_error": "KS error", "prr": "PRR (%)",
+    "image_ood_auroc": "image-level OOD AUROC", "ood_mean_entropy": "mean entropy in OOD regions",
+}
+
+
+def metric_label(metric: str) -> str:
+    if metric in METRIC_LABELS:
+        return METRIC_LABELS[metric]
+    if metric.startswith("ood_"):  # ood_<measure>_<score>
+        measure, _, score = metric[4:].rpartition("_")
+        if score == "logit":
+            measure, score = measure.rsplit("_", 1)[0], "max_logit"
+        return f"OOD {measure.upper()} ({score})"
+    return metric
+
+
+def _style():
+    sns.set_theme(context="paper", style="whitegrid", font_scale=1.1)
+
+
+def family_markers(families) -> dict[str, str]:
+    """A fixed marker per architecture family (sorted names, so every figure agrees)."""
+    return {family: MARKERS[i % len(MARKERS)] for i, family in enumerate(sorted(set(families)))}
+
+
+def save(figure, png, pdf) -> None:
+    """PNG and PDF, atomically, without creation dates (byte-identical re-runs)."""
+    with atomic_file(png, "wb") as handle:
+        figure.savefig(handle, format="png", dpi=150, bbox_inches="tight", metadata={"Software": None})
+    with atomic_file(pdf, "wb") as handle:
+        figure.savefig(handle, format="pdf", bbox_inches="tight",
+                       metadata={"CreationDate": None, "Creator": None, "Producer": None})
+    plt.close(figure)
+
+
+def _panel_grid(n: int, width: float = 4.2, height: float = 3.8, columns: int = 3):
+    columns = min(columns, n)
+    rows = int(np.ceil(n / columns))
+    figure, axes = plt.subplots(rows, columns, figsize=(width * columns, height * rows), squeeze=False)
+    for ax in axes.flat[n:]:
+        ax.set_visible(False)
+    return figure, list(axes.flat[:n])
+
+
+def correlation_figure(panels: pd.DataFrame, correlations: pd.DataFrame, families: dict[str, str], title: str):
+    """Loiseau et al. Fig. 1/3/8/9: per (proxy, metric) panel, proxy vs real value per model,
+    a marker per architecture family, the least-squares line and Pearson r with its CI.
+
+    ``panels``: model, proxy, metric, proxy_value, real_value; ``correlations``: rows of
+    :func:`segrel.analysis.correlation_table` for the same (proxy, metric) pairs.
+    """
+    _style()
+    data = panels.assign(family=panels.model.map(families)).sort_values(["proxy", "metric", "model"])
+    keys = list(dict.fromkeys(zip(data.proxy, data.metric)))
+    figure, axes = _panel_grid(len(keys))
+    markers = family_markers(data.family)
+    palette = dict(zip(sorted(markers), sns.color_palette("tab10", len(markers))))
+    for ax, (proxy, metric) in zip(axes, keys):
+        panel = data[(data.proxy == proxy) & (data.metric == metric)]
+        for family, group in panel.groupby("family"):
+            ax.scatter(group.proxy_value, group.real_value, marker=markers[family], color=palette[family], s=60,
+                       label=family, edgecolor="black", linewidth=0.5)
+        if panel.proxy_value.nunique() > 1:
+            slope, intercept = np.polyfit(panel.proxy_value, panel.real_value, 1)
+            xs = np.linspace(panel.proxy_value.min(), panel.proxy_value.max(), 50)
+            ax.plot(xs, slope * xs + intercept, color="0.3", linestyle="--", linewidth=1)
+        row = correlations[(correlations.proxy == proxy) & (correlations.metric == metric)].iloc[0]
+        ax.set_title(f"{proxy}: PCC = {row.pearson_r:.2f} [{row.fisher_low:.2f}, {row.fisher_high:.2f}]")
+        ax.set_xlabel(f"{metric_label(metric)} on {proxy}")
+        ax.set_ylabel(f"{metric_label(metric)} on {row.real}")
+    handles, labels = axes[0].get_legend_handles_labels()
+    figure.legend(handles, labels, title="family", loc="center left", bbox_to_anchor=(1.0, 0.5), frameon=False)
+    figure.suptitle(title)
+    figure.tight_layout()
+    return figure, data[["model", "family", "proxy", "metric", "proxy_value", "real_value"]]
+
+
+def robust_models_figure(metrics: pd.DataFrame, real: str, proxies: list[str], top: int):
+    """Loiseau et al. Fig. 4: the ``top`` models on the real shift (best first) and their
+    mIoU on the real set and on each proxy; a good proxy keeps the order."""
+    _style()
+    table = metrics[(metrics.metric == "miou") & metrics.test_set.isin([real, *proxies])]
+    table = table.pivot(index="model", columns="test_set", values="value").dropna()
+    order = table[real].sort_values(ascending=False).index[:top]
+    data = table.loc[order].reset_index().melt(id_vars="model", var_name="test_set", value_name="miou")
+    data["rank_on_real"] = data.model.map({m: i + 1 for i, m in enumerate(order)})
+    for proxy in proxies:  # the rank each proxy gives the model (among all models)
+        ranks = table[proxy].rank(ascending=False, method="min").astype(int)
+        data[f"rank_on_{proxy}"] = data.model.map(ranks)
+    figure, ax = plt.subplots(figsize=(7, 0.5 * len(order) + 1.5))
+    sns.barplot(data=data, y="model", x="miou", hue="test_set", hue_order=[real, *proxies], order=list(order), ax=ax)
+    ax.set_xlabel("mIoU")
+    ax.set_ylabel("")
+    ax.set_title(f"most robust models on {real} (best first)")
+    figure.tight_layout()
+    return figure, data
+
+
+def sample_size_figure(table: pd.DataFrame):
+    """Loiseau et al. Fig. 5: PCC (mean +- std over random image subsets) against the number of
+    proxy images, one line per (comparison, proxy)."""
+    _style()
+    summary = (table.groupby(["comparison", "proxy", "size"]).pearson_r.agg(["mean", "std", "count"])
+               .reset_index().rename(columns={"mean": "pearson_r_mean", "std": "pearson_r_std", "count": "repeats"}))
+    figure, ax = plt.subplots(figsize=(6.5, 4.2))
+    for (comparison, proxy), group in summary.groupby(["comparison", "proxy"]):
+        line, = ax.plot(group["size"], group.pearson_r_mean, marker="o", label=f"{comparison} ({proxy})")
+        ax.fill_between(group["size"], group.pearson_r_mean - group.pearson_r_std,
+                        group.pearson_r_mean + group.pearson_r_std, color=line.get_color(), alpha=0.15)
+    ax.set_xscale("log")
+    ax.set_xlabel("proxy images")
+    ax.set_ylabel("PCC with the real shift (mean ± std)")
+    ax.set_ylim(-1.05, 1.05)
+    ax.legend(frameon=False, fontsize="small")
+    figure.tight_layout()
+    return figure, summary
+
+
+def shift_order(metrics: pd.DataFrame, in_domain: str) -> list[str]:
+    """Segmentation test sets from the in-domain one to the hardest (by mean mIoU over models)."""
+    miou = metrics[metrics.metric == "miou"].groupby("test_set").value.mean()
+    rest = miou.drop(in_domain, errors="ignore").sort_values(ascending=False)
+    return ([in_domain] if in_domain in miou.index else []) + list(rest.index)
+
+
+def shift_degradation_figure(metrics: pd.DataFrame, in_domain: str, families: dict[str, str]):
+    """RELIS Fig. 1: mIoU error (1 - mIoU) and ECE of every model as the shift grows (test sets
+    ordered by mean mIoU over models). Calibration degrades along with accuracy."""
+    _style()
+    order = shift_order(metrics, in_domain)
+    data = metrics[metrics.metric.isin(["miou", "ece"]) & metrics.test_set.isin(order)]
+    data = data.pivot_table(index=["model", "test_set"], columns="metric", values="value").reset_index()
+    data["miou_error"] = 1.0 - data.miou
+    data["family"] = data.model.map(families)
+    data["shift_rank"] = data.test_set.map({name: i for i, name in enumerate(order)})
+    data = data.sort_values(["model", "shift_rank"])
+    figure, axes = plt.subplots(1, 2, figsize=(11, 4.2))
+    markers = family_markers(data.family)
+    for ax, column, label in zip(axes, ["miou_error", "ece"], ["mIoU error (1 - mIoU)", "ECE"]):
+        for model, group in data.groupby("model"):
+            ax.plot(group.shift_rank, group[column], marker=markers[families[model]], label=model)
+        ax.set_xticks(range(len(order)), order, rotation=30, ha="right")
+        ax.set_ylabel(label)
+        ax.set_xlabel("test set (increasing shift)")
+    axes[1].legend(frameon=False, fontsize="small", loc="center left", bbox_to_anchor=(1.0, 0.5))
+    figure.tight_layout()
+    return figure, data[["model", "family", "test_set", "shift_rank", "miou", "miou_error", "ece"]]
+
+
+def ece_vs_error_figure(metrics: pd.DataFrame, families: dict[str, str]):
+    """RELIS Fig. 2: ECE against mIoU error, every (model, test set); colour = test set,
+    marker = family. Pearson r over all points in the title."""
+    from scipy.stats import pearsonr
+
+    _style()
+    data = metrics[metrics.metric.isin(["miou", "ece"])]
+    data = data.pivot_table(index=["model", "test_set"], columns="metric", values="value").reset_index().dropna()
+    data["miou_error"] = 1.0 - data.miou
+    data["family"] = data.model.map(families)
+    data = data.sort_values(["test_set", "model"])
+    figure, ax = plt.subplots(figsize=(6.5, 4.8))
+    markers = family_markers(data.family)
+    sns.scatterplot(data=data, x="miou_error", y="ece", hue="test_set", style="family", markers=markers, s=70, ax=ax)
+    r = pearsonr(data.miou_error, data.ece).statistic if len(data) > 2 else np.nan
+    ax.set_title(f"ECE vs mIoU error (Pearson r = {r:.2f})")
+    ax.set_xlabel("mIoU error (1 - mIoU)")
+    ax.set_ylabel("ECE")
+    ax.legend(frameon=False, fontsize="small", loc="center left", bbox_to_anchor=(1.0, 0.5))
+    figure.tight_layout()
+    return figure, data[["model", "family", "test_set", "miou", "miou_error", "ece"]]
+
+
+def _heatmap(ax, data: pd.DataFrame, value: str, title: str, columns: str = "test_set", fmt: str = ".2f", **kwargs):
+    table = data.pivot(index="model", columns=columns, values=value)
+    sns.heatmap(table, annot=True, fmt=fmt, cmap="viridis", ax=ax, cbar=False, **kwargs)
+    ax.set_title(title)
+    ax.set_xlabel("")
+    ax.set_ylabel("")
+    ax.tick_params(axis="x", rotation=45)
+
+
+def ood_detection_figure(metrics: pd.DataFrame):
+    """RELIS OOD detection: image-level AUROC (in-domain images vs each shifted set, mean MSP
+    as the score) and pixel-level AUROC / FPR95 on every set with OOD pixels, per score."""
+    _style()
+    image = metrics[metrics.metric == "image_ood_auroc"].assign(measure="auroc", score="image_msp")
+    pixel = metrics[metrics.metric.str.match(r"ood_(auroc|fpr95)_")]
+    parts = pixel.metric.str.extract(r"ood_(?P<measure>auroc|fpr95)_(?P<score>.+)")
+    data = pd.concat([image, pd.concat([pixel, parts], axis=1)], ignore_index=True)
+    data["column"] = np.where(data.score == "image_msp", data.test_set, data.test_set + " / " + data.score)
+    panels = [(data.metric == "image_ood_auroc", "image-level OOD AUROC (mean MSP)")]
+    panels += [((data.score != "image_msp") & (data.measure == m), f"pixel-level OOD {m.upper()}")
+               for m in ("auroc", "fpr95")]
+    panels = [(mask, title) for mask, title in panels if mask.any()]
+    if not panels:
+        raise ValueError("no OOD metric in the metrics table: configure an anomaly set or an in-domain test set")
+    figure, axes = plt.subplots(1, len(panels), figsize=(5.5 * len(panels), 0.45 * data.model.nunique() + 3),
+                                squeeze=False)
+    for ax, (mask, title) in zip(axes[0], panels):
+        _heatmap(ax, data[mask], "value", title, columns="column", vmin=0, vmax=1)
+    figure.tight_layout()
+    return figure, data[["model", "test_set", "metric", "measure", "score", "value"]]
+
+
+def misclassification_figure(metrics: pd.DataFrame):
+    """RELIS misclassification detection: PRR (%) per model and test set, and PRR against
+    mIoU (does a better segmenter also know better where it fails?)."""
+    _style()
+    data = metrics[metrics.metric.isin(["prr", "miou"])]
+    data = data.pivot_table(index=["model", "test_set"], columns="metric", values="value").reset_index().dropna()
+    figure, axes = plt.subplots(1, 2, figsize=(12, 0.45 * data.model.nunique() + 3))
+    _heatmap(axes[0], data, "prr", "PRR (%) of MSP", fmt=".1f")
+    sns.scatterplot(data=data.sort_values(["test_set", "model"]), x="miou", y="prr", hue="test_set", s=60, ax=axes[1])
+    axes[1].set_xlabel("mIoU")
+    axes[1].set_ylabel("PRR (%)")
+    axes[1].legend(frameon=False, fontsize="small")
+    figure.tight_layout()
+    return figure, data[["model", "test_set", "miou", "prr"]]
+
+
+def confidence_maps_figure(rows: list[dict]):
+    """Loiseau et al. Fig. 10 style: per image, the image, ground truth, prediction, confidence
+    (MSP) and marked pixels (errors; on anomaly sets the anomalies). ``rows``: dicts with
+    test_set, name, image / ground_truth / prediction (H, W, 3 uint8), confidence (H, W) and
+    marked (H, W float: 1 marked, 0 not, NaN void)."""
+    _style()
+    columns = ["image", "ground truth", "prediction", "confidence (MSP)", "errors / anomalies"]
+    figure, axes = plt.subplots(len(rows), len(columns), figsize=(3.2 * len(columns), 1.9 * len(rows) + 0.6),
+                                squeeze=False)
+    records = []
+    for ax_row, row in zip(axes, rows):
+        panels = [row["image"], row["ground_truth"], row["prediction"], row["confidence"], row["marked"]]
+        for ax, column, panel in zip(ax_row, columns, panels):
+            if column.startswith("confidence"):
+                ax.imshow(panel, cmap="magma", vmin=0, vmax=1)
+            elif column.startswith("errors"):
+                ax.imshow(panel, cmap="Reds", vmin=0, vmax=1)
+            else:
+                ax.imshow(panel)
+            ax.set_xticks([])
+            ax.set_yticks([])
+            ax.grid(False)
+        ax_row[0].set_ylabel(row["test_set"], fontsize="small")
+        marked = row["marked"] == 1
+        records.append({"test_set": row["test_set"], "image": row["name"],
+                        "marked_fraction": float(np.nanmean(row["marked"])),
+                        "mean_confidence": float(row["confidence"].mean()),
+                        "mean_confidence_marked": float(row["confidence"][marked].mean()) if marked.any() else np.nan,
+                        "mean_confidence_unmarked": float(row["confidence"][row["marked"] == 0].mean())
+                        if (row["marked"] == 0).any() else np.nan})
+    for ax, column in zip(axes[0], columns):
+        ax.set_title(column)
+    figure.tight_layout()
+    return figure, pd.DataFrame(records)
