@@ -25,7 +25,8 @@ STAGES = {
     "models": SEGMENTATION + ["cityscapesScripts", "tqdm"],
     "generate": ["torch", "torchvision", "diffusers", "transformers", "accelerate", "controlnet_aux",
                  "cityscapesScripts", "pandas", "tqdm"],
-    "evaluate": SEGMENTATION + ["cityscapesScripts", "torchmetrics", "pandas", "tqdm"],
+    # evaluate also draws the qualitative confidence maps (it runs a model): seaborn
+    "evaluate": SEGMENTATION + ["cityscapesScripts", "torchmetrics", "pandas", "tqdm", "seaborn"],
     "calibrate": SEGMENTATION + ["cityscapesScripts", "scikit-learn", "netcal", "pandas", "tqdm"],
     "stress": SEGMENTATION + ["mmdet", "imagecorruptions-imaug", "cityscapesScripts", "pandas", "tqdm"],
     "analyse": ["pandas", "scipy", "scikit-learn", "matplotlib", "seaborn"],

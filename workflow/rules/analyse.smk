@@ -170,7 +170,9 @@ rule plot_reliability:
 rule plot_confidence_maps:
     input:
         unpack(lambda wildcards: model_files(wildcards.model)),
-        data=[dataset_root(name) for name in config["datasets"]],
+        data=sorted(
+            {dataset_root(spec["dataset"]) for spec in config["test_sets"].values()}
+        ),
         code=library_code("figures", "evaluate", "datasets", "labels", "models"),
     output:
         png=report(

@@ -74,7 +74,7 @@ def correlation_figure(panels: pd.DataFrame, correlations: pd.DataFrame, familie
     """
     _style()
     data = panels.assign(family=panels.model.map(families)).sort_values(["proxy", "metric", "model"])
-    keys = list(dict.fromkeys(zip(data.proxy, data.metric)))
+    keys = list(dict.fromkeys(zip(panels.proxy, panels.metric)))  # the config's order
     figure, axes = _panel_grid(len(keys))
     markers = family_markers(data.family)
     palette = dict(zip(sorted(markers), sns.color_palette("tab10", len(markers))))
@@ -131,10 +131,13 @@ def sample_size_figure(table: pd.DataFrame):
         ax.fill_between(group["size"], group.pearson_r_mean - group.pearson_r_std,
                         group.pearson_r_mean + group.pearson_r_std, color=line.get_color(), alpha=0.15)
     ax.set_xscale("log")
+    sizes = sorted(summary["size"].unique())
+    ax.set_xticks(sizes, [str(size) for size in sizes])
+    ax.minorticks_off()
     ax.set_xlabel("proxy images")
     ax.set_ylabel("PCC with the real shift (mean ± std)")
     ax.set_ylim(-1.05, 1.05)
-    ax.legend(frameon=False, fontsize="small")
+    ax.legend(frameon=False, fontsize="small", loc="center left", bbox_to_anchor=(1.0, 0.5))
     figure.tight_layout()
     return figure, summary
 
