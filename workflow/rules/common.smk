@@ -156,3 +156,44 @@ def analysis_outputs():
     if sample_size_comparisons():
         outputs.append("results/figures/sample_size.png")
     return outputs
+
+
+DEMO_GENERATORS = [
+    name
+    for name, model in config["generation"]["models"].items()
+    if model["source"] == "demo"
+]
+
+
+def generator_model(name):
+    """What from_pretrained() gets for a generator: a directory, or a Hugging Face id."""
+    model = config["generation"]["models"][name]
+    return {
+        "demo": f"resources/generators/{name}",
+        "local": model.get("path"),
+        "hub": model.get("id"),
+    }[model["source"]]
+
+
+def generator_files(name):
+    """The generator as a rule input (nothing for a hub id: the Hugging Face cache has it)."""
+    model = config["generation"]["models"][name]
+    return {} if model["source"] == "hub" else {name: generator_model(name)}
+
+
+def caption_set(name):
+    """{format, root, split} of a configured caption set."""
+    spec = config["generation"]["captions"]["sets"][name]
+    return {
+        "format": config["datasets"][spec["dataset"]]["format"],
+        "dataset": spec["dataset"],
+        "root": dataset_root(spec["dataset"]),
+        "split": spec["split"],
+    }
+
+
+def generation_outputs():
+    return [
+        f"results/generate/captions/{name}.csv"
+        for name in config["generation"]["captions"]["sets"]
+    ]

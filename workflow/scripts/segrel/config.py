@@ -101,6 +101,10 @@ def check_references(config: dict) -> None:
         elif datasets[train]["format"] != "cityscapes":
             problems.append(f"config key 'model_training.train_dataset': {train!r} must have format cityscapes")
     problems += _analysis_references(config)
+    for name, caption_set in config.get("generation", {}).get("captions", {}).get("sets", {}).items():
+        if caption_set["dataset"] not in datasets:
+            problems.append(f"config key 'generation.captions.sets.{name}.dataset': no dataset named "
+                            f"{caption_set['dataset']!r}; datasets are: {', '.join(sorted(datasets))}")
     if problems:
         raise ConfigError("\n".join(problems))
 

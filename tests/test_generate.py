@@ -1,0 +1,106 @@
+"""The generation stage's building blocks: the offline tiny generators load with the pipelines'
+own from_pretrained calls (from a directory or from a Hugging Face cache), the CLIP tokenizer
+matches Stable Diffusion 1.5's published ids, and the captions rule captions every image."""
+
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+from segrel import generators
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory):
+    root = tmp_path_factory.mktemp("generators")
+    for name in generators.BUILDERS:
+        generators.build(name, root / name)
+    return root
+
+
+def test_clip_tokenizer_reproduces_stable_diffusion_ids(built):
+    from transformers import CLIPTokenizer
+
+    tokenizer = CLIPTokenizer.from_pretrained(built / "stable_diffusion", subfolder="tokenizer")
+    # SD 1.5 / openai/clip-vit-large-patch14: <|startoftext|> a photo of a cat <|endoftext|>
+    assert tokenizer("a photo of a cat").input_ids == [49406, 320, 1125, 539, 320, 2368, 49407]
+    assert len(tokenizer) == 49408
+
+
+def test_bert_vocab_keeps_the_ids_grounding_dino_hard_codes():
+    from transformers.models.grounding_dino import modeling_grounding_dino
+
+    vocab = generators.bert_vocab()
+    assert [vocab.index(t) for t in ("[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]")] == [0, 100, 101, 102, 103]
+    hard_coded = modeling_grounding_dino.SPECIAL_TOKENS  # [CLS], [SEP], '.', '?' in bert-base-uncased
+    assert [vocab[i] for i in hard_coded] == ["[CLS]", "[SEP]", ".", "?"]
+
+
+def test_builds_are_deterministic_and_pipelines_run(built, tmp_path):
+    generators.build("segmenter", tmp_path / "again")
+    assert (tmp_path / "again" / "model.safetensors").read_bytes() == (built / "segmenter" / "model.safetensors").read_bytes()
+    from diffusers import StableDiffusionInpaintPipeline, StableDiffusionPipeline
+
+    image = StableDiffusionPipeline.from_pretrained(built / "stable_diffusion")(
+        "a street, in fog", num_inference_steps=2, height=64, width=128, output_type="np").images
+    assert image.shape == (1, 64, 128, 3) and np.isfinite(image).all()
+    inpaint = StableDiffusionInpaintPipeline.from_pretrained(built / "inpainting")
+    assert inpaint.unet.config.in_channels == 9
+    with pytest.raises(ValueError, match="no demo generator named 'vae'"):
+        generators.build("vae", tmp_path / "vae")
+    assert not (tmp_path / "vae").exists()
+
+
+def test_captioner_loads_from_a_hugging_face_cache_offline(built, tmp_path):
+    # the hub layout: models--<org>--<name>/snapshots/<revision>/ and refs/main naming it
+    repo = tmp_path / "hub" / "models--Salesforce--blip-image-captioning-large"
+    revision = "0" * 40
+    (repo / "refs").mkdir(parents=True)
+    (repo / "refs" / "main").write_text(revision)
+    import shutil
+
+    shutil.copytree(built / "captioner", repo / "snapshots" / revision)
+    code = ("from segrel.captions import load_captioner; "
+            "p, m = load_captioner('Salesforce/blip-image-captioning-large'); print(type(m).__name__)")
+    env = {**os.environ, "HF_HUB_CACHE": str(tmp_path / "hub"), "HF_HUB_OFFLINE": "1"}
+    result = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip().endswith("BlipForConditionalGeneration")
+
+
+TINY_CAPTIONS = {
+    "datasets": {"cityscapes": {"format": "cityscapes", "source": "demo"}},
+    "demo": {"seed": 2, "height": 64, "width": 128, "cityscapes": {"train": {"aachen": 3}, "val": {"lindau": 2}}},
+    # the generate target needs no segmenter, but a study always names one
+    "models": {"segformer_b0": {"family": "SegFormer",
+                                "base": "segformer/segformer_mit-b0_8xb1-160k_cityscapes-1024x1024.py"}},
+    "test_sets": {"cityscapes_val": {"dataset": "cityscapes", "split": "val"}},
+    "generation": {"captions": {"sets": {"cs_train": {"dataset": "cityscapes", "split": "train"}},
+                                "batch_size": 2, "max_new_tokens": 8}},
+}
+
+
+@pytest.mark.workflow
+def test_caption_rule_captions_every_image(snakemake, tmp_path):
+    snakemake(tmp_path, TINY_CAPTIONS, "--cores", "2", "generate")
+    table = pd.read_csv(tmp_path / "results" / "generate" / "captions" / "cs_train.csv")
+    from segrel import datasets
+
+    samples = datasets.list_samples("cityscapes", tmp_path / "resources" / "datasets" / "cityscapes", "train")
+    assert table.image.tolist() == [s.name for s in samples]
+    # reference: transformers' own generate on one image at a time, outside the rule
+    from PIL import Image
+    from transformers import BlipForConditionalGeneration, BlipProcessor
+
+    model_dir = tmp_path / "resources" / "generators" / "captioner"
+    processor = BlipProcessor.from_pretrained(model_dir)
+    model = BlipForConditionalGeneration.from_pretrained(model_dir).eval()
+    for sample, caption in zip(samples, table.caption):
+        with torch.no_grad():
+            tokens = model.generate(**processor(images=Image.open(sample.image).convert("RGB"), return_tensors="pt"),
+                                    max_new_tokens=8)
+        assert caption == processor.decode(tokens[0], skip_special_tokens=True).strip()

@@ -1,0 +1,10 @@
+"""Rule demo_generator: build one tiny generator (random, seeded) in the Hugging Face layout."""
+
+import sys
+
+sys.stderr = open(snakemake.log[0], "w", buffering=1)
+
+from segrel.generators import build  # noqa: E402
+
+build(snakemake.wildcards.generator, snakemake.output[0], seed=snakemake.params.seed)
+print(f"built {snakemake.wildcards.generator} into {snakemake.output[0]}", file=sys.stderr)
