@@ -80,13 +80,14 @@ TINY_CAPTIONS = {
                                 "base": "segformer/segformer_mit-b0_8xb1-160k_cityscapes-1024x1024.py"}},
     "test_sets": {"cityscapes_val": {"dataset": "cityscapes", "split": "val"}},
     "generation": {"captions": {"sets": {"cs_train": {"dataset": "cityscapes", "split": "train"}},
-                                "batch_size": 2, "max_new_tokens": 8}},
+                                "batch_size": 2, "max_new_tokens": 8},
+                   "controlnet": {"train_set": "cs_train", "validation": {"caption_set": "cs_train"}}},
 }
 
 
 @pytest.mark.workflow
 def test_caption_rule_captions_every_image(snakemake, tmp_path):
-    snakemake(tmp_path, TINY_CAPTIONS, "--cores", "2", "generate")
+    snakemake(tmp_path, TINY_CAPTIONS, "--cores", "2", "results/generate/captions/cs_train.csv")
     table = pd.read_csv(tmp_path / "results" / "generate" / "captions" / "cs_train.csv")
     from segrel import datasets
 
@@ -104,3 +105,42 @@ def test_caption_rule_captions_every_image(snakemake, tmp_path):
             tokens = model.generate(**processor(images=Image.open(sample.image).convert("RGB"), return_tensors="pt"),
                                     max_new_tokens=8)
         assert caption == processor.decode(tokens[0], skip_special_tokens=True).strip()
+
+
+def test_controlnet_training_resumes_bit_exactly(built, tmp_path):
+    """2 optimiser steps straight == 1 step, stop, resume from the checkpoint, 1 more step."""
+    from safetensors.torch import load_file
+
+    from segrel import datasets
+    from segrel.controlnet import TrainingExample, train_controlnet
+    from segrel.demo_data import write_cityscapes
+
+    write_cityscapes(tmp_path / "cs", seed=0, height=64, width=128, cities={"train": {"aachen": 3}})
+    examples = [TrainingExample(s.image, s.label, "a street") for s in
+                datasets.list_samples("cityscapes", tmp_path / "cs", "train")]
+    settings = dict(resolution=64, learning_rate=1e-3, batch_size=2, gradient_accumulation=2, checkpoint_every=1,
+                    seed=0, log=lambda message: None)
+    base = built / "stable_diffusion"
+    train_controlnet(base, examples, tmp_path / "straight", tmp_path / "work-straight", max_steps=2, **settings)
+    train_controlnet(base, examples, tmp_path / "resumed", tmp_path / "work-resumed", max_steps=1, **settings)
+    train_controlnet(base, examples, tmp_path / "resumed", tmp_path / "work-resumed", max_steps=2, **settings)
+    straight = load_file(tmp_path / "straight" / "diffusion_pytorch_model.safetensors")
+    resumed = load_file(tmp_path / "resumed" / "diffusion_pytorch_model.safetensors")
+    assert all(torch.equal(straight[k], resumed[k]) for k in straight)
+    # and training moved the weights away from the UNet-initialised ControlNet
+    first = load_file(tmp_path / "work-resumed" / "checkpoint-1" / "model.safetensors")
+    assert any(not torch.equal(first[k], straight[k]) for k in straight if k in first)
+
+
+def test_square_crop_takes_the_full_height_and_resizes_nearest():
+    from PIL import Image
+
+    from segrel.controlnet import square_crop
+
+    label = np.tile(np.arange(8, dtype=np.uint8), (4, 1))  # 4 x 8, column index as id
+    image = Image.fromarray(np.repeat(label[..., None] * 10, 3, axis=2))
+    cropped_image, cropped_label = square_crop(image, label, 8, np.random.default_rng(0))
+    assert cropped_label.shape == (8, 8)
+    columns = np.unique(cropped_label)
+    assert len(columns) == 4 and np.ptp(columns) == 3  # 4 consecutive columns, no new values
+    np.testing.assert_array_equal(np.asarray(cropped_image)[..., 0], cropped_label * 10)  # same crop, nearest

@@ -176,14 +176,20 @@ def generator_model(name):
 
 
 def generator_files(name):
-    """The generator as a rule input (nothing for a hub id: the Hugging Face cache has it)."""
+    """The generator as an input file (none for a hub id, which the Hugging Face cache holds)."""
     model = config["generation"]["models"][name]
     return {} if model["source"] == "hub" else {name: generator_model(name)}
 
 
 def caption_set(name):
     """{format, root, split} of a configured caption set."""
-    spec = config["generation"]["captions"]["sets"][name]
+    sets = config["generation"]["captions"]["sets"]
+    if name not in sets:
+        raise ValueError(
+            f"generation.captions.sets has no set named {name!r} (sets: {', '.join(sets) or 'none'}): "
+            "add it, e.g. {name}: {dataset: cityscapes, split: train}"
+        )
+    spec = sets[name]
     return {
         "format": config["datasets"][spec["dataset"]]["format"],
         "dataset": spec["dataset"],
@@ -193,7 +199,15 @@ def caption_set(name):
 
 
 def generation_outputs():
-    return [
+    outputs = [
         f"results/generate/captions/{name}.csv"
         for name in config["generation"]["captions"]["sets"]
     ]
+    sets = config["generation"]["captions"]["sets"]
+    controlnet = config["generation"]["controlnet"]
+    if (
+        controlnet["train_set"] in sets
+        and controlnet["validation"]["caption_set"] in sets
+    ):
+        outputs.append("results/figures/generate/controlnet_validation.png")
+    return outputs

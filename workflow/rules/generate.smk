@@ -1,6 +1,8 @@
 # Stage "generate" (Loiseau et al. 2024): captions, ControlNet fine-tuning on label maps,
 # domain generation and OOD-object inpainting. The demo builds tiny generators offline.
 
+CONTROLNET = config["generation"]["controlnet"]
+
 
 rule demo_generator:
     """A tiny randomly initialised generator in the Hugging Face layout (demo only)."""
@@ -56,3 +58,74 @@ rule generate:
     """Target of the generate stage (so far: the captions)."""
     input:
         generation_outputs(),
+
+
+rule train_controlnet:
+    """ControlNet on label maps, initialised from SD's UNet; resumes from its own checkpoints."""
+    input:
+        unpack(lambda wildcards: generator_files("stable_diffusion")),
+        data=lambda wildcards: dataset_root(
+            caption_set(CONTROLNET["train_set"])["dataset"]
+        ),
+        captions=f"results/generate/captions/{CONTROLNET['train_set']}.csv",
+        code=library_code("controlnet", "datasets", "io"),
+    output:
+        directory("resources/controlnet/model"),
+    log:
+        "results/logs/generate/train_controlnet.log",
+    benchmark:
+        "results/benchmarks/generate/train_controlnet.tsv"
+    conda:
+        "../../envs/generate.yaml"
+    threads: config["model_training"]["threads"]
+    resources:
+        gpu=1,
+    params:
+        base=generator_model("stable_diffusion"),
+        dataset=lambda wildcards: caption_set(CONTROLNET["train_set"]),
+        # outside the output folder, which Snakemake clears before a job: a rerun resumes here
+        work_dir="resources/controlnet/checkpoints",
+        settings={
+            key: value for key, value in CONTROLNET.items() if key != "validation"
+        },
+    script:
+        "../scripts/train_controlnet.py"
+
+
+rule controlnet_validation:
+    """Images generated from val label maps and their captions, next to the real ones."""
+    input:
+        unpack(lambda wildcards: generator_files("stable_diffusion")),
+        controlnet="resources/controlnet/model",
+        data=dataset_root(
+            caption_set(CONTROLNET["validation"]["caption_set"])["dataset"]
+        ),
+        captions=f"results/generate/captions/{CONTROLNET['validation']['caption_set']}.csv",
+        code=library_code("generation", "controlnet", "figures"),
+    output:
+        png=report(
+            "results/figures/generate/controlnet_validation.png",
+            caption="../report/controlnet_validation.rst",
+            category="Loiseau et al. 2024",
+            subcategory="Generation",
+            labels={"figure": "ControlNet validation"},
+        ),
+        pdf="results/figures/generate/controlnet_validation.pdf",
+        data="results/tables/figures/generate/controlnet_validation.csv",
+    log:
+        "results/logs/generate/controlnet_validation.log",
+    benchmark:
+        "results/benchmarks/generate/controlnet_validation.tsv"
+    conda:
+        "../../envs/generate.yaml"
+    resources:
+        gpu=1,
+    params:
+        base=generator_model("stable_diffusion"),
+        dataset=lambda wildcards: caption_set(CONTROLNET["validation"]["caption_set"]),
+        resolution=CONTROLNET["resolution"],
+        seed=CONTROLNET["seed"],
+        validation=CONTROLNET["validation"],
+        device=config["generation"]["captions"]["device"],
+    script:
+        "../scripts/controlnet_validation.py"

@@ -101,7 +101,15 @@ def check_references(config: dict) -> None:
         elif datasets[train]["format"] != "cityscapes":
             problems.append(f"config key 'model_training.train_dataset': {train!r} must have format cityscapes")
     problems += _analysis_references(config)
-    for name, caption_set in config.get("generation", {}).get("captions", {}).get("sets", {}).items():
+    generation = config.get("generation", {})
+    sets = generation.get("captions", {}).get("sets", {})
+    controlnet = generation.get("controlnet", {})
+    for key, name in [("train_set", controlnet.get("train_set")),
+                      ("validation.caption_set", controlnet.get("validation", {}).get("caption_set"))]:
+        if name is not None and name not in sets:
+            problems.append(f"config key 'generation.controlnet.{key}': no caption set named {name!r}; "
+                            f"generation.captions.sets are: {', '.join(sorted(sets)) or 'none'}")
+    for name, caption_set in sets.items():
         if caption_set["dataset"] not in datasets:
             problems.append(f"config key 'generation.captions.sets.{name}.dataset': no dataset named "
                             f"{caption_set['dataset']!r}; datasets are: {', '.join(sorted(datasets))}")

@@ -278,3 +278,22 @@ def confidence_maps_figure(rows: list[dict]):
         ax.set_title(column)
     figure.tight_layout()
     return figure, pd.DataFrame(records)
+
+
+def generation_grid_figure(rows: list[dict], columns: list[str]):
+    """Loiseau et al. Fig. 2/7 style: one row per label map, one panel per entry of ``columns``
+    (each row maps column name -> (H, W, 3) uint8); the row's caption under it."""
+    _style()
+    figure, axes = plt.subplots(len(rows), len(columns), figsize=(2.6 * len(columns), 2.8 * len(rows)), squeeze=False)
+    for ax_row, row in zip(axes, rows):
+        for ax, column in zip(ax_row, columns):
+            ax.imshow(row[column])
+            ax.set_xticks([])
+            ax.set_yticks([])
+            ax.grid(False)
+        ax_row[0].set_ylabel(row["name"], fontsize="x-small")
+        ax_row[len(columns) // 2].set_xlabel(row["caption"][:80], fontsize="x-small")
+    for ax, column in zip(axes[0], columns):
+        ax.set_title(column)
+    figure.tight_layout()
+    return figure, pd.DataFrame([{"image": row["name"], "caption": row["caption"]} for row in rows])
