@@ -12,6 +12,11 @@ validate_config(config, Path(workflow.basedir) / "workflow/schemas/config.schema
 DEMO_DATASETS = [
     name for name, dataset in config["datasets"].items() if dataset["source"] == "demo"
 ]
+GENERATED_DATASETS = [
+    name
+    for name, dataset in config["datasets"].items()
+    if dataset["source"] == "generated"
+]
 DEMO_MODELS = [
     name for name, model in config["models"].items() if model["source"] == "demo"
 ]
@@ -210,4 +215,14 @@ def generation_outputs():
         and controlnet["validation"]["caption_set"] in sets
     ):
         outputs.append("results/figures/generate/controlnet_validation.png")
+    outputs += [dataset_root(name) for name in GENERATED_DATASETS]
     return outputs
+
+
+def domain_shards(domain):
+    """The shard folders of one generated domain."""
+    shards = config["generation"]["domain_generation"]["shards"]
+    return [
+        f"resources/synthetic/{domain}/shard-{shard}-of-{shards}"
+        for shard in range(shards)
+    ]

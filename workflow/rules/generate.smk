@@ -2,6 +2,7 @@
 # domain generation and OOD-object inpainting. The demo builds tiny generators offline.
 
 CONTROLNET = config["generation"]["controlnet"]
+DOMAIN_GENERATION = config["generation"]["domain_generation"]
 
 
 rule demo_generator:
@@ -129,3 +130,58 @@ rule controlnet_validation:
         device=config["generation"]["captions"]["device"],
     script:
         "../scripts/controlnet_validation.py"
+
+
+rule generate_domain_shard:
+    """One shard of a synthetic domain: images from val label maps, prompted '<caption>, in <domain>'."""
+    input:
+        unpack(lambda wildcards: generator_files("stable_diffusion")),
+        controlnet="resources/controlnet/model",
+        data=lambda wildcards: dataset_root(
+            caption_set(DOMAIN_GENERATION["source_set"])["dataset"]
+        ),
+        captions=f"results/generate/captions/{DOMAIN_GENERATION['source_set']}.csv",
+        code=library_code("generation", "controlnet", "captions", "datasets", "io"),
+    output:
+        directory("resources/synthetic/{domain}/shard-{shard}-of-{shards}"),
+    log:
+        "results/logs/generate/generate_domain_shard/{domain}/shard-{shard}-of-{shards}.log",
+    benchmark:
+        "results/benchmarks/generate/generate_domain_shard/{domain}/shard-{shard}-of-{shards}.tsv"
+    wildcard_constraints:
+        domain="|".join(config["generation"]["domains"]) or "^$",
+        shard=r"\d+",
+        shards=r"\d+",
+    conda:
+        "../../envs/generate.yaml"
+    resources:
+        gpu=1,
+    params:
+        base=generator_model("stable_diffusion"),
+        dataset=lambda wildcards: caption_set(DOMAIN_GENERATION["source_set"]),
+        text=lambda wildcards: config["generation"]["domains"][wildcards.domain],
+        resolution=CONTROLNET["resolution"],
+        settings=DOMAIN_GENERATION,
+    script:
+        "../scripts/generate_domain_shard.py"
+
+
+rule synthetic_dataset:
+    """A generated domain as one Cityscapes-layout dataset (the shards put together)."""
+    input:
+        shards=lambda wildcards: domain_shards(
+            config["datasets"][wildcards.dataset]["domain"]
+        ),
+        code=library_code("io"),
+    output:
+        directory("resources/datasets/{dataset}"),
+    log:
+        "results/logs/generate/synthetic_dataset/{dataset}.log",
+    benchmark:
+        "results/benchmarks/generate/synthetic_dataset/{dataset}.tsv"
+    wildcard_constraints:
+        dataset="|".join(GENERATED_DATASETS) or "^$",
+    conda:
+        "../../envs/generate.yaml"
+    script:
+        "../scripts/synthetic_dataset.py"

@@ -79,8 +79,19 @@ def validate_config(config: dict, schema_path: str | Path) -> dict:
     errors = sorted(validator.iter_errors(config), key=lambda e: (list(map(str, e.absolute_path)), e.message))
     if errors:
         raise ConfigError("\n".join(dict.fromkeys(_describe(error) for error in errors)))
+    add_synthetic_test_sets(config)
     check_references(config)
     return config
+
+
+def add_synthetic_test_sets(config: dict) -> None:
+    """Each generation.domains entry adds a dataset and a test set ``synthetic_<name>``
+    (unless the config already names them), so that the domain is evaluated and can be a proxy."""
+    for domain in config.get("generation", {}).get("domains", {}):
+        name = f"synthetic_{domain}"
+        config.setdefault("datasets", {}).setdefault(name, {"format": "cityscapes", "source": "generated",
+                                                            "domain": domain})
+        config.setdefault("test_sets", {}).setdefault(name, {"dataset": name, "split": "val", "subset": "*"})
 
 
 def check_references(config: dict) -> None:
@@ -103,6 +114,13 @@ def check_references(config: dict) -> None:
     problems += _analysis_references(config)
     generation = config.get("generation", {})
     sets = generation.get("captions", {}).get("sets", {})
+    for name, dataset in datasets.items():
+        if dataset.get("source") == "generated" and dataset.get("domain") not in generation.get("domains", {}):
+            problems.append(f"config key 'datasets.{name}.domain': no generation.domains entry named "
+                            f"{dataset.get('domain')!r}")
+    source_set = generation.get("domain_generation", {}).get("source_set")
+    if generation.get("domains") and source_set not in sets:
+        problems.append(f"config key 'generation.domain_generation.source_set': no caption set named {source_set!r}")
     controlnet = generation.get("controlnet", {})
     for key, name in [("train_set", controlnet.get("train_set")),
                       ("validation.caption_set", controlnet.get("validation", {}).get("caption_set"))]:

@@ -56,3 +56,42 @@ def generate(pipeline, label_maps: Sequence[np.ndarray], prompts: Sequence[str],
     images = pipeline(list(prompts), image=conditions, num_inference_steps=steps, guidance_scale=guidance, eta=eta,
                       generator=generators, height=size, width=size, output_type="np").images
     return [(np.clip(image, 0, 1) * 255).round().astype(np.uint8) for image in images]
+
+
+def domain_items(samples: Sequence, images: int) -> list[tuple[str, object]]:
+    """(output name, source sample) for ``images`` generated images: the source label maps in
+    order, cycled (suffix _r1, _r2, ...) when more images than maps are asked for.
+
+    >>> from types import SimpleNamespace as S
+    >>> [name for name, _ in domain_items([S(name="a"), S(name="b")], 5)]
+    ['a', 'b', 'a_r1', 'b_r1', 'a_r2']
+    """
+    items = []
+    for index in range(images):
+        sample = samples[index % len(samples)]
+        repeat = index // len(samples)
+        items.append((sample.name if repeat == 0 else f"{sample.name}_r{repeat}", sample))
+    return items
+
+
+def write_domain_shard(out, pipeline, items, captions, domain: str, *, resolution: int, seed: int, steps: int,
+                       guidance: float, eta: float, batch_size: int = 1, progress=None) -> None:
+    """Generate ``items`` in ``domain`` into a Cityscapes-layout folder (split val): the image,
+    and as ground truth the conditioning label map (labelIds and train ids)."""
+    from . import labels as lb
+    from .captions import prompt
+    from .datasets import read_ids
+    from .io import save_png
+
+    batches = [items[i : i + batch_size] for i in range(0, len(items), batch_size)]
+    for batch in progress(batches) if progress else batches:
+        maps = [center_square(read_ids(sample.label), resolution) for _, sample in batch]
+        prompts = [prompt(captions[sample.name], domain) for _, sample in batch]
+        seeds = [image_seed(seed, domain, name) for name, _ in batch]
+        images = generate(pipeline, maps, prompts, seeds, steps=steps, guidance=guidance, eta=eta)
+        for (name, sample), label_ids, image in zip(batch, maps, images):
+            city = sample.group
+            save_png(out / "leftImg8bit" / "val" / city / f"{name}_leftImg8bit.png", image)
+            gt = out / "gtFine" / "val" / city
+            save_png(gt / f"{name}_gtFine_labelIds.png", label_ids)
+            save_png(gt / f"{name}_gtFine_labelTrainIds.png", lb.to_train_ids(label_ids, lb.CITYSCAPES_ID_TO_TRAINID))
