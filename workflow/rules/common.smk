@@ -54,6 +54,8 @@ def get_final_output():
         [dataset_root(name) for name in config["datasets"]]
         + ["results/tables/metrics.csv"]
         + analysis_outputs()
+        # the generate stage's own outputs, once domains are generated
+        + (generation_outputs() if config["generation"]["domains"] else [])
     )
 
 
