@@ -183,7 +183,8 @@ def test_domain_generation_makes_an_evaluated_cityscapes_test_set(snakemake, tmp
     metrics = pd.read_csv(tmp_path / "results" / "tables" / "metrics.csv")
     assert ((metrics.test_set == "synthetic_fog") & (metrics.metric == "images")).any()
     assert metrics[(metrics.test_set == "synthetic_fog") & (metrics.metric == "images")].value.item() == 3
-    assert (tmp_path / "results" / "figures" / "generate" / "controlnet_validation.png").is_file()
+    for figure in ("controlnet_validation", "domains"):
+        assert (tmp_path / "results" / "figures" / "generate" / f"{figure}.png").is_file(), figure
 
     # one shard or two: the same images (each has its own seed; batch size 1)
     before = {s.name: s.image.read_bytes() for s in generated}

@@ -218,6 +218,8 @@ def generation_outputs():
     ):
         outputs.append("results/figures/generate/controlnet_validation.png")
     outputs += [dataset_root(name) for name in GENERATED_DATASETS]
+    if GENERATED_DATASETS:
+        outputs.append("results/figures/generate/domains.png")
     return outputs
 
 

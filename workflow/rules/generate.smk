@@ -185,3 +185,39 @@ rule synthetic_dataset:
         "../../envs/generate.yaml"
     script:
         "../scripts/synthetic_dataset.py"
+
+
+rule plot_domain_samples:
+    """The same label maps in every generated domain (Loiseau et al. Fig. 2/7)."""
+    input:
+        source=lambda wildcards: dataset_root(
+            caption_set(DOMAIN_GENERATION["source_set"])["dataset"]
+        ),
+        captions=f"results/generate/captions/{DOMAIN_GENERATION['source_set']}.csv",
+        domains=[dataset_root(name) for name in GENERATED_DATASETS],
+        code=library_code("figures", "generation"),
+    output:
+        png=report(
+            "results/figures/generate/domains.png",
+            caption="../report/domains.rst",
+            category="Loiseau et al. 2024",
+            subcategory="Generation",
+            labels={"figure": "Fig. 2/7: generated domains"},
+        ),
+        pdf="results/figures/generate/domains.pdf",
+        data="results/tables/figures/generate/domains.csv",
+    log:
+        "results/logs/generate/plot_domain_samples.log",
+    benchmark:
+        "results/benchmarks/generate/plot_domain_samples.tsv"
+    conda:
+        "../../envs/analyse.yaml"
+    params:
+        dataset=lambda wildcards: caption_set(DOMAIN_GENERATION["source_set"]),
+        domains={
+            name: config["datasets"][name]["domain"] for name in GENERATED_DATASETS
+        },
+        resolution=CONTROLNET["resolution"],
+        images=CONTROLNET["validation"]["images"],
+    script:
+        "../scripts/plot_domain_samples.py"

@@ -1,0 +1,77 @@
+"""Benchmark: the domain-generation rule's work vs the bare diffusers ControlNet pipeline.
+
+Baseline, measured in the same run on the same label maps and settings: one
+``StableDiffusionControlNetPipeline`` call per image (DDIM, the configured steps and guidance),
+conditions prepared beforehand. Candidate: ``segrel.generation.write_domain_shard``, which
+also reads and crops each label map, builds the prompt, seeds the image and writes the image
+and its ground truth as PNGs. Reports images/s of both and the ratio.
+
+Usage (after `snakemake --cores 2 generate`, which builds the generators and the ControlNet):
+  .venv/bin/python benchmarks/generation_overhead.py [--images 6] [--resolution 128] [--steps 25]
+"""
+
+from __future__ import annotations
+
+import argparse
+import tempfile
+import time
+from pathlib import Path
+
+import torch
+
+from segrel import datasets
+from segrel.controlnet import condition_map
+from segrel.generation import center_square, domain_items, image_seed, load_pipeline, write_domain_shard
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--base", default="resources/generators/stable_diffusion")
+    parser.add_argument("--controlnet", default="resources/controlnet/model")
+    parser.add_argument("--dataset", default="resources/datasets/cityscapes")
+    parser.add_argument("--images", type=int, default=6)
+    parser.add_argument("--resolution", type=int, default=128)
+    parser.add_argument("--steps", type=int, default=25)
+    parser.add_argument("--guidance", type=float, default=8.0)
+    parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
+    parser.add_argument("--repeats", type=int, default=2)
+    args = parser.parse_args()
+
+    pipeline = load_pipeline(args.base, args.controlnet, args.device)
+    samples = sorted(datasets.list_samples("cityscapes", args.dataset, "val"), key=lambda s: s.name)
+    items = domain_items(samples, args.images)
+    captions = {sample.name: "a city street" for _, sample in items}
+    maps = [center_square(datasets.read_ids(sample.label), args.resolution) for _, sample in items]
+    conditions = [torch.from_numpy(condition_map(m))[None, None].expand(1, 3, -1, -1) for m in maps]
+
+    def bare():
+        for (name, _), condition in zip(items, conditions):
+            pipeline(["a city street, in fog"], image=condition, num_inference_steps=args.steps,
+                     guidance_scale=args.guidance, eta=0.0, height=args.resolution, width=args.resolution,
+                     generator=[torch.Generator().manual_seed(image_seed(0, "fog", name))], output_type="np")
+
+    def rule():
+        with tempfile.TemporaryDirectory() as out:
+            write_domain_shard(Path(out), pipeline, items, captions, "fog", resolution=args.resolution, seed=0,
+                               steps=args.steps, guidance=args.guidance, eta=0.0, batch_size=1)
+
+    bare()  # warm-up
+    timings = {"bare": [], "rule": []}
+    for _ in range(args.repeats):  # interleaved, so drifting load hits both alike
+        for name, fn in (("bare", bare), ("rule", rule)):
+            if args.device.startswith("cuda"):
+                torch.cuda.synchronize()
+            start = time.perf_counter()
+            fn()
+            if args.device.startswith("cuda"):
+                torch.cuda.synchronize()
+            timings[name].append(time.perf_counter() - start)
+    bare_s, rule_s = min(timings["bare"]), min(timings["rule"])
+    print(f"device={args.device} images={len(items)} resolution={args.resolution} steps={args.steps}")
+    print(f"bare diffusers pipeline : {len(items) / bare_s:7.3f} images/s")
+    print(f"segrel generation rule  : {len(items) / rule_s:7.3f} images/s")
+    print(f"ratio rule / bare (time) = {rule_s / bare_s:.3f}")
+
+
+if __name__ == "__main__":
+    main()
