@@ -18,11 +18,12 @@ from __future__ import annotations
 
 import argparse
 import tempfile
-import time
 
 import torch
 from mmengine import Config
 from mmseg.apis import inference_model
+
+from timing import interleaved_min  # benchmarks/timing.py
 
 from segrel import datasets
 from segrel.demo_data import write_cityscapes
@@ -78,17 +79,8 @@ def compare(model, samples, args) -> float:
                        calibration_pixels=args.calibration_pixels, seed=0)
 
     bare()  # warm-up (lazy initialisation, caches)
-    timings = {"bare": [], "full": []}
-    for _ in range(args.repeats):  # interleaved, so drifting machine load hits both alike
-        for name, fn in (("bare", bare), ("full", full)):
-            if args.device.startswith("cuda"):
-                torch.cuda.synchronize()
-            start = time.perf_counter()
-            fn()
-            if args.device.startswith("cuda"):
-                torch.cuda.synchronize()
-            timings[name].append(time.perf_counter() - start)
-    bare_s, full_s = min(timings["bare"]), min(timings["full"])
+    best = interleaved_min({"bare": bare, "full": full}, args.repeats, args.device)
+    bare_s, full_s = best["bare"], best["full"]
     print(f"model={args.model} device={args.device} resolution={args.resolution} images={len(samples)} "
           f"batch={args.batch_size} calibration_pixels={args.calibration_pixels}")
     print(f"bare mmseg forward : {bare_s:7.2f} s  ({bare_s / len(samples) * 1000:7.1f} ms/image)")

@@ -14,10 +14,11 @@ from __future__ import annotations
 
 import argparse
 import tempfile
-import time
 from pathlib import Path
 
 import torch
+
+from timing import interleaved_min  # benchmarks/timing.py
 
 from segrel import datasets
 from segrel.controlnet import condition_map
@@ -56,17 +57,8 @@ def main() -> None:
                                steps=args.steps, guidance=args.guidance, eta=0.0, batch_size=1)
 
     bare()  # warm-up
-    timings = {"bare": [], "rule": []}
-    for _ in range(args.repeats):  # interleaved, so drifting load hits both alike
-        for name, fn in (("bare", bare), ("rule", rule)):
-            if args.device.startswith("cuda"):
-                torch.cuda.synchronize()
-            start = time.perf_counter()
-            fn()
-            if args.device.startswith("cuda"):
-                torch.cuda.synchronize()
-            timings[name].append(time.perf_counter() - start)
-    bare_s, rule_s = min(timings["bare"]), min(timings["rule"])
+    best = interleaved_min({"bare": bare, "rule": rule}, args.repeats, args.device)
+    bare_s, rule_s = best["bare"], best["rule"]
     print(f"device={args.device} images={len(items)} resolution={args.resolution} steps={args.steps}")
     print(f"bare diffusers pipeline : {len(items) / bare_s:7.3f} images/s")
     print(f"segrel generation rule  : {len(items) / rule_s:7.3f} images/s")
