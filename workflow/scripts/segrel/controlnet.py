@@ -26,8 +26,8 @@ LABEL_ID_LEVELS = 34  # Cityscapes labelIds -1..33 -> (id + 1) / 34 in [0, 1]
 def condition_map(label_ids: np.ndarray) -> np.ndarray:
     """(H, W) Cityscapes labelIds -> (H, W) float32 condition (id + 1) / 34.
 
-    >>> condition_map(np.array([[0, 7], [26, 33]], dtype=np.uint8)).round(4).tolist()
-    [[0.0294, 0.2353], [0.7941, 1.0]]
+    >>> [round(float(v), 4) for v in condition_map(np.array([[0, 7], [26, 33]], dtype=np.uint8)).ravel()]
+    [0.0294, 0.2353, 0.7941, 1.0]
     """
     return (label_ids.astype(np.float32) + 1.0) / LABEL_ID_LEVELS
 
