@@ -172,7 +172,7 @@ rule synthetic_dataset:
         shards=lambda wildcards: domain_shards(
             config["datasets"][wildcards.dataset]["domain"]
         ),
-        code=library_code("io"),
+        code=library_code("generation", "io"),
     output:
         directory("resources/datasets/{dataset}"),
     log:

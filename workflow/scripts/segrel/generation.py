@@ -6,8 +6,11 @@ not depend on which shard or batch produced it.
 
 from __future__ import annotations
 
+import os
+import shutil
 import zlib
 from collections.abc import Sequence
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -95,3 +98,23 @@ def write_domain_shard(out, pipeline, items, captions, domain: str, *, resolutio
             gt = out / "gtFine" / "val" / city
             save_png(gt / f"{name}_gtFine_labelIds.png", label_ids)
             save_png(gt / f"{name}_gtFine_labelTrainIds.png", lb.to_train_ids(label_ids, lb.CITYSCAPES_ID_TO_TRAINID))
+
+
+def merge_trees(sources, destination: Path, ignore=(".snakemake_timestamp",)) -> int:
+    """Hard-link (or copy, across filesystems) every file of ``sources`` into ``destination``,
+    keeping relative paths; two sources with the same file is an error. Returns the file count.
+    Files named in ``ignore`` (Snakemake's marker in directory outputs) are left out."""
+    destination = Path(destination)
+    count = 0
+    for source in map(Path, sources):
+        for path in sorted(p for p in source.rglob("*") if p.is_file() and p.name not in ignore):
+            target = destination / path.relative_to(source)
+            if target.exists():
+                raise FileExistsError(f"{path.relative_to(source)} is in more than one of {list(map(str, sources))}")
+            target.parent.mkdir(parents=True, exist_ok=True)
+            try:
+                os.link(path, target)
+            except OSError:
+                shutil.copy2(path, target)
+            count += 1
+    return count
