@@ -193,3 +193,38 @@ def test_domain_generation_makes_an_evaluated_cityscapes_test_set(snakemake, tmp
     snakemake(tmp_path, one_shard, "--cores", "2", "resources/datasets/synthetic_fog")
     after = {s.name: s.image.read_bytes() for s in datasets.list_samples("cityscapes", root / "synthetic_fog", "val")}
     assert after == before
+
+
+def test_inpainting_and_detection_run_on_the_tiny_models(built):
+    from diffusers import StableDiffusionInpaintPipeline
+    from PIL import Image
+    from transformers import (GroundingDinoForObjectDetection, GroundingDinoProcessor, SamModel,
+                              SamProcessor)
+
+    from segrel.inpainting import Box, detect_object, inpaint_object
+
+    rng = np.random.default_rng(0)
+    image = Image.fromarray(rng.integers(0, 255, size=(128, 256, 3), dtype=np.uint8))
+    pipeline = StableDiffusionInpaintPipeline.from_pretrained(built / "inpainting")
+    pipeline.set_progress_bar_config(disable=True)
+    square = Box(top=48, left=100, side=48)
+    painted = inpaint_object(pipeline, image, square, "A photo of a lion", seed=0, steps=2, size=64, blur=9)
+    before, after = np.asarray(image), np.asarray(painted)
+    outside = np.ones(before.shape[:2], bool)
+    outside[48:96, 100:148] = False
+    np.testing.assert_array_equal(after[outside], before[outside])  # only the square changed
+    assert (after[~outside] != before[~outside]).any()
+    again = inpaint_object(pipeline, image, square, "A photo of a lion", seed=0, steps=2, size=64, blur=9)
+    np.testing.assert_array_equal(np.asarray(again), after)  # seeded
+
+    detector = GroundingDinoForObjectDetection.from_pretrained(built / "detector").eval()
+    segmenter = SamModel.from_pretrained(built / "segmenter").eval()
+    crop = painted.crop(square.pil)
+    mask = detect_object(detector, GroundingDinoProcessor.from_pretrained(built / "detector"), segmenter,
+                         SamProcessor.from_pretrained(built / "segmenter"), crop, "lion", box_threshold=0.0,
+                         text_threshold=0.0)
+    assert mask is not None and mask.shape == (48, 48) and mask.dtype == bool
+    nothing = detect_object(detector, GroundingDinoProcessor.from_pretrained(built / "detector"), segmenter,
+                            SamProcessor.from_pretrained(built / "segmenter"), crop, "lion", box_threshold=1.01,
+                            text_threshold=1.01)
+    assert nothing is None  # a failed detection is reported, not papered over

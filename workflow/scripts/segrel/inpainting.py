@@ -86,3 +86,44 @@ def paste_square(image: Image.Image, inpainted_context: Image.Image, square: Box
     inner = restored.crop((offset[0], offset[1], offset[0] + square.side, offset[1] + square.side))
     result.paste(inner, (square.left, square.top))
     return result
+
+
+def inpaint_object(pipeline, image: Image.Image, square: Box, prompt: str, *, seed: int, steps: int = 25,
+                   guidance: float = 15.0, size: int = MODEL_SIZE, blur: int = MASK_BLUR) -> Image.Image:
+    """Paint ``prompt`` into ``square`` of ``image`` with an SD inpainting pipeline: the context
+    crop at ``size`` px, the blurred square mask, then only the square pasted back."""
+    import torch
+
+    context = context_box(square, image.height, image.width)
+    crop = image.crop(context.pil).resize((size, size), Image.BICUBIC)
+    mask = inpainting_mask(square, context, size, blur)
+    painted = pipeline(prompt=prompt, image=crop, mask_image=mask, height=size, width=size,
+                       num_inference_steps=steps, guidance_scale=guidance,
+                       generator=torch.Generator().manual_seed(seed)).images[0]
+    return paste_square(image, painted, square, context)
+
+
+def detect_object(detector, detector_processor, segmenter, segmenter_processor, image: Image.Image, text: str, *,
+                  box_threshold: float = 0.25, text_threshold: float = 0.25) -> np.ndarray | None:
+    """Boolean mask of ``text`` in ``image``: Grounding DINO's best box, then SAM's best of its
+    multimask outputs for that box. None when nothing passes the thresholds (the sample is
+    then unusable)."""
+    import torch
+
+    query = text.lower().strip().rstrip(".") + "."  # Grounding DINO's phrase format
+    inputs = detector_processor(images=image, text=query, return_tensors="pt")
+    with torch.no_grad():
+        outputs = detector(**inputs)
+    detections = detector_processor.post_process_grounded_object_detection(
+        outputs, inputs.input_ids, threshold=box_threshold, text_threshold=text_threshold,
+        target_sizes=[(image.height, image.width)])[0]
+    if len(detections["scores"]) == 0:
+        return None
+    box = detections["boxes"][int(detections["scores"].argmax())].tolist()
+    prompt = segmenter_processor(images=image, input_boxes=[[box]], return_tensors="pt")
+    with torch.no_grad():
+        predicted = segmenter(**prompt, multimask_output=True)
+    masks = segmenter_processor.post_process_masks(predicted.pred_masks, prompt["original_sizes"],
+                                                   prompt["reshaped_input_sizes"])[0][0]  # (3, H, W)
+    best = int(predicted.iou_scores[0, 0].argmax())
+    return masks[best].numpy().astype(bool)
