@@ -127,7 +127,7 @@ rule controlnet_validation:
         resolution=CONTROLNET["resolution"],
         seed=CONTROLNET["seed"],
         validation=CONTROLNET["validation"],
-        device=config["generation"]["captions"]["device"],
+        device=DOMAIN_GENERATION["device"],
     script:
         "../scripts/controlnet_validation.py"
 

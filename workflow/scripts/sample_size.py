@@ -14,14 +14,23 @@ from segrel.io import atomic_file  # noqa: E402
 metrics = pd.read_csv(snakemake.input.metrics)
 miou = metrics[metrics.metric == "miou"].set_index(["test_set", "model"]).value
 shards = snakemake.params.shards
+
+
+def image_confusions(proxy: str) -> dict:
+    """{model: per-image confusions} of one proxy test set, the same images for every model."""
+    states = {model: load_merged(paths) for (model, test_set), paths in shards.items() if test_set == proxy}
+    if len({tuple(state.image_names) for state in states.values()}) != 1:
+        raise ValueError(f"models were evaluated on different images of {proxy}: re-run its evaluation "
+                         f"(snakemake --forcerun evaluate_shard) so that every model sees the same images")
+    return {model: state.image_confusion_array() for model, state in states.items()}
+
+
+confusions = {proxy: image_confusions(proxy) for proxy in sorted({p for c in snakemake.params.comparisons.values()
+                                                                    for p in c["proxies"]})}
 tables = []
 for name, comparison in snakemake.params.comparisons.items():
     for proxy in comparison["proxies"]:
-        states = {model: load_merged(paths) for (model, test_set), paths in shards.items() if test_set == proxy}
-        if len({tuple(state.image_names) for state in states.values()}) != 1:
-            raise ValueError(f"models were evaluated on different images of {proxy}: re-run its evaluation "
-                             f"(snakemake --forcerun evaluate_shard) so that every model sees the same images")
-        confusion = {model: state.image_confusion_array() for model, state in states.items()}
+        confusion = confusions[proxy]  # loaded once per proxy, shared by the comparisons using it
         real = miou[comparison["real"]].to_dict()
         table = pcc_vs_sample_size(confusion, real, snakemake.params.sizes, snakemake.params.repeats,
                                    snakemake.params.seed)
