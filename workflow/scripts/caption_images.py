@@ -8,15 +8,14 @@ import pandas as pd  # noqa: E402
 import torch  # noqa: E402
 from tqdm import tqdm  # noqa: E402
 
+from segrel import resolve_device  # noqa: E402
 from segrel import datasets  # noqa: E402
 from segrel.captions import caption_images, load_captioner  # noqa: E402
 from segrel.io import atomic_file  # noqa: E402
 
 torch.set_num_threads(snakemake.threads)
 spec = snakemake.params.dataset
-device = snakemake.params.device
-if device == "auto":
-    device = "cuda" if torch.cuda.is_available() else "cpu"
+device = resolve_device(snakemake.params.device)
 samples = datasets.list_samples(spec["format"], spec["root"], spec["split"])
 print(f"captioning {len(samples)} images of {spec['dataset']}/{spec['split']} with "
       f"{snakemake.params.captioner} on {device}", file=sys.stderr)

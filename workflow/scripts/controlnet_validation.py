@@ -6,18 +6,16 @@ sys.stderr = open(snakemake.log[0], "w", buffering=1)
 
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
-import torch  # noqa: E402
 from PIL import Image  # noqa: E402
 
+from segrel import resolve_device  # noqa: E402
 from segrel import datasets, labels as lb  # noqa: E402
 from segrel.figures import generation_grid_figure, save  # noqa: E402
 from segrel.generation import center_square, generate, image_seed, load_pipeline  # noqa: E402
 from segrel.io import atomic_file  # noqa: E402
 
 spec, validation, size = snakemake.params.dataset, snakemake.params.validation, snakemake.params.resolution
-device = snakemake.params.device
-if device == "auto":
-    device = "cuda" if torch.cuda.is_available() else "cpu"
+device = resolve_device(snakemake.params.device)
 captions = pd.read_csv(snakemake.input.captions, keep_default_na=False).set_index("image").caption
 samples = sorted(datasets.list_samples(spec["format"], spec["root"], spec["split"]), key=lambda s: s.name)
 samples = samples[: validation["images"]]

@@ -8,6 +8,7 @@ import pandas as pd  # noqa: E402
 import torch  # noqa: E402
 from tqdm import tqdm  # noqa: E402
 
+from segrel import resolve_device  # noqa: E402
 from segrel import datasets  # noqa: E402
 from segrel.evaluate import shard_samples  # noqa: E402
 from segrel.generation import domain_items, load_pipeline, write_domain_shard  # noqa: E402
@@ -15,9 +16,7 @@ from segrel.io import atomic_directory  # noqa: E402
 
 torch.set_num_threads(snakemake.threads)
 spec, settings = snakemake.params.dataset, snakemake.params.settings
-device = settings["device"]
-if device == "auto":
-    device = "cuda" if torch.cuda.is_available() else "cpu"
+device = resolve_device(settings["device"])
 captions = pd.read_csv(snakemake.input.captions, keep_default_na=False).set_index("image").caption
 samples = sorted(datasets.list_samples(spec["format"], spec["root"], spec["split"]), key=lambda s: s.name)
 items = shard_samples(domain_items(samples, settings["images"]), int(snakemake.wildcards.shard),

@@ -10,15 +10,14 @@ import torch  # noqa: E402
 from mmseg.apis import inference_model  # noqa: E402
 from PIL import Image  # noqa: E402
 
+from segrel import resolve_device  # noqa: E402
 from segrel import datasets, labels as lb  # noqa: E402
 from segrel.evaluate import max_softmax  # noqa: E402
 from segrel.figures import confidence_maps_figure, save  # noqa: E402
 from segrel.io import atomic_file  # noqa: E402
 from segrel.models import load_model  # noqa: E402
 
-device = snakemake.params.device
-if device == "auto":
-    device = "cuda" if torch.cuda.is_available() else "cpu"
+device = resolve_device(snakemake.params.device)
 model = load_model(snakemake.input.config, snakemake.input.checkpoint, device=device)
 rows = []
 for name, spec in snakemake.params.test_sets.items():
