@@ -72,6 +72,11 @@ def test_captioner_loads_from_a_hugging_face_cache_offline(built, tmp_path):
     assert result.stdout.strip().endswith("BlipForConditionalGeneration")
 
 
+# the demo generators' pre-training, a few steps on a few scenes (the workflow tests check wiring)
+TINY_PRETRAINING = {"images_per_condition": 2, "conditions": ["clear", "fog"],
+                    **{part: {"steps": 2, "batch_size": 2} for part in
+                       ("vae", "stable_diffusion", "inpainting", "captioner")}}
+
 TINY_CAPTIONS = {
     "datasets": {"cityscapes": {"format": "cityscapes", "source": "demo"}},
     "demo": {"seed": 2, "height": 64, "width": 128, "cityscapes": {"train": {"aachen": 3}, "val": {"lindau": 2}}},
@@ -81,7 +86,9 @@ TINY_CAPTIONS = {
     "test_sets": {"cityscapes_val": {"dataset": "cityscapes", "split": "val"}},
     "generation": {"captions": {"sets": {"cs_train": {"dataset": "cityscapes", "split": "train"}},
                                 "batch_size": 2, "max_new_tokens": 8},
-                   "controlnet": {"train_set": "cs_train", "validation": {"caption_set": "cs_train"}}},
+                   "controlnet": {"train_set": "cs_train", "resolution": 64,
+                                  "validation": {"caption_set": "cs_train"}},
+                   "demo_pretraining": TINY_PRETRAINING},
 }
 
 
@@ -161,6 +168,7 @@ TINY_DOMAINS = {
                        "checkpoint_every": 1, "validation": {"images": 2, "steps": 2}},
         "domains": {"fog": "fog"},
         "domain_generation": {"images": 3, "shards": 2, "steps": 2},
+        "demo_pretraining": TINY_PRETRAINING,
     },
 }
 

@@ -1,10 +1,18 @@
-"""Inpainting geometry (Loiseau et al.): placement, context crop, blurred mask, paste-back."""
+"""Inpainting (Loiseau et al.): placement, context crop, blurred mask, paste-back; prompts, labels,
+shards and datasets of the OOD-object sets."""
+
+from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 from PIL import Image
 
-from segrel.inpainting import Box, context_box, inpainting_mask, paste_square, place_square
+from segrel import inpainting
+from segrel.datasets import Sample
+from segrel.inpainting import (Box, InpaintedSample, anomaly_items, anomaly_label, context_box, detection_table,
+                               inpainting_mask, object_prompt, paste_square, place_square, write_anomaly_dataset,
+                               write_anomaly_shard)
 
 
 @pytest.mark.parametrize("height, width", [(1024, 2048), (256, 512)])
@@ -50,3 +58,219 @@ def test_only_the_square_is_pasted_back():
     inside = np.zeros((64, 128), bool)
     inside[30:50, 40:60] = True
     assert (result[inside] == 200).all() and (result[~inside] == 0).all()
+
+
+# ---- OOD-object datasets: prompt, sample ids, labels, shards, merge, detection counts
+
+
+def test_prompt_article_follows_the_first_letter():
+    assert object_prompt("table") == "A photo of a table"
+    assert object_prompt("elephant") == "A photo of an elephant"
+    assert object_prompt("arcade machine") == "A photo of an arcade machine"
+    assert object_prompt("umbrella") == "A photo of an umbrella"
+    assert object_prompt("hippopotamus") == "A photo of a hippopotamus"
+    assert object_prompt("Owl") == "A photo of an Owl"
+
+
+def test_items_cycle_objects_and_sources_with_readable_ids():
+    items = anomaly_items(["lion", "polar bear", "box"], ["s0", "s1"], 5)
+    assert items == [("00000_lion", "lion", "s0"), ("00001_polar_bear", "polar bear", "s1"),
+                     ("00002_box", "box", "s0"), ("00003_lion", "lion", "s1"),
+                     ("00004_polar_bear", "polar bear", "s0")]
+
+
+def test_label_is_roadanomaly21_encoded():
+    mask = np.zeros((4, 6), bool)
+    mask[2, 1:3] = True
+    void = np.zeros((4, 6), bool)
+    void[1:4, 0:4] = True
+    expected = np.array([[0, 0, 0, 0, 0, 0],
+                         [255, 255, 255, 255, 0, 0],
+                         [255, 1, 1, 255, 0, 0],
+                         [255, 255, 255, 255, 0, 0]], np.uint8)
+    np.testing.assert_array_equal(anomaly_label(mask, void), expected)
+    np.testing.assert_array_equal(anomaly_label(mask), np.where(expected == 1, 1, 0).astype(np.uint8))
+
+
+class _RecordingPipeline:
+    """Stands in for diffusers' pipeline: records the call, returns the image unchanged."""
+
+    def __init__(self):
+        self.calls = []
+
+    def __call__(self, **kwargs):
+        self.calls.append(kwargs)
+        image = kwargs["image"]
+        return type("Output", (), {"images": [image]})()
+
+
+def test_refinement_masks_the_square_over_the_whole_image():
+    pipeline = _RecordingPipeline()
+    image = Image.fromarray(np.zeros((16, 32, 3), np.uint8))
+    inpainting.refine(pipeline, image, Box(top=8, left=4, side=8), "lion", seed=3)
+    call = pipeline.calls[0]
+    expected = np.zeros((16, 32), np.uint8)
+    expected[8:16, 4:12] = 255
+    np.testing.assert_array_equal(np.asarray(call["mask_image"]), expected)
+    assert (call["prompt"], call["strength"], call["height"], call["width"]) == ("lion", 0.65, 16, 32)
+    assert (call["num_inference_steps"], call["guidance_scale"]) == (50, 7.5)  # GenVal: diffusers' defaults
+    with pytest.raises(ValueError, match="multiple of 8"):
+        inpainting.refine(pipeline, Image.fromarray(np.zeros((20, 32, 3), np.uint8)), Box(8, 4, 8), "lion", seed=3)
+
+
+def test_sample_mask_lands_in_the_square_and_empty_masks_fail(monkeypatch):
+    pipeline = _RecordingPipeline()
+    models = inpainting.Models(pipeline, None, None, None, None)
+    crop_mask = {}
+
+    def detect(*args, **kwargs):
+        crop_mask["shape"] = args[4].size
+        return crop_mask.get("mask")
+
+    monkeypatch.setattr(inpainting, "detect_object", detect)
+    image = Image.fromarray(np.zeros((64, 128, 3), np.uint8))
+    square = place_square(64, 128, np.random.default_rng(7))  # the placement is seeded by the sample seed
+    side = square.side
+    found = np.zeros((side, side), bool)
+    found[1, 2] = True
+    crop_mask["mask"] = found
+    result = inpainting.inpaint_sample(models, image, "lion", seed=7, resolution=64, steps=2)
+    assert result.square == square and crop_mask["shape"] == (side, side)
+    assert list(zip(*np.nonzero(result.mask))) == [(square.top + 1, square.left + 2)]
+    assert pipeline.calls[0]["prompt"] == "A photo of a lion" and pipeline.calls[1]["prompt"] == "lion"
+    crop_mask["mask"] = np.zeros((side, side), bool)
+    assert inpainting.inpaint_sample(models, image, "lion", seed=7, resolution=64, steps=2).mask is None
+    crop_mask["mask"] = None
+    assert inpainting.inpaint_sample(models, image, "lion", seed=7, resolution=64, steps=2).mask is None
+
+
+def _fake_sample(models, image, name, *, seed, **settings):
+    """Deterministic in the seed; 'ghost' is never detected."""
+    rng = np.random.default_rng(seed)
+    square = Box(top=2, left=int(rng.integers(0, 4)), side=4)
+    if name == "ghost":
+        return InpaintedSample(image, square, None)
+    mask = np.zeros((image.height, image.width), bool)
+    mask[square.top + 1 : square.top + 3, square.left + 1 : square.left + 3] = True
+    painted = np.asarray(image).copy()
+    painted[mask] = rng.integers(0, 255, 3)
+    return InpaintedSample(Image.fromarray(painted), square, mask)
+
+
+@pytest.fixture
+def sources(tmp_path):
+    from segrel.io import save_png
+
+    paths = []
+    for index in range(2):
+        path = tmp_path / "sources" / f"source{index}.png"
+        save_png(path, np.full((8, 8, 3), 40 * index, np.uint8))
+        paths.append(Sample(name=f"source{index}", image=path, label=path, group="x"))
+    return paths
+
+
+def test_shards_write_detected_samples_and_count_failures(monkeypatch, tmp_path, sources):
+    from segrel.evaluate import shard_samples
+
+    monkeypatch.setattr(inpainting, "inpaint_sample", _fake_sample)
+    items = anomaly_items(["lion", "ghost", "box"], sources, 5)
+    whole = write_anomaly_shard(tmp_path / "whole", None, items, set_name="objects", seed=1, settings={},
+                                void_square=True)
+    assert whole["sample"].tolist() == ["00000_lion", "00001_ghost", "00002_box", "00003_lion", "00004_ghost"]
+    assert whole.detected.tolist() == [True, False, True, True, False]
+    assert whole.mask_pixels.tolist() == [4, 0, 4, 4, 0]
+    assert whole.source.tolist() == ["source0", "source1", "source0", "source1", "source0"]
+    assert sorted(p.name for p in (tmp_path / "whole" / "images").iterdir()) == [
+        "00000_lion.jpg", "00002_box.jpg", "00003_lion.jpg"]  # failed samples are dropped
+    label = np.asarray(Image.open(tmp_path / "whole" / "labels" / "00000_lion_labels_semantic.png"))
+    left = whole.left[0]
+    expected = np.zeros((8, 8), np.uint8)
+    expected[2:6, left : left + 4] = 255  # the rest of the square: void (void_square)
+    expected[3:5, left + 1 : left + 3] = 1
+    np.testing.assert_array_equal(label, expected)
+    # each sample's seed depends on (set, id) only: two shards give the same samples
+    parts = [write_anomaly_shard(tmp_path / f"part{k}", None, shard_samples(items, k, 2), set_name="objects", seed=1,
+                                 settings={}) for k in range(2)]
+    merged = pd.concat(parts).sort_values("sample", ignore_index=True)
+    pd.testing.assert_frame_equal(merged, whole)
+    assert len(set(whole.seed)) == 5
+    other = write_anomaly_shard(tmp_path / "other", None, items[:1], set_name="control", seed=1, settings={})
+    assert other.seed[0] != whole.seed[0]  # the set is part of the seed
+
+
+def test_datasets_renumber_detected_samples_and_refuse_to_be_empty(monkeypatch, tmp_path, sources):
+    from segrel import datasets
+    from segrel.evaluate import shard_samples
+
+    monkeypatch.setattr(inpainting, "inpaint_sample", _fake_sample)
+    items = anomaly_items(["lion", "ghost", "box"], sources, 5)
+    shards = [tmp_path / f"shard-{k}" for k in range(2)]
+    for k, shard in enumerate(shards):
+        write_anomaly_shard(shard, None, shard_samples(items, k, 2), set_name="objects", seed=1, settings={})
+    kept = write_anomaly_dataset(tmp_path / "all", shards, set_label="synthetic_anomalies")
+    assert kept[["image", "sample"]].values.tolist() == [
+        ["validation0000", "00000_lion"], ["validation0001", "00002_box"], ["validation0002", "00003_lion"]]
+    samples = datasets.list_samples("smiyc", tmp_path / "all", "validation")
+    assert [s.name for s in samples] == ["validation0000", "validation0001", "validation0002"]
+    assert (samples[1].image.read_bytes() == (shards[0] / "images" / "00002_box.jpg").read_bytes())
+    assert set(np.unique(datasets.read_label("smiyc", samples[0].label))) == {0, 1}
+    assert sorted(p.name for p in (tmp_path / "all").iterdir()) == ["dataset_AnomalyTrack", "samples.csv"]
+
+    curated = write_anomaly_dataset(tmp_path / "curated", shards, set_label="curated", keep=["00003_lion"])
+    assert curated[["image", "sample"]].values.tolist() == [["validation0000", "00003_lion"]]
+    with pytest.raises(ValueError, match="not detected in curated: 00001_ghost"):
+        write_anomaly_dataset(tmp_path / "bad", shards, set_label="curated", keep=["00001_ghost"])
+    ghosts = anomaly_items(["ghost"], sources, 2)
+    write_anomaly_shard(tmp_path / "ghosts", None, ghosts, set_name="control", seed=1, settings={})
+    with pytest.raises(ValueError, match=r"no sample of control was detected \(2 generated, 2 failed"):
+        write_anomaly_dataset(tmp_path / "empty", [tmp_path / "ghosts"], set_label="control")
+
+
+def test_detection_table_counts_per_object():
+    objects = pd.DataFrame({"sample": ["00000_lion", "00001_box", "00002_lion", "00003_box", "00004_lion"],
+                            "object": ["lion", "box", "lion", "box", "lion"],
+                            "detected": [True, False, False, False, True]})
+    control = pd.DataFrame({"sample": ["00000_car", "00001_car"], "object": ["car", "car"],
+                            "detected": [True, True]})
+    table = detection_table({"objects": objects, "control": control}, curated={"objects": ["00004_lion"]})
+    assert table.values.tolist() == [["objects", "lion", 3, 2, 1, 1], ["objects", "box", 2, 0, 2, 0],
+                                     ["control", "car", 2, 2, 0, 0]]
+
+
+SCHEMA = Path(__file__).resolve().parents[1] / "workflow" / "schemas" / "config.schema.yaml"
+
+
+def test_config_adds_the_inpainted_sets_only_when_enabled():
+    from segrel.config import ConfigError, validate_config
+
+    config = validate_config({}, SCHEMA)
+    anomalies = config["generation"]["anomalies"]
+    assert len(anomalies["objects"]) == 42 and anomalies["control"] == "car"
+    assert not any("anomalies" in d for d in config["datasets"].values())
+    config = validate_config({"generation": {"anomalies": {"enabled": True, "curated": ["00001_chair"]}}}, SCHEMA)
+    assert config["datasets"]["synthetic_anomalies_curated"] == {"format": "smiyc", "source": "generated",
+                                                                 "anomalies": "curated"}
+    assert config["test_sets"]["synthetic_anomalies_control"] == {"dataset": "synthetic_anomalies_control",
+                                                                  "split": "validation", "subset": "*"}
+    assert "synthetic_anomalies" in config["test_sets"]
+    with pytest.raises(ConfigError, match="00001_table are not sample ids"):
+        validate_config({"generation": {"anomalies": {"enabled": True, "curated": ["00001_table"]}}}, SCHEMA)
+    with pytest.raises(ConfigError, match="'generation.anomalies.source_set': no caption set named 'cs_test'"):
+        validate_config({"generation": {"anomalies": {"enabled": True, "source_set": "cs_test"}}}, SCHEMA)
+    with pytest.raises(ConfigError, match="generation.anomalies.enabled is false"):
+        validate_config({"datasets": {"x": {"format": "smiyc", "source": "generated", "anomalies": "all"}}}, SCHEMA)
+
+
+def test_control_figure_keeps_the_requested_sets_and_metrics():
+    from segrel.figures import inpainting_control_figure
+
+    metrics = pd.DataFrame({"model": ["a", "a", "b", "b", "a"],
+                            "test_set": ["synthetic_anomalies", "synthetic_anomalies_control"] * 2 + ["smiyc_anomaly"],
+                            "metric": ["ood_auroc_msp"] * 5, "value": [0.9, 0.6, 0.8, 0.5, 0.7]})
+    figure, data = inpainting_control_figure(
+        metrics, {"OOD objects": "synthetic_anomalies", "control: car": "synthetic_anomalies_control"},
+        ["ood_auroc_msp", "ood_aupr_msp"])
+    assert data[["model", "set", "value"]].values.tolist() == [
+        ["a", "OOD objects", 0.9], ["a", "control: car", 0.6], ["b", "OOD objects", 0.8], ["b", "control: car", 0.5]]
+    with pytest.raises(ValueError, match="enable generation.anomalies"):
+        inpainting_control_figure(metrics, {"x": "synthetic_nothing"}, ["ood_auroc_msp"])

@@ -205,3 +205,35 @@ rule analyse:
     """Target of the analyse stage: every table and figure."""
     input:
         analysis_outputs(),
+
+
+# ---- OOD-object inpainting
+
+
+rule plot_inpainting_control:
+    """Loiseau et al. Fig. 11: OOD detection on inpainted OOD objects vs the in-domain control."""
+    input:
+        metrics="results/tables/metrics.csv",
+        code=library_code("figures"),
+    output:
+        png=report(
+            "results/figures/inpainting_control.png",
+            caption="../report/inpainting_control.rst",
+            category="Loiseau et al. 2024",
+            subcategory="Inpainted OOD objects",
+            labels={"figure": "Fig. 11"},
+        ),
+        pdf="results/figures/inpainting_control.pdf",
+        data="results/tables/figures/inpainting_control.csv",
+    log:
+        "results/logs/analyse/plot_inpainting_control.log",
+    benchmark:
+        "results/benchmarks/analyse/plot_inpainting_control.tsv"
+    conda:
+        "../../envs/analyse.yaml"
+    params:
+        test_sets=anomaly_test_sets(),
+        # AUROC and AP (SMIYC's name for AUPR with the anomaly positive) of MSP, and FPR95
+        metrics=["ood_auroc_msp", "ood_aupr_msp", "ood_fpr95_msp"],
+    script:
+        "../scripts/plot_inpainting_control.py"

@@ -15,7 +15,7 @@ DEMO_DATASETS = [
 GENERATED_DATASETS = [
     name
     for name, dataset in config["datasets"].items()
-    if dataset["source"] == "generated"
+    if dataset["source"] == "generated" and "anomalies" not in dataset
 ]
 DEMO_MODELS = [
     name for name, model in config["models"].items() if model["source"] == "demo"
@@ -55,7 +55,12 @@ def get_final_output():
         + ["results/tables/metrics.csv"]
         + analysis_outputs()
         # the generate stage's own outputs, once domains are generated
-        + (generation_outputs() if config["generation"]["domains"] else [])
+        + (
+            generation_outputs()
+            if config["generation"]["domains"]
+            or config["generation"]["anomalies"]["enabled"]
+            else []
+        )
     )
 
 
@@ -162,6 +167,8 @@ def analysis_outputs():
         outputs.append(f"results/figures/robust_models/{robust}.png")
     if sample_size_comparisons():
         outputs.append("results/figures/sample_size.png")
+    if ANOMALY_DATASETS and config["models"]:
+        outputs.append("results/figures/inpainting_control.png")
     return outputs
 
 
@@ -172,11 +179,23 @@ DEMO_GENERATORS = [
 ]
 
 
+# the demo pre-trains these (segrel.pretraining); the detector and SAM stay as initialised
+PRETRAINED_DEMO_GENERATORS = [
+    name
+    for name in DEMO_GENERATORS
+    if name in ("stable_diffusion", "inpainting", "captioner")
+]
+
+
 def generator_model(name):
     """What from_pretrained() gets for a generator: a directory, or a Hugging Face id."""
     model = config["generation"]["models"][name]
     return {
-        "demo": f"resources/generators/{name}",
+        "demo": (
+            f"resources/generators/{name}"
+            if name in PRETRAINED_DEMO_GENERATORS
+            else f"resources/generators/initial/{name}"
+        ),
         "local": model.get("path"),
         "hub": model.get("id"),
     }[model["source"]]
@@ -220,7 +239,7 @@ def generation_outputs():
     outputs += [dataset_root(name) for name in GENERATED_DATASETS]
     if GENERATED_DATASETS:
         outputs.append("results/figures/generate/domains.png")
-    return outputs
+    return outputs + anomaly_outputs()
 
 
 def domain_shards(domain):
@@ -230,3 +249,42 @@ def domain_shards(domain):
         f"resources/synthetic/{domain}/shard-{shard}-of-{shards}"
         for shard in range(shards)
     ]
+
+
+# ---- OOD-object inpainting
+
+ANOMALY_DATASETS = [
+    name for name, dataset in config["datasets"].items() if "anomalies" in dataset
+]
+
+
+def anomaly_shards(anomaly_set):
+    """The shard folders of the inpainted 'objects' or 'control' set."""
+    shards = config["generation"]["anomalies"]["shards"]
+    return [
+        f"resources/synthetic_anomalies/{anomaly_set}/shard-{shard}-of-{shards}"
+        for shard in range(shards)
+    ]
+
+
+def anomaly_test_sets():
+    """{label: test set} of the inpainted sets, objects first and the control last."""
+    kinds = {"all": "OOD objects", "curated": "OOD objects (curated)"}
+    kinds["control"] = f"control: {config['generation']['anomalies']['control']}"
+    found = {}
+    for kind, label in kinds.items():
+        for name, spec in config["test_sets"].items():
+            if config["datasets"][spec["dataset"]].get("anomalies") == kind:
+                found[label if label not in found else f"{label} ({name})"] = name
+    return found
+
+
+def anomaly_outputs():
+    """The inpainted datasets, the detection table and the sample grid, when enabled."""
+    if not config["generation"]["anomalies"]["enabled"]:
+        return []
+    outputs = [dataset_root(name) for name in ANOMALY_DATASETS]
+    outputs.append("results/tables/generate/inpainting_detections.csv")
+    if any(config["datasets"][name]["anomalies"] == "all" for name in ANOMALY_DATASETS):
+        outputs.append("results/figures/generate/inpainting_samples.png")
+    return outputs

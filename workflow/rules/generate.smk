@@ -2,6 +2,7 @@
 # domain generation and OOD-object inpainting. The demo builds tiny generators offline.
 
 CONTROLNET = config["generation"]["controlnet"]
+DEMO_PRETRAINING = config["generation"]["demo_pretraining"]
 DOMAIN_GENERATION = config["generation"]["domain_generation"]
 
 
@@ -10,7 +11,7 @@ rule demo_generator:
     input:
         code=library_code("generators", "io"),
     output:
-        directory("resources/generators/{generator}"),
+        directory("resources/generators/initial/{generator}"),
     log:
         "results/logs/generate/demo_generator/{generator}.log",
     benchmark:
@@ -23,6 +24,69 @@ rule demo_generator:
         seed=config["generation"]["seed"],
     script:
         "../scripts/build_demo_generator.py"
+
+
+rule demo_pretraining_set:
+    """Captioned procedural scenes in every condition, the demo generators' pre-training data."""
+    input:
+        code=library_code("pretraining", "scenes", "weather", "demo_data", "io"),
+    output:
+        directory("resources/generators/pretraining_set"),
+    log:
+        "results/logs/generate/demo_pretraining_set.log",
+    benchmark:
+        "results/benchmarks/generate/demo_pretraining_set.tsv"
+    conda:
+        "../../envs/generate.yaml"
+    params:
+        seed=DEMO_PRETRAINING["seed"],
+        height=CONTROLNET["resolution"],
+        width=2 * CONTROLNET["resolution"],
+        images=DEMO_PRETRAINING["images_per_condition"],
+        conditions=DEMO_PRETRAINING["conditions"],
+    script:
+        "../scripts/demo_pretraining_set.py"
+
+
+rule pretrain_demo_generator:
+    """Pre-train a tiny generator (demo only: the real ones come pre-trained from the hub)."""
+    input:
+        initial="resources/generators/initial/{generator}",
+        data="resources/generators/pretraining_set",
+        # SD inpainting starts from the text-to-image model, as the real one did
+        stable_diffusion=lambda wildcards: (
+            ["resources/generators/stable_diffusion"]
+            if wildcards.generator == "inpainting"
+            else []
+        ),
+        code=library_code("pretraining", "io"),
+    output:
+        directory("resources/generators/{generator}"),
+    log:
+        "results/logs/generate/pretrain_demo_generator/{generator}.log",
+    benchmark:
+        "results/benchmarks/generate/pretrain_demo_generator/{generator}.tsv"
+    wildcard_constraints:
+        generator="|".join(PRETRAINED_DEMO_GENERATORS) or "^$",
+    conda:
+        "../../envs/generate.yaml"
+    threads: DEMO_PRETRAINING["threads"]
+    params:
+        settings={
+            **{
+                key: DEMO_PRETRAINING[key]
+                for key in (
+                    "seed",
+                    "vae",
+                    "stable_diffusion",
+                    "inpainting",
+                    "captioner",
+                )
+            },
+            "resolution": CONTROLNET["resolution"],
+        },
+    script:
+        "../scripts/pretrain_demo_generator.py"
 
 
 rule caption_images:
@@ -221,3 +285,155 @@ rule plot_domain_samples:
         images=CONTROLNET["validation"]["images"],
     script:
         "../scripts/plot_domain_samples.py"
+
+
+# ---- OOD-object inpainting
+# Loiseau et al. 2024 / GenVal's ood_objects: objects painted into real images, refined, then
+# masked by Grounding DINO + SAM; datasets in SMIYC RoadAnomaly21 layout (evaluated like SMIYC).
+
+ANOMALIES = config["generation"]["anomalies"]
+# what shapes the images: editing `curated` (or `enabled`) regenerates nothing
+ANOMALY_SAMPLE_SETTINGS = {
+    key: ANOMALIES[key]
+    for key in (
+        "steps",
+        "guidance",
+        "resolution",
+        "refinement_strength",
+        "refinement_steps",
+        "refinement_guidance",
+        "box_threshold",
+        "text_threshold",
+    )
+}
+
+
+rule inpaint_anomaly_shard:
+    """One shard of an inpainted set ('objects' or the in-domain 'control'): inpaint, refine, detect."""
+    input:
+        unpack(
+            lambda wildcards: {
+                **generator_files("inpainting"),
+                **generator_files("detector"),
+                **generator_files("segmenter"),
+            }
+        ),
+        data=lambda wildcards: caption_set(ANOMALIES["source_set"])["root"],
+        code=library_code("inpainting", "generation", "datasets", "io", "labels"),
+    output:
+        directory(
+            "resources/synthetic_anomalies/{anomaly_set}/shard-{shard}-of-{shards}"
+        ),
+    log:
+        "results/logs/generate/inpaint_anomaly_shard/{anomaly_set}/shard-{shard}-of-{shards}.log",
+    benchmark:
+        "results/benchmarks/generate/inpaint_anomaly_shard/{anomaly_set}/shard-{shard}-of-{shards}.tsv"
+    wildcard_constraints:
+        anomaly_set="objects|control",
+        shard=r"\d+",
+        shards=r"\d+",
+    conda:
+        "../../envs/generate.yaml"
+    resources:
+        gpu=1,
+    params:
+        inpainting=generator_model("inpainting"),
+        detector=generator_model("detector"),
+        segmenter=generator_model("segmenter"),
+        dataset=lambda wildcards: caption_set(ANOMALIES["source_set"]),
+        objects=lambda wildcards: (
+            ANOMALIES["objects"]
+            if wildcards.anomaly_set == "objects"
+            else [ANOMALIES["control"]]
+        ),
+        images=ANOMALIES["images"],
+        seed=ANOMALIES["seed"],
+        device=ANOMALIES["device"],
+        void_square=ANOMALIES["void_square"],
+        settings=ANOMALY_SAMPLE_SETTINGS,
+    script:
+        "../scripts/inpaint_anomaly_shard.py"
+
+
+rule anomaly_dataset:
+    """An inpainted set as one RoadAnomaly21-layout dataset: the detected (or curated) samples, renumbered."""
+    input:
+        shards=lambda wildcards: anomaly_shards(
+            "control"
+            if config["datasets"][wildcards.dataset]["anomalies"] == "control"
+            else "objects"
+        ),
+        code=library_code("inpainting", "generation"),
+    output:
+        directory("resources/datasets/{dataset}"),
+    log:
+        "results/logs/generate/anomaly_dataset/{dataset}.log",
+    benchmark:
+        "results/benchmarks/generate/anomaly_dataset/{dataset}.tsv"
+    wildcard_constraints:
+        dataset="|".join(ANOMALY_DATASETS) or "^$",
+    conda:
+        "../../envs/generate.yaml"
+    params:
+        keep=lambda wildcards: (
+            ANOMALIES["curated"]
+            if config["datasets"][wildcards.dataset]["anomalies"] == "curated"
+            else None
+        ),
+    script:
+        "../scripts/anomaly_dataset.py"
+
+
+rule inpainting_detections:
+    """Per object: samples generated, detected and failed (failed ones are dropped), and curated."""
+    input:
+        objects=anomaly_shards("objects"),
+        control=anomaly_shards("control"),
+        code=library_code("inpainting"),
+    output:
+        report(
+            "results/tables/generate/inpainting_detections.csv",
+            caption="../report/inpainting_detections.rst",
+            category="Tables",
+        ),
+    log:
+        "results/logs/generate/inpainting_detections.log",
+    benchmark:
+        "results/benchmarks/generate/inpainting_detections.tsv"
+    conda:
+        "../../envs/generate.yaml"
+    params:
+        curated=ANOMALIES["curated"],
+    script:
+        "../scripts/inpainting_detections.py"
+
+
+rule plot_inpainting_samples:
+    """The first inpainted samples: the square, the detected object mask."""
+    input:
+        data=[
+            dataset_root(name)
+            for name in ANOMALY_DATASETS
+            if config["datasets"][name]["anomalies"] == "all"
+        ],
+        code=library_code("figures", "datasets"),
+    output:
+        png=report(
+            "results/figures/generate/inpainting_samples.png",
+            caption="../report/inpainting_samples.rst",
+            category="Loiseau et al. 2024",
+            subcategory="Generation",
+            labels={"figure": "inpainted OOD objects"},
+        ),
+        pdf="results/figures/generate/inpainting_samples.pdf",
+        data="results/tables/figures/generate/inpainting_samples.csv",
+    log:
+        "results/logs/generate/plot_inpainting_samples.log",
+    benchmark:
+        "results/benchmarks/generate/plot_inpainting_samples.tsv"
+    conda:
+        "../../envs/analyse.yaml"
+    params:
+        images=6,
+    script:
+        "../scripts/plot_inpainting_samples.py"

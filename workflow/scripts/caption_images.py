@@ -5,15 +5,13 @@ import sys
 sys.stderr = open(snakemake.log[0], "w", buffering=1)
 
 import pandas as pd  # noqa: E402
-import torch  # noqa: E402
 from tqdm import tqdm  # noqa: E402
 
-from segrel import resolve_device  # noqa: E402
-from segrel import datasets  # noqa: E402
+from segrel import configure_torch, datasets, resolve_device  # noqa: E402
 from segrel.captions import caption_images, load_captioner  # noqa: E402
 from segrel.io import atomic_file  # noqa: E402
 
-torch.set_num_threads(snakemake.threads)
+configure_torch(snakemake.threads)
 spec = snakemake.params.dataset
 device = resolve_device(snakemake.params.device)
 samples = datasets.list_samples(spec["format"], spec["root"], spec["split"])

@@ -5,16 +5,14 @@ import sys
 sys.stderr = open(snakemake.log[0], "w", buffering=1)
 
 import pandas as pd  # noqa: E402
-import torch  # noqa: E402
 from tqdm import tqdm  # noqa: E402
 
-from segrel import resolve_device  # noqa: E402
-from segrel import datasets  # noqa: E402
+from segrel import configure_torch, datasets, resolve_device  # noqa: E402
 from segrel.evaluate import shard_samples  # noqa: E402
 from segrel.generation import domain_items, load_pipeline, write_domain_shard  # noqa: E402
 from segrel.io import atomic_directory  # noqa: E402
 
-torch.set_num_threads(snakemake.threads)
+configure_torch(snakemake.threads)
 spec, settings = snakemake.params.dataset, snakemake.params.settings
 device = resolve_device(settings["device"])
 captions = pd.read_csv(snakemake.input.captions, keep_default_na=False).set_index("image").caption

@@ -7,12 +7,11 @@ sys.stderr = open(snakemake.log[0], "w", buffering=1)
 from pathlib import Path  # noqa: E402
 
 import pandas as pd  # noqa: E402
-import torch  # noqa: E402
 
-from segrel import datasets  # noqa: E402
+from segrel import configure_torch, datasets  # noqa: E402
 from segrel.controlnet import TrainingExample, train_controlnet  # noqa: E402
 
-torch.set_num_threads(snakemake.threads)
+configure_torch(snakemake.threads)
 spec, settings = snakemake.params.dataset, dict(snakemake.params.settings)
 captions = pd.read_csv(snakemake.input.captions, keep_default_na=False).set_index("image").caption
 samples = datasets.list_samples(spec["format"], spec["root"], spec["split"])

@@ -10,3 +10,13 @@ def resolve_device(setting: str) -> str:
     import torch
 
     return "cuda" if torch.cuda.is_available() else "cpu"
+
+
+def configure_torch(threads: int) -> None:
+    """CPU threads for one job, and subnormal floats flushed to zero: the tiny generators'
+    weights and activations decay into subnormals, which made CPU math ~100x slower (a UNet
+    call 2.9 s instead of 0.02 s) for the same images."""
+    import torch
+
+    torch.set_num_threads(threads)
+    torch.set_flush_denormal(True)

@@ -80,6 +80,7 @@ def validate_config(config: dict, schema_path: str | Path) -> dict:
     if errors:
         raise ConfigError("\n".join(dict.fromkeys(_describe(error) for error in errors)))
     add_synthetic_test_sets(config)
+    add_anomaly_test_sets(config)
     check_references(config)
     return config
 
@@ -115,7 +116,8 @@ def check_references(config: dict) -> None:
     generation = config.get("generation", {})
     sets = generation.get("captions", {}).get("sets", {})
     for name, dataset in datasets.items():
-        if dataset.get("source") == "generated" and dataset.get("domain") not in generation.get("domains", {}):
+        if (dataset.get("source") == "generated" and "anomalies" not in dataset
+                and dataset.get("domain") not in generation.get("domains", {})):
             problems.append(f"config key 'datasets.{name}.domain': no generation.domains entry named "
                             f"{dataset.get('domain')!r}")
     source_set = generation.get("domain_generation", {}).get("source_set")
@@ -131,6 +133,7 @@ def check_references(config: dict) -> None:
         if caption_set["dataset"] not in datasets:
             problems.append(f"config key 'generation.captions.sets.{name}.dataset': no dataset named "
                             f"{caption_set['dataset']!r}; datasets are: {', '.join(sorted(datasets))}")
+    problems += _anomaly_references(config)
     if problems:
         raise ConfigError("\n".join(problems))
 
@@ -151,4 +154,62 @@ def _analysis_references(config: dict) -> list[str]:
     model = analysis.get("confidence_maps", {}).get("model")
     if model and model not in config.get("models", {}):
         problems.append(f"config key 'analysis.confidence_maps.model': no model named {model!r}")
+    return problems
+
+
+# ---- OOD-object inpainting
+
+#: generation.anomalies: which inpainted set each added dataset / test set holds
+ANOMALY_SETS = {"all": "synthetic_anomalies", "curated": "synthetic_anomalies_curated",
+                "control": "synthetic_anomalies_control"}
+
+
+def add_anomaly_test_sets(config: dict) -> None:
+    """An enabled generation.anomalies adds SMIYC-format datasets and test sets (unless the config
+    already names them): every detected sample, the curated ones (only with a curated list) and
+    the control object, so each is evaluated and can be a proxy."""
+    anomalies = config.get("generation", {}).get("anomalies", {})
+    if not anomalies.get("enabled"):
+        return
+    for kind, name in ANOMALY_SETS.items():
+        if kind == "curated" and not anomalies.get("curated"):
+            continue
+        config.setdefault("datasets", {}).setdefault(name, {"format": "smiyc", "source": "generated",
+                                                            "anomalies": kind})
+        config.setdefault("test_sets", {}).setdefault(name, {"dataset": name, "split": "validation", "subset": "*"})
+
+
+def _anomaly_references(config: dict) -> list[str]:
+    generation = config.get("generation", {})
+    anomalies = generation.get("anomalies", {})
+    problems = []
+    for name, dataset in config.get("datasets", {}).items():
+        kind = dataset.get("anomalies")
+        if kind is None:
+            continue
+        where = f"config key 'datasets.{name}.anomalies'"
+        if not anomalies.get("enabled"):
+            problems.append(f"{where}: generation.anomalies.enabled is false; enable it or remove the dataset")
+        elif kind == "curated" and not anomalies.get("curated"):
+            problems.append(f"{where}: a curated set needs sample ids in generation.anomalies.curated")
+        if dataset.get("format") != "smiyc" or dataset.get("source") != "generated":
+            problems.append(f"{where}: an inpainted set has format smiyc and source generated")
+    if not anomalies.get("enabled"):
+        return problems
+    sets = generation.get("captions", {}).get("sets", {})
+    if anomalies["source_set"] not in sets:
+        problems.append(f"config key 'generation.anomalies.source_set': no caption set named "
+                        f"{anomalies['source_set']!r}; generation.captions.sets are: "
+                        f"{', '.join(sorted(sets)) or 'none'}")
+    if anomalies["curated"]:
+        from .inpainting import sample_id  # the ids are known before anything is generated
+
+        objects = anomalies["objects"]
+        ids = {sample_id(index, objects[index % len(objects)]) for index in range(anomalies["images"])}
+        unknown = [name for name in anomalies["curated"] if name not in ids]
+        if unknown:
+            problems.append(f"config key 'generation.anomalies.curated': {', '.join(unknown[:5])}"
+                            f"{' ...' if len(unknown) > 5 else ''} are not sample ids of the objects set "
+                            f"(ids are <index>_<object>, e.g. {sample_id(0, objects[0])}; "
+                            f"see resources/datasets/synthetic_anomalies/samples.csv)")
     return problems

@@ -297,3 +297,62 @@ def generation_grid_figure(rows: list[dict], columns: list[str]):
         ax.set_title(column)
     figure.tight_layout()
     return figure, pd.DataFrame([{"image": row["name"], "caption": row["caption"]} for row in rows])
+
+
+# ---- OOD-object inpainting
+
+
+def inpainting_control_figure(metrics: pd.DataFrame, test_sets: dict[str, str], measures: list[str]):
+    """Loiseau et al. Fig. 11: per model, pixel-level OOD detection on the inpainted OOD objects
+    and on the in-domain control object inpainted the same way (``test_sets``: label -> test
+    set, the control last), one panel per metric. Scores well above the control's come from the
+    objects, not from the inpainting."""
+    _style()
+    labels = {name: label for label, name in test_sets.items()}
+    data = metrics[metrics.test_set.isin(labels) & metrics.metric.isin(measures)].copy()
+    if data.empty:
+        raise ValueError(f"no {', '.join(measures)} of {', '.join(test_sets.values())} in the metrics table: "
+                         "enable generation.anomalies and evaluate the models on its test sets")
+    data["set"] = data.test_set.map(labels)
+    data = data.sort_values(["metric", "model", "test_set"])[["model", "set", "test_set", "metric", "value"]]
+    shown = [m for m in measures if m in set(data.metric)]
+    models = sorted(data.model.unique())
+    figure, axes = plt.subplots(1, len(shown), figsize=(4.6 * len(shown), 0.45 * len(models) + 2), squeeze=False)
+    for ax, metric in zip(axes[0], shown):
+        sns.barplot(data=data[data.metric == metric], y="model", x="value", hue="set",
+                    hue_order=[label for label in test_sets if label in set(data.set)], order=models, ax=ax)
+        ax.set_xlabel(metric_label(metric))
+        ax.set_ylabel("")
+        ax.set_xlim(0, 1)
+        if ax is not axes[0][-1]:
+            ax.get_legend().remove()
+    axes[0][-1].legend(frameon=False, fontsize="small", loc="center left", bbox_to_anchor=(1.0, 0.5))
+    figure.suptitle("OOD detection: inpainted OOD objects vs the in-domain control")
+    figure.tight_layout()
+    return figure, data
+
+
+def inpainting_samples_figure(rows: list[dict]):
+    """Inpainted samples: each image with its square outlined and the detected object mask
+    overlaid. ``rows``: dicts with image (H, W, 3 uint8), label (H, W: 0 / 1 / 255), name,
+    sample, object, top, left, side."""
+    from matplotlib.patches import Rectangle
+
+    _style()
+    figure, axes = _panel_grid(len(rows), width=4.0, height=2.4)
+    for ax, row in zip(axes, rows):
+        ax.imshow(row["image"])
+        overlay = np.zeros((*row["label"].shape, 4))
+        overlay[row["label"] == 1] = (1.0, 0.1, 0.1, 0.45)
+        overlay[row["label"] == 255] = (0.2, 0.2, 1.0, 0.25)
+        ax.imshow(overlay)
+        ax.add_patch(Rectangle((row["left"] - 0.5, row["top"] - 0.5), row["side"], row["side"], fill=False,
+                               edgecolor="yellow", linewidth=1.2))
+        ax.set_title(f"{row['object']} ({row['sample']})", fontsize="small")
+        ax.set_xticks([])
+        ax.set_yticks([])
+        ax.grid(False)
+    figure.tight_layout()
+    data = pd.DataFrame([{"image": row["name"], "sample": row["sample"], "object": row["object"],
+                          "mask_pixels": int((row["label"] == 1).sum())} for row in rows])
+    return figure, data

@@ -132,12 +132,17 @@ def tiny_unet(in_channels: int = 4, seed: int = 0):
     from diffusers import UNet2DConditionModel
 
     torch.manual_seed(seed)
-    # attention_head_dim is the number of heads in diffusers' UNet (SD 1.5: 8)
+    # attention_head_dim is the number of heads in diffusers' UNet (SD 1.5: 8). The pooled text
+    # also joins the time embedding (diffusers' addition_embed_type="text", as in UnCLIP /
+    # Kandinsky): after the demo's 1,000 pre-training steps, cross-attention alone had not yet
+    # learnt to use the prompt (noise predictions for "in fog" / "in night" / "" within 0.2% of
+    # each other), and the prompt's domain is what domain generation is about.
     return UNet2DConditionModel(sample_size=64, in_channels=in_channels, out_channels=4,
                                 block_out_channels=(32, 64), layers_per_block=2,
                                 down_block_types=("DownBlock2D", "CrossAttnDownBlock2D"),
                                 up_block_types=("CrossAttnUpBlock2D", "UpBlock2D"),
-                                cross_attention_dim=TEXT_WIDTH, attention_head_dim=2)
+                                cross_attention_dim=TEXT_WIDTH, attention_head_dim=2,
+                                addition_embed_type="text", addition_embed_type_num_heads=4)
 
 
 def tiny_vae(seed: int = 0):

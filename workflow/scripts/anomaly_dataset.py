@@ -1,0 +1,13 @@
+"""Rule anomaly_dataset: an inpainted set's detected (or curated) samples as one RoadAnomaly21 dataset."""
+
+import sys
+
+sys.stderr = open(snakemake.log[0], "w", buffering=1)
+
+from segrel.inpainting import write_anomaly_dataset  # noqa: E402
+from segrel.io import atomic_directory  # noqa: E402
+
+with atomic_directory(snakemake.output[0]) as out:
+    kept = write_anomaly_dataset(out, snakemake.input.shards, set_label=snakemake.wildcards.dataset,
+                                 keep=snakemake.params.keep)
+print(f"{len(kept)} samples from {len(snakemake.input.shards)} shards", file=sys.stderr)

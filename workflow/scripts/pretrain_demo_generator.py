@@ -1,0 +1,13 @@
+"""Rule pretrain_demo_generator: pre-train one tiny generator on the captioned scenes."""
+
+import sys
+
+sys.stderr = open(snakemake.log[0], "w", buffering=1)
+
+from segrel import configure_torch  # noqa: E402
+from segrel.pretraining import pretrain  # noqa: E402
+
+configure_torch(snakemake.threads)
+pretrain(snakemake.wildcards.generator, snakemake.input.initial, snakemake.input.data, snakemake.output[0],
+         settings=snakemake.params.settings, stable_diffusion=(snakemake.input.stable_diffusion or [None])[0],
+         log=lambda message: print(message, file=sys.stderr))
