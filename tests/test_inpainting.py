@@ -142,6 +142,13 @@ def test_sample_mask_lands_in_the_square_and_empty_masks_fail(monkeypatch):
     assert inpainting.inpaint_sample(models, image, "lion", seed=7, resolution=64, steps=2).mask is None
     crop_mask["mask"] = None
     assert inpainting.inpaint_sample(models, image, "lion", seed=7, resolution=64, steps=2).mask is None
+    # object_mask="square": the whole repainted square, whatever the detector says
+    whole = inpainting.inpaint_sample(models, image, "lion", seed=7, resolution=64, steps=2, object_mask="square")
+    expected = np.zeros((64, 128), bool)
+    expected[square.top : square.top + side, square.left : square.left + side] = True
+    np.testing.assert_array_equal(whole.mask, expected)
+    with pytest.raises(ValueError, match="object_mask must be"):
+        inpainting.inpaint_sample(models, image, "lion", seed=7, object_mask="box")
 
 
 def _fake_sample(models, image, name, *, seed, **settings):

@@ -304,6 +304,7 @@ ANOMALY_SAMPLE_SETTINGS = {
         "refinement_guidance",
         "box_threshold",
         "text_threshold",
+        "object_mask",
     )
 }
 

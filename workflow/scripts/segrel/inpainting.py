@@ -239,11 +239,16 @@ class InpaintedSample:
 def inpaint_sample(models: Models, image: Image.Image, name: str, *, seed: int, steps: int = 25,
                    guidance: float = 15.0, resolution: int = MODEL_SIZE, refinement_strength: float = 0.65,
                    refinement_steps: int = 50, refinement_guidance: float = 7.5, box_threshold: float = 0.25,
-                   text_threshold: float = 0.25) -> InpaintedSample:
+                   text_threshold: float = 0.25, object_mask: str = "detected") -> InpaintedSample:
     """One sample: place the square (seeded), inpaint ``name`` on its context crop, refine the
     whole image, detect ``name`` on the refined square. An empty SAM mask counts as a failed
-    detection too: a sample without anomaly pixels tests nothing."""
+    detection too: a sample without anomaly pixels tests nothing. ``object_mask="square"``
+    labels the whole repainted square instead of detecting (for when no detector that knows
+    the objects is at hand, as in the demo, whose tiny detector is untrained)."""
     from .generation import image_seed
+
+    if object_mask not in ("detected", "square"):
+        raise ValueError(f"object_mask must be 'detected' or 'square', not {object_mask!r}")
 
     square = place_square(image.height, image.width, np.random.default_rng(seed))
     blur = max(1, round(MASK_BLUR * resolution / MODEL_SIZE))  # 128 px at 512
@@ -251,8 +256,12 @@ def inpaint_sample(models: Models, image: Image.Image, name: str, *, seed: int, 
                              guidance=guidance, size=resolution, blur=blur)
     refined = refine(models.inpainting, painted, square, name, seed=image_seed(seed, "refinement"),
                      strength=refinement_strength, steps=refinement_steps, guidance=refinement_guidance)
-    found = detect_object(models.detector, models.detector_processor, models.segmenter, models.segmenter_processor,
-                          refined.crop(square.pil), name, box_threshold=box_threshold, text_threshold=text_threshold)
+    if object_mask == "square":
+        found = np.ones((square.side, square.side), bool)
+    else:
+        found = detect_object(models.detector, models.detector_processor, models.segmenter,
+                              models.segmenter_processor, refined.crop(square.pil), name,
+                              box_threshold=box_threshold, text_threshold=text_threshold)
     if found is None or not found.any():
         return InpaintedSample(refined, square, None)
     mask = np.zeros((image.height, image.width), bool)

@@ -14,8 +14,9 @@ every evaluated image, as LAION is disjoint from ACDC.
   which a 128 px demo does without); the latent scaling factor is then set to 1 / std of
   the latents, as SD's 0.18215 was.
 - Text-to-image: the UNet and the text encoder (SD keeps a pre-trained CLIP frozen; the
-  demo's is random, so it learns too) on the noise-prediction loss, with 10% of the
-  captions dropped so that classifier-free guidance has an unconditional model.
+  demo's is random, so it learns too), v-prediction on a zero-terminal-SNR schedule (see
+  segrel.generators.DEMO_SCHEDULER for why), with 10% of the captions dropped so that
+  classifier-free guidance has an unconditional model.
 - Inpainting: the 9-channel UNet starts from the text-to-image one (extra input channels
   zero-initialised, as runwayml/stable-diffusion-inpainting started from SD 1.2) and learns
   with random rectangles, 25% of them the whole image.
@@ -238,9 +239,11 @@ def _encode_text(tokenizer, text_encoder, captions: list[str]) -> torch.Tensor:
 def train_denoiser(unet, text_encoder, tokenizer, vae, scheduler, dataset: CaptionedImages, *, steps: int,
                    batch_size: int, learning_rate: float, seed: int, caption_dropout: float = 0.1,
                    inpainting: bool = False, log=print):
-    """Noise prediction on VAE latents (VAE frozen); UNet and text encoder learn. With
-    ``inpainting`` the UNet also reads the mask and the masked image's latents (SD inpainting's
-    9 channels, in the order StableDiffusionInpaintPipeline concatenates them)."""
+    """Denoising on VAE latents (VAE frozen; the target follows the scheduler's prediction
+    type: the noise, or the velocity for the demo's zero-terminal-SNR schedule); UNet and text
+    encoder learn. With ``inpainting`` the UNet also reads the mask and the masked image's
+    latents (SD inpainting's 9 channels, in the order StableDiffusionInpaintPipeline
+    concatenates them)."""
     torch.manual_seed(seed)
     rng = np.random.default_rng(seed)
     vae.requires_grad_(False)
@@ -266,7 +269,11 @@ def train_denoiser(unet, text_encoder, tokenizer, vae, scheduler, dataset: Capti
             model_input = torch.cat([model_input, small, masked], dim=1)
         prediction = unet(model_input, timesteps, _encode_text(tokenizer, text_encoder, captions),
                           return_dict=False)[0]
-        loss = torch.nn.functional.mse_loss(prediction, noise)
+        if scheduler.config.prediction_type == "v_prediction":
+            target = scheduler.get_velocity(latents, noise, timesteps)
+        else:
+            target = noise
+        loss = torch.nn.functional.mse_loss(prediction, target)
         _step(optimizer, schedule, loss, parameters)
         logger(step, loss)
     unet.eval()
