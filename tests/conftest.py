@@ -29,3 +29,25 @@ def _snakemake(workdir: Path, config, *args: str, check: bool = True, snakefile:
 @pytest.fixture(scope="session")
 def snakemake():
     return _snakemake
+
+
+def _tiny_study(generation: dict, train_images: int = 3) -> dict:
+    """A one-model study on a few 64x128 demo images: the base config of the generation
+    stage's workflow tests (``generation`` is theirs)."""
+    return {
+        "datasets": {"cityscapes": {"format": "cityscapes", "source": "demo"}},
+        "demo": {"seed": 2, "height": 64, "width": 128,
+                 "cityscapes": {"train": {"aachen": train_images}, "val": {"lindau": 2}}},
+        "models": {"segformer_b0": {"family": "SegFormer",
+                                    "base": "segformer/segformer_mit-b0_8xb1-160k_cityscapes-1024x1024.py"}},
+        "model_training": {"iterations": 2, "batch_size": 2, "crop_size": [64, 128]},
+        "test_sets": {"cityscapes_val": {"dataset": "cityscapes", "split": "val"}},
+        "evaluation": {"calibration_pixels": 300, "batch_size": 2},
+        "analysis": {"comparisons": {}},
+        "generation": generation,
+    }
+
+
+@pytest.fixture(scope="session")
+def tiny_study():
+    return _tiny_study

@@ -51,33 +51,23 @@ def test_unreachable_thresholds_fail_every_sample_and_no_empty_set_is_written(bu
     assert not (tmp_path / "set" / "dataset_AnomalyTrack").exists()
 
 
-def tiny_config(built, **anomalies):
-    return {
-        "datasets": {"cityscapes": {"format": "cityscapes", "source": "demo"}},
-        "demo": {"seed": 2, "height": 64, "width": 128, "cityscapes": {"train": {"aachen": 2}, "val": {"lindau": 2}}},
-        "models": {"segformer_b0": {"family": "SegFormer",
-                                    "base": "segformer/segformer_mit-b0_8xb1-160k_cityscapes-1024x1024.py"}},
-        "model_training": {"iterations": 2, "batch_size": 2, "crop_size": [64, 128]},
-        "test_sets": {"cityscapes_val": {"dataset": "cityscapes", "split": "val"}},
-        "evaluation": {"calibration_pixels": 300, "batch_size": 2},
-        "analysis": {"comparisons": {}},
-        "generation": {
-            "models": {name: {"source": "local", "path": str(built / name)}
-                       for name in ("inpainting", "detector", "segmenter")},
-            # thresholds 0: every box passes, so the untrained detector finds something
-            "anomalies": {"enabled": True, "objects": OBJECTS, "images": 3, "shards": 1, "resolution": 64,
-                          "steps": 2, "refinement_steps": 4, "box_threshold": 0.0, "text_threshold": 0.0,
-                          **anomalies},
-        },
-    }
+def tiny_config(tiny_study, built, **anomalies):
+    return tiny_study({
+        "models": {name: {"source": "local", "path": str(built / name)}
+                   for name in ("inpainting", "detector", "segmenter")},
+        # thresholds 0: every box passes, so the untrained detector finds something
+        "anomalies": {"enabled": True, "objects": OBJECTS, "images": 3, "shards": 1, "resolution": 64,
+                      "steps": 2, "refinement_steps": 4, "box_threshold": 0.0, "text_threshold": 0.0,
+                      **anomalies},
+    }, train_images=2)
 
 
 @pytest.mark.workflow
-def test_inpainted_sets_are_evaluated_roadanomaly21_datasets(snakemake, built, tmp_path):
+def test_inpainted_sets_are_evaluated_roadanomaly21_datasets(snakemake, tiny_study, built, tmp_path):
     root = tmp_path / "resources" / "datasets"
     targets = ["results/tables/metrics.csv", "results/tables/generate/inpainting_detections.csv",
                "results/figures/inpainting_control.png", "results/figures/generate/inpainting_samples.png"]
-    snakemake(tmp_path, tiny_config(built), "--cores", "2", *targets)
+    snakemake(tmp_path, tiny_config(tiny_study, built), "--cores", "2", *targets)
 
     # 3 samples, objects cycled: lion, elephant, lion; the control: car x 3
     detections = pd.read_csv(tmp_path / "results" / "tables" / "generate" / "inpainting_detections.csv")
@@ -117,7 +107,7 @@ def test_inpainted_sets_are_evaluated_roadanomaly21_datasets(snakemake, built, t
     before = {p.relative_to(root): p.read_bytes() for p in sorted((root / "synthetic_anomalies").rglob("*"))
               if p.is_file()}
     kept = pd.read_csv(root / "synthetic_anomalies" / "samples.csv")["sample"].iloc[-1]
-    snakemake(tmp_path, tiny_config(built, shards=2, curated=[kept]), "--cores", "2",
+    snakemake(tmp_path, tiny_config(tiny_study, built, shards=2, curated=[kept]), "--cores", "2",
               "resources/datasets/synthetic_anomalies", "resources/datasets/synthetic_anomalies_curated")
     assert (tmp_path / "resources" / "synthetic_anomalies" / "objects" / "shard-1-of-2").is_dir()
     after = {p.relative_to(root): p.read_bytes() for p in sorted((root / "synthetic_anomalies").rglob("*"))

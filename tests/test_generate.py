@@ -153,31 +153,21 @@ def test_square_crop_takes_the_full_height_and_resizes_nearest():
     np.testing.assert_array_equal(np.asarray(cropped_image)[..., 0], cropped_label * 10)  # same crop, nearest
 
 
-TINY_DOMAINS = {
-    "datasets": {"cityscapes": {"format": "cityscapes", "source": "demo"}},
-    "demo": {"seed": 2, "height": 64, "width": 128, "cityscapes": {"train": {"aachen": 3}, "val": {"lindau": 2}}},
-    "models": {"segformer_b0": {"family": "SegFormer",
-                                "base": "segformer/segformer_mit-b0_8xb1-160k_cityscapes-1024x1024.py"}},
-    "model_training": {"iterations": 2, "batch_size": 2, "crop_size": [64, 128]},
-    "test_sets": {"cityscapes_val": {"dataset": "cityscapes", "split": "val"}},
-    "evaluation": {"calibration_pixels": 300, "batch_size": 2},
-    "analysis": {"comparisons": {}},
-    "generation": {
-        "captions": {"batch_size": 2, "max_new_tokens": 8},
-        "controlnet": {"resolution": 64, "batch_size": 2, "gradient_accumulation": 1, "max_steps": 2,
-                       "checkpoint_every": 1, "validation": {"images": 2, "steps": 2}},
-        "domains": {"fog": "fog"},
-        "domain_generation": {"images": 3, "shards": 2, "steps": 2},
-        "demo_pretraining": TINY_PRETRAINING,
-    },
+TINY_GENERATION = {
+    "captions": {"batch_size": 2, "max_new_tokens": 8},
+    "controlnet": {"resolution": 64, "batch_size": 2, "gradient_accumulation": 1, "max_steps": 2,
+                   "checkpoint_every": 1, "validation": {"images": 2, "steps": 2}},
+    "domains": {"fog": "fog"},
+    "domain_generation": {"images": 3, "shards": 2, "steps": 2},
+    "demo_pretraining": TINY_PRETRAINING,
 }
 
 
 @pytest.mark.workflow
-def test_domain_generation_makes_an_evaluated_cityscapes_test_set(snakemake, tmp_path):
+def test_domain_generation_makes_an_evaluated_cityscapes_test_set(snakemake, tiny_study, tmp_path):
     from segrel import datasets
 
-    snakemake(tmp_path, TINY_DOMAINS, "--cores", "2")
+    snakemake(tmp_path, tiny_study(TINY_GENERATION), "--cores", "2")
     root = tmp_path / "resources" / "datasets"
     generated = datasets.list_samples("cityscapes", root / "synthetic_fog", "val")
     # 3 images from 2 label maps: the maps cycled, the second pass suffixed
@@ -196,8 +186,7 @@ def test_domain_generation_makes_an_evaluated_cityscapes_test_set(snakemake, tmp
 
     # one shard or two: the same images (each has its own seed; batch size 1)
     before = {s.name: s.image.read_bytes() for s in generated}
-    one_shard = {**TINY_DOMAINS, "generation": {**TINY_DOMAINS["generation"],
-                                                "domain_generation": {"images": 3, "shards": 1, "steps": 2}}}
+    one_shard = tiny_study({**TINY_GENERATION, "domain_generation": {"images": 3, "shards": 1, "steps": 2}})
     snakemake(tmp_path, one_shard, "--cores", "2", "resources/datasets/synthetic_fog")
     after = {s.name: s.image.read_bytes() for s in datasets.list_samples("cityscapes", root / "synthetic_fog", "val")}
     assert after == before

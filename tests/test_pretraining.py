@@ -24,6 +24,7 @@ def test_pretraining_set_captions_say_the_condition(pretraining_set):
     assert [row["image"] for row in rows] == [f"{c}_{i:05d}.png" for c in ("clear", "fog") for i in range(3)]
     for row in rows:
         assert row["caption"].endswith(", in fog") == row["image"].startswith("fog")
+        assert row["caption"].startswith(row["description"]) and "fog" not in row["description"]
         assert Image.open(pretraining_set / "images" / row["image"]).size == (64, 32)
     with pytest.raises(ValueError, match="unknown pre-training condition"):
         pretraining.write_pretraining_set(pretraining_set.parent / "bad", seed=0, height=32, width=64, images=1,

@@ -18,6 +18,7 @@ rule demo_generator:
         "results/benchmarks/generate/demo_generator/{generator}.tsv"
     wildcard_constraints:
         generator="|".join(DEMO_GENERATORS) or "^$",
+    priority: 10
     conda:
         "../../envs/generate.yaml"
     params:
@@ -36,6 +37,8 @@ rule demo_pretraining_set:
         "results/logs/generate/demo_pretraining_set.log",
     benchmark:
         "results/benchmarks/generate/demo_pretraining_set.tsv"
+    # the long serial chain (pre-training, ControlNet, generation) goes before the evaluations
+    priority: 10
     conda:
         "../../envs/generate.yaml"
     params:
@@ -68,6 +71,7 @@ rule pretrain_demo_generator:
         "results/benchmarks/generate/pretrain_demo_generator/{generator}.tsv"
     wildcard_constraints:
         generator="|".join(PRETRAINED_DEMO_GENERATORS) or "^$",
+    priority: 10
     conda:
         "../../envs/generate.yaml"
     threads: DEMO_PRETRAINING["threads"]
@@ -105,6 +109,7 @@ rule caption_images:
         "results/benchmarks/generate/caption_images/{caption_set}.tsv"
     wildcard_constraints:
         caption_set="|".join(config["generation"]["captions"]["sets"]) or "^$",
+    priority: 10
     conda:
         "../../envs/generate.yaml"
     resources:
@@ -140,6 +145,7 @@ rule train_controlnet:
         "results/logs/generate/train_controlnet.log",
     benchmark:
         "results/benchmarks/generate/train_controlnet.tsv"
+    priority: 10
     conda:
         "../../envs/generate.yaml"
     threads: config["model_training"]["threads"]
@@ -216,6 +222,7 @@ rule generate_domain_shard:
         domain="|".join(config["generation"]["domains"]) or "^$",
         shard=r"\d+",
         shards=r"\d+",
+    priority: 10
     conda:
         "../../envs/generate.yaml"
     resources:
@@ -333,6 +340,7 @@ rule inpaint_anomaly_shard:
         anomaly_set="objects|control",
         shard=r"\d+",
         shards=r"\d+",
+    priority: 10
     conda:
         "../../envs/generate.yaml"
     resources:

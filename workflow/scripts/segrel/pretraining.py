@@ -20,7 +20,7 @@ every evaluated image, as LAION is disjoint from ACDC.
 - Inpainting: the 9-channel UNet starts from the text-to-image one (extra input channels
   zero-initialised, as runwayml/stable-diffusion-inpainting started from SD 1.2) and learns
   with random rectangles, 25% of them the whole image.
-- Captioner: BLIP's language-modelling loss on the captions.
+- Captioner: BLIP's language-modelling loss on the scene descriptions (without the condition).
 """
 
 from __future__ import annotations
@@ -101,9 +101,10 @@ def write_pretraining_set(root, *, seed: int, height: int, width: int, images: i
             scene = generate_scene(scene_seed, height, width, style)
             name = f"{condition}_{index:05d}.png"
             save_png(out / "images" / name, render(scene, rendering, np.random.default_rng(render_seed), style.haze))
-            rows.append((name, describe_scene(scene.labels, scene.instances) + suffix))
+            description = describe_scene(scene.labels, scene.instances)
+            rows.append((name, description + suffix, description))
         with open(out / "captions.csv", "w", newline="") as handle:
-            csv.writer(handle).writerows([("image", "caption"), *rows])
+            csv.writer(handle).writerows([("image", "caption", "description"), *rows])
 
 
 class CaptionedImages(torch.utils.data.Dataset):
@@ -112,10 +113,10 @@ class CaptionedImages(torch.utils.data.Dataset):
     multiples of 8 px, so that when no resize is needed (min(H, W) == size) a crop of the image
     is the same crop of its VAE latents (which are then encoded once, see ``encode_images``)."""
 
-    def __init__(self, root, size: int, seed: int, crop: int | None = None):
+    def __init__(self, root, size: int, seed: int, crop: int | None = None, text: str = "caption"):
         root = Path(root)
         with open(root / "captions.csv", newline="") as handle:
-            self.items = [(root / "images" / row["image"], row["caption"]) for row in csv.DictReader(handle)]
+            self.items = [(root / "images" / row["image"], row[text]) for row in csv.DictReader(handle)]
         if not self.items:
             raise ValueError(f"{root}/captions.csv lists no images: rebuild the pre-training set")
         # crop: a fixed crop side at the images' own scale (the VAE learns on small crops)
@@ -358,8 +359,11 @@ def pretrain(name: str, initial, data, output, *, settings: dict, stable_diffusi
 
             processor = BlipProcessor.from_pretrained(initial)
             model = BlipForConditionalGeneration.from_pretrained(initial)
-            train_captioner(model, processor, CaptionedImages(data, resolution, seed), seed=seed, log=log,
-                            **settings["captioner"])
+            # the scene without its condition: the captions the demo needs are of Cityscapes-like
+            # clear scenes, and a captioner trained on the conditions too called half of them
+            # foggy (prompts then read "..., in fog, in night")
+            train_captioner(model, processor, CaptionedImages(data, resolution, seed, text="description"),
+                            seed=seed, log=log, **settings["captioner"])
             processor.save_pretrained(scratch)
             model.save_pretrained(scratch)
             return
