@@ -135,8 +135,14 @@ def test_controlnet_training_resumes_bit_exactly(built, tmp_path):
     resumed = load_file(tmp_path / "resumed" / "diffusion_pytorch_model.safetensors")
     assert all(torch.equal(straight[k], resumed[k]) for k in straight)
     # and training moved the weights away from the UNet-initialised ControlNet
-    first = load_file(tmp_path / "work-resumed" / "checkpoint-1" / "model.safetensors")
+    (run,) = (tmp_path / "work-resumed").iterdir()
+    first = load_file(run / "checkpoint-1" / "model.safetensors")
     assert any(not torch.equal(first[k], straight[k]) for k in straight if k in first)
+    # other settings: the checkpoints are not this run's, so it starts afresh and drops them
+    logged = []
+    train_controlnet(base, examples, tmp_path / "other", tmp_path / "work-resumed", max_steps=1,
+                     **{**settings, "learning_rate": 2e-3, "log": logged.append})
+    assert not any(line.startswith("resumed from") for line in logged) and not run.exists()
 
 
 def test_square_crop_takes_the_full_height_and_resizes_nearest():

@@ -83,21 +83,55 @@ def latest_checkpoint(work_dir: Path) -> tuple[Path | None, int]:
     return path, step
 
 
+def run_fingerprint(base: str, examples: list[TrainingExample], settings: dict) -> str:
+    """What a checkpoint is only valid for: the base model (a hub id, or a directory's files by
+    name, size and modification time), the examples and the training settings. max_steps and
+    checkpoint_every are left out: a longer run resumes a shorter one.
+
+    >>> example = [TrainingExample(Path("a.png"), Path("a_labelIds.png"), "a street")]
+    >>> run_fingerprint("org/sd", example, {"seed": 0}) == run_fingerprint("org/sd", example, {"seed": 0})
+    True
+    >>> run_fingerprint("org/sd", example, {"seed": 0}) == run_fingerprint("org/sd", example, {"seed": 1})
+    False
+    """
+    import hashlib
+    import json
+
+    base_path = Path(base)
+    if base_path.is_dir():
+        files = sorted(p for p in base_path.rglob("*") if p.is_file())
+        base_identity = [[str(p.relative_to(base_path)), p.stat().st_size, p.stat().st_mtime_ns] for p in files]
+    else:
+        base_identity = base
+    record = {"base": base_identity, "examples": [[str(e.image), str(e.label), e.caption] for e in examples],
+              "settings": settings}
+    return hashlib.sha256(json.dumps(record, sort_keys=True).encode()).hexdigest()[:16]
+
+
 def train_controlnet(base: str, examples: list[TrainingExample], output: Path, work_dir: Path, *, resolution: int,
                      learning_rate: float, batch_size: int, gradient_accumulation: int, max_steps: int,
                      mixed_precision: str = "no", checkpoint_every: int = 500, seed: int = 0,
                      log=print) -> None:
     """Train a ControlNet on (image, label map, caption) examples and save it to ``output``.
 
-    ``base``: Stable Diffusion (hub id or directory). Checkpoints go to ``work_dir`` every
-    ``checkpoint_every`` optimiser steps; a rerun resumes from the newest one.
+    ``base``: Stable Diffusion (hub id or directory). Checkpoints go to
+    ``work_dir/<fingerprint>`` every ``checkpoint_every`` optimiser steps; a rerun of the same
+    training (same base, examples and settings, see :func:`run_fingerprint`) resumes from the
+    newest one, any other starts afresh and deletes the stale checkpoints.
     """
     from accelerate import Accelerator
     from accelerate.utils import GradientAccumulationPlugin, set_seed
     from diffusers import AutoencoderKL, ControlNetModel, DDPMScheduler, UNet2DConditionModel
     from transformers import AutoTokenizer, CLIPTextModel
 
+    fingerprint = run_fingerprint(base, examples, {
+        "resolution": resolution, "learning_rate": learning_rate, "batch_size": batch_size,
+        "gradient_accumulation": gradient_accumulation, "mixed_precision": mixed_precision, "seed": seed})
     work_dir = Path(work_dir)
+    for stale in (p for p in work_dir.glob("*") if p.is_dir() and p.name != fingerprint):
+        log(f"removing checkpoints of another training run: {stale}")
+        shutil.rmtree(stale)
+    work_dir = work_dir / fingerprint
     # Every optimiser step takes exactly `gradient_accumulation` micro-batches, across epoch
     # ends too (accelerate would otherwise step early at each epoch's end): step s has consumed
     # s x accumulation batches, which is where a resumed run starts reading again.
