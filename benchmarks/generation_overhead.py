@@ -20,7 +20,7 @@ import torch
 
 from timing import interleaved_min  # benchmarks/timing.py
 
-from segrel import datasets
+from segrel import configure_torch, datasets
 from segrel.controlnet import condition_map
 from segrel.generation import center_square, domain_items, image_seed, load_pipeline, write_domain_shard
 
@@ -36,7 +36,9 @@ def main() -> None:
     parser.add_argument("--guidance", type=float, default=8.0)
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     parser.add_argument("--repeats", type=int, default=2)
+    parser.add_argument("--threads", type=int, default=1, help="CPU threads, as the rule's job gets")
     args = parser.parse_args()
+    configure_torch(args.threads)  # as the rule does (subnormals flushed)
 
     pipeline = load_pipeline(args.base, args.controlnet, args.device)
     samples = sorted(datasets.list_samples("cityscapes", args.dataset, "val"), key=lambda s: s.name)
