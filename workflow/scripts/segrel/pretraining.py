@@ -190,12 +190,18 @@ class _Logger:
             self.total, self.count = 0.0, 0
 
 
-def _optimise(parameters, learning_rate: float, steps: int):
-    """AdamW with a short warm-up then cosine decay (what diffusers' examples use)."""
+def _start_training(modules, name: str, *, learning_rate: float, steps: int, seed: int, log):
+    """Seed, put ``modules`` in training mode, and AdamW with a short warm-up then cosine decay
+    (what diffusers' examples use); returns (parameters, optimizer, schedule, logger)."""
     from diffusers.optimization import get_cosine_schedule_with_warmup
 
+    torch.manual_seed(seed)
+    for module in modules:
+        module.train()
+    parameters = [parameter for module in modules for parameter in module.parameters()]
     optimizer = torch.optim.AdamW(parameters, lr=learning_rate, weight_decay=1e-2)
-    return optimizer, get_cosine_schedule_with_warmup(optimizer, min(100, steps // 10), steps)
+    schedule = get_cosine_schedule_with_warmup(optimizer, min(100, steps // 10), steps)
+    return parameters, optimizer, schedule, _Logger(name, steps, log)
 
 
 def _step(optimizer, schedule, loss, parameters) -> None:
@@ -209,11 +215,8 @@ def _step(optimizer, schedule, loss, parameters) -> None:
 def train_vae(vae, dataset: CaptionedImages, *, steps: int, batch_size: int, learning_rate: float, seed: int,
               kl_weight: float = 1e-6, log=print):
     """Reconstruction + KL; then scaling_factor = 1 / std of the latents (as SD's 0.18215)."""
-    torch.manual_seed(seed)
-    vae.train()
-    parameters = list(vae.parameters())
-    optimizer, schedule = _optimise(parameters, learning_rate, steps)
-    logger = _Logger("vae", steps, log)
+    parameters, optimizer, schedule, logger = _start_training([vae], "vae", learning_rate=learning_rate, steps=steps,
+                                                              seed=seed, log=log)
     for step, batch in enumerate(batches(dataset, batch_size, steps, seed)):
         pixels = batch["pixels"]
         posterior = vae.encode(pixels).latent_dist
@@ -245,14 +248,11 @@ def train_denoiser(unet, text_encoder, tokenizer, vae, scheduler, dataset: Capti
     encoder learn. With ``inpainting`` the UNet also reads the mask and the masked image's
     latents (SD inpainting's 9 channels, in the order StableDiffusionInpaintPipeline
     concatenates them)."""
-    torch.manual_seed(seed)
-    rng = np.random.default_rng(seed)
     vae.requires_grad_(False)
-    unet.train()
-    text_encoder.train()
-    parameters = list(unet.parameters()) + list(text_encoder.parameters())
-    optimizer, schedule = _optimise(parameters, learning_rate, steps)
-    logger = _Logger("inpainting" if inpainting else "text-to-image", steps, log)
+    parameters, optimizer, schedule, logger = _start_training(
+        [unet, text_encoder], "inpainting" if inpainting else "text-to-image", learning_rate=learning_rate,
+        steps=steps, seed=seed, log=log)
+    rng = np.random.default_rng(seed)
     scale = vae.config.scaling_factor
     posteriors = encode_images(vae, dataset)
     for step, batch in enumerate(batches(dataset, batch_size, steps, seed)):
@@ -320,11 +320,8 @@ def inpainting_unet_from(unet, seed: int):
 def train_captioner(model, processor, dataset: CaptionedImages, *, steps: int, batch_size: int,
                     learning_rate: float, seed: int, log=print):
     """BLIP's captioning loss: the decoder reads '[DEC] caption [SEP]' (what generate starts from)."""
-    torch.manual_seed(seed)
-    model.train()
-    parameters = list(model.parameters())
-    optimizer, schedule = _optimise(parameters, learning_rate, steps)
-    logger = _Logger("captioner", steps, log)
+    parameters, optimizer, schedule, logger = _start_training([model], "captioner", learning_rate=learning_rate,
+                                                              steps=steps, seed=seed, log=log)
     for step, batch in enumerate(batches(dataset, batch_size, steps, seed)):
         images = [Image.fromarray(((p.permute(1, 2, 0).numpy() + 1) * 127.5).round().astype(np.uint8))
                   for p in batch["pixels"]]
