@@ -57,15 +57,10 @@ anomaly obstacle box cone india flood
 
 
 def clip_bpe_file() -> Path:
-    """OpenAI's CLIP BPE merges, as shipped inside mmsegmentation (a dependency of segrel).
-    Found without importing mmseg, which would need mmcv's compiled ops."""
-    from importlib.util import find_spec
+    """OpenAI's CLIP BPE merges, as shipped inside mmsegmentation (a dependency of segrel)."""
+    from . import mmseg_package_dir
 
-    spec = find_spec("mmseg")
-    if spec is None or not spec.submodule_search_locations:
-        raise FileNotFoundError("mmsegmentation is not installed: pip install mmsegmentation==1.2.2 "
-                                "(it ships CLIP's BPE merges, which the tiny tokenizer is built from)")
-    path = Path(spec.submodule_search_locations[0]) / "utils" / "bpe_simple_vocab_16e6.txt.gz"
+    path = mmseg_package_dir() / "utils" / "bpe_simple_vocab_16e6.txt.gz"
     if not path.is_file():
         raise FileNotFoundError(f"{path} is missing: reinstall mmsegmentation==1.2.2 (it ships CLIP's BPE merges)")
     return path
