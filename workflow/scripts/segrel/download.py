@@ -1,0 +1,127 @@
+"""Downloads that resume, verify and never leave half a file behind.
+
+``fetch`` streams a URL into ``<dest>.part`` and renames it to ``dest`` only once the size the
+server announced has arrived and the checksum matches. An interrupted download resumes from
+the ``.part`` file with an HTTP Range request; a wrong checksum deletes it (the bytes are bad
+or the URL now serves another file). Credentials go in an Authorization header and never
+into a message: URLs are shown without their user-info or query string. Standard library
+only (urllib), so the data stage needs no extra package.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import http.client
+import netrc
+import os
+from pathlib import Path
+from urllib.error import HTTPError, URLError
+from urllib.parse import urlsplit, urlunsplit
+from urllib.request import Request, urlopen
+
+CHUNK = 1 << 20
+
+
+class DownloadError(RuntimeError):
+    """A download that cannot complete; the message says what to do."""
+
+
+def public_url(url: str) -> str:
+    """``url`` without user-info, query or fragment (what may appear in logs).
+
+    >>> public_url("https://user:secret@example.org/a/b.zip?token=x#y")
+    'https://example.org/a/b.zip'
+    """
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    if parts.port:
+        host += f":{parts.port}"
+    return urlunsplit((parts.scheme, host, parts.path, "", ""))
+
+
+def credentials(url: str, user_variable: str, password_variable: str) -> tuple[str, str]:
+    """(user, password) for ``url``'s host: from the two environment variables, else ~/.netrc
+    (or $NETRC). Missing ones give one error naming both ways to provide them."""
+    user, password = os.environ.get(user_variable), os.environ.get(password_variable)
+    if user and password:
+        return user, password
+    host = urlsplit(url).hostname or ""
+    try:
+        entry = netrc.netrc(os.environ.get("NETRC")).authenticators(host)
+    except (FileNotFoundError, netrc.NetrcParseError):
+        entry = None
+    if entry and entry[0] and entry[2]:
+        return entry[0], entry[2]
+    raise DownloadError(f"{public_url(url)} needs an account: set {user_variable} and {password_variable}, "
+                        f"or add 'machine {host} login <user> password <password>' to ~/.netrc")
+
+
+def fetch(url: str, dest, *, sha256: str | None = None, sha256_prefix: str | None = None,
+          auth: tuple[str, str] | None = None, timeout: float = 60.0, log=print) -> Path:
+    """Download ``url`` to ``dest`` (resuming ``dest.part``), verify it, and return ``dest``.
+
+    ``sha256`` is the whole digest; ``sha256_prefix`` its first hex digits (OpenMMLab's
+    checkpoint names carry 8). A ``dest`` already there is returned as it is.
+    """
+    dest = Path(dest)
+    if dest.exists():
+        return dest
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    part = dest.with_name(dest.name + ".part")
+    offset = part.stat().st_size if part.exists() else 0
+    headers = {"User-Agent": "segrel"}
+    if offset:
+        headers["Range"] = f"bytes={offset}-"
+    if auth:
+        token = base64.b64encode(f"{auth[0]}:{auth[1]}".encode()).decode()
+        headers["Authorization"] = f"Basic {token}"
+    shown = public_url(url)
+    try:
+        response = urlopen(Request(url, headers=headers), timeout=timeout)
+    except HTTPError as error:
+        if error.code == 416 and offset:  # nothing left to send: the .part file is whole
+            response = None
+        elif error.code in (401, 403):
+            raise DownloadError(f"{shown}: HTTP {error.code}, the server refused the request: check the "
+                                "account (credentials) and that it has access to this file") from None
+        else:
+            raise DownloadError(f"{shown}: HTTP {error.code} {error.reason}") from None
+    except URLError as error:
+        raise DownloadError(f"{shown}: cannot connect ({error.reason}); check the address and the network, "
+                            "or point the config at a copy already on disk") from None
+    if response is not None:
+        with response:
+            if offset and response.status != 206:  # the server ignored the range: start again
+                log(f"{shown}: the server does not resume; downloading from the start")
+                offset = 0
+            length = response.headers.get("Content-Length")
+            expected = offset + int(length) if length is not None else None
+            with open(part, "ab" if offset else "wb") as out:
+                try:
+                    while chunk := response.read(CHUNK):
+                        out.write(chunk)
+                except (OSError, http.client.HTTPException) as error:  # connection dropped mid-body
+                    log(f"{shown}: interrupted ({error})")
+        size = part.stat().st_size
+        if expected is not None and size < expected:
+            raise DownloadError(f"{shown}: interrupted after {size} of {expected} bytes; run again to resume "
+                                f"(the partial file is kept as {part})")
+    digest = _sha256(part)
+    wanted = sha256 or sha256_prefix
+    if wanted and not digest.startswith(wanted.lower()):
+        part.unlink()
+        raise DownloadError(f"{shown}: checksum mismatch (sha256 {digest[:16]}..., expected {wanted}): the file "
+                            "is corrupt or the URL now serves another file; deleted it, run again to retry, "
+                            "and if it persists update the expected checksum")
+    os.replace(part, dest)
+    log(f"{shown}: {dest.stat().st_size} bytes, sha256 {digest[:16]}...")
+    return dest
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        while chunk := handle.read(CHUNK):
+            digest.update(chunk)
+    return digest.hexdigest()
