@@ -50,3 +50,70 @@ Models:
                                               "https://example.org/toy/released_20200101_000000-0123abcd.pth",
                                               "Cityscapes", 70.5)
     assert models["released"].sha256_prefix == "0123abcd"
+
+
+def test_prepare_downloads_a_verified_checkpoint_and_a_single_process_config(tmp_path):
+    """Through a mirror on 127.0.0.1: the checkpoint's SHA-256 prefix is in its name, as on
+    OpenMMLab's server; the config is mmseg's, with BN for SyncBN and no ImageNet download."""
+    import functools
+    import hashlib
+    import threading
+    from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+
+    from mmengine.config import Config
+
+    payload = b"checkpoint bytes" * 1000
+    prefix = hashlib.sha256(payload).hexdigest()[:8]
+    relative = f"mmsegmentation/v0.5/segformer/b0_20211208_101857-{prefix}.pth"
+    (tmp_path / "mirror" / relative).parent.mkdir(parents=True)
+    (tmp_path / "mirror" / relative).write_bytes(payload)
+    class Quiet(SimpleHTTPRequestHandler):
+        def log_message(self, *args):
+            pass
+
+    handler = functools.partial(Quiet, directory=str(tmp_path / "mirror"))
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    try:
+        real = zoo.resolve("segformer_mit-b0_8xb1-160k_cityscapes-1024x1024")
+        model = zoo.ZooModel(real.name, real.config, zoo.OPENMMLAB_DOWNLOADS + relative, real.dataset, real.miou)
+        mirror = f"http://127.0.0.1:{httpd.server_address[1]}/"
+        zoo.prepare(model, tmp_path / "m" / "m.py", tmp_path / "m" / "m.pth", mirror=mirror, log=lambda m: None)
+        assert (tmp_path / "m" / "m.pth").read_bytes() == payload
+        cfg = Config.fromfile(str(tmp_path / "m" / "m.py"))
+        assert "SyncBN" not in str(cfg.model) and "Pretrained" not in str(cfg.model)
+        assert cfg.model["type"] == "EncoderDecoder" and cfg.model["backbone"]["type"] == "MixVisionTransformer"
+        # another file behind the same name: refused, nothing kept
+        (tmp_path / "mirror" / relative).write_bytes(payload + b"!")
+        from segrel.download import DownloadError
+
+        with pytest.raises(DownloadError, match="checksum mismatch"):
+            zoo.prepare(model, tmp_path / "n" / "n.py", tmp_path / "n" / "n.pth", mirror=mirror, log=lambda m: None)
+        assert not (tmp_path / "n").exists() or not any((tmp_path / "n").iterdir())
+    finally:
+        httpd.shutdown()
+
+
+def test_config_rejects_an_unknown_zoo_name_with_close_matches():
+    from segrel.config import ConfigError, validate_config
+
+    from pathlib import Path
+
+    schema = Path(__file__).resolve().parents[1] / "workflow" / "schemas" / "config.schema.yaml"
+    config = validate_config({"models": {"b0": {"family": "SegFormer", "source": "zoo",
+                                                "zoo": "segformer_mit-b0_8xb1-160k_cityscapes-1024x1024"}}}, schema)
+    assert "base" not in config["models"]["b0"]
+    with pytest.raises(ConfigError, match=r"models\.b0\.zoo.*close matches: segformer_mit-b0_8xb1-160k_cityscapes"):
+        validate_config({"models": {"b0": {"family": "SegFormer", "source": "zoo",
+                                           "zoo": "segformer_mit-b0_8xb1-160k_cityscape"}}}, schema)
+    with pytest.raises(ConfigError, match="zoo"):
+        validate_config({"models": {"b0": {"family": "SegFormer", "source": "zoo"}}}, schema)
+
+
+@pytest.mark.workflow
+def test_zoo_models_are_fetched_not_trained(snakemake, tmp_path):
+    config = {"models": {"b0": {"family": "SegFormer", "source": "zoo",
+                                "zoo": "segformer_mit-b0_8xb1-160k_cityscapes-1024x1024"}},
+              "zoo": {"mirror": "http://127.0.0.1:9/openmmlab/"}}
+    result = snakemake(tmp_path, config, "-n", "--cores", "1", "resources/models/b0/b0.pth")
+    assert "fetch_zoo_model" in result.stdout and "train_demo_model" not in result.stdout

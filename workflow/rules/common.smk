@@ -20,6 +20,9 @@ GENERATED_DATASETS = [
 DEMO_MODELS = [
     name for name, model in config["models"].items() if model["source"] == "demo"
 ]
+ZOO_MODELS = [
+    name for name, model in config["models"].items() if model["source"] == "zoo"
+]
 
 
 def dataset_root(name):
@@ -70,6 +73,15 @@ def model_files(model):
         "config": f"resources/models/{model}/{model}.py",
         "checkpoint": f"resources/models/{model}/{model}.pth",
     }
+
+
+def zoo_model(wildcards):
+    """A zoo model's metafile entry (resolved once the config is validated), as a param."""
+    from dataclasses import asdict
+
+    from segrel.zoo import resolve
+
+    return asdict(resolve(config["models"][wildcards.model]["zoo"]))
 
 
 def training_settings(wildcards):

@@ -25,6 +25,29 @@ rule train_demo_model:
         "../scripts/train_demo_model.py"
 
 
+rule fetch_zoo_model:
+    """A released mmseg model: its inference config and its verified checkpoint (downloaded once)."""
+    input:
+        code=library_code("zoo", "download", "models"),
+    output:
+        config="resources/models/{model}/{model}.py",
+        checkpoint="resources/models/{model}/{model}.pth",
+    log:
+        "results/logs/models/fetch_zoo_model/{model}.log",
+    benchmark:
+        "results/benchmarks/models/fetch_zoo_model/{model}.tsv"
+    wildcard_constraints:
+        model="|".join(ZOO_MODELS) or "^$",
+    retries: 2  # an interrupted download resumes from its .part file
+    conda:
+        "../../envs/models.yaml"
+    params:
+        model=zoo_model,
+        mirror=config["zoo"]["mirror"],
+    script:
+        "../scripts/fetch_zoo_model.py"
+
+
 rule models:
     """Target of the models stage: every configured model, ready to load."""
     input:

@@ -134,6 +134,7 @@ def check_references(config: dict) -> None:
             problems.append(f"config key 'generation.captions.sets.{name}.dataset': no dataset named "
                             f"{caption_set['dataset']!r}; datasets are: {', '.join(sorted(datasets))}")
     problems += _anomaly_references(config)
+    problems += _zoo_references(config)
     if problems:
         raise ConfigError("\n".join(problems))
 
@@ -212,4 +213,21 @@ def _anomaly_references(config: dict) -> list[str]:
                             f"{' ...' if len(unknown) > 5 else ''} are not sample ids of the objects set "
                             f"(ids are <index>_<object>, e.g. {sample_id(0, objects[0])}; "
                             f"see resources/datasets/synthetic_anomalies/samples.csv)")
+    return problems
+
+
+def _zoo_references(config: dict) -> list[str]:
+    """Zoo model names that mmseg's metafiles do not list (with the close ones)."""
+    zoo_models = {name: model["zoo"] for name, model in config.get("models", {}).items()
+                  if model.get("source") == "zoo"}
+    if not zoo_models:
+        return []
+    from .zoo import resolve
+
+    problems = []
+    for name, zoo_name in zoo_models.items():
+        try:
+            resolve(zoo_name)
+        except KeyError as error:
+            problems.append(f"config key 'models.{name}.zoo': {error.args[0]}")
     return problems

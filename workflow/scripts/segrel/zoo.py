@@ -75,3 +75,52 @@ def resolve(name: str, configs_dir: Path | None = None) -> ZooModel:
     close = difflib.get_close_matches(name, models, n=5, cutoff=0.5)
     hint = f"; close matches: {', '.join(close)}" if close else ""
     raise KeyError(f"no model named {name!r} in mmsegmentation's metafiles ({len(models)} models){hint}")
+
+
+OPENMMLAB_DOWNLOADS = "https://download.openmmlab.com/"
+
+
+def checkpoint_url(model: ZooModel, mirror: str | None = None) -> str:
+    """Where to download ``model``'s checkpoint: OpenMMLab's URL, or the same path on a mirror.
+
+    >>> m = ZooModel("m", "c.py", OPENMMLAB_DOWNLOADS + "mmsegmentation/v0.5/m-0123abcd.pth", "Cityscapes", 70.0)
+    >>> checkpoint_url(m, "http://mirror.local/openmmlab/")
+    'http://mirror.local/openmmlab/mmsegmentation/v0.5/m-0123abcd.pth'
+    """
+    if not mirror:
+        return model.weights
+    if not model.weights.startswith(OPENMMLAB_DOWNLOADS):
+        raise ValueError(f"{model.weights} is not under {OPENMMLAB_DOWNLOADS}: a mirror cannot serve it")
+    return mirror.rstrip("/") + "/" + model.weights.removeprefix(OPENMMLAB_DOWNLOADS)
+
+
+def write_inference_config(config: str, out) -> None:
+    """mmseg's shipped ``config`` as segrel runs a zoo model: SyncBN -> BN (one process) and no
+    ImageNet initialisation (the checkpoint replaces it, and it would be a download), written
+    atomically to ``out``."""
+    import os
+    import tempfile
+
+    from mmengine.config import Config
+
+    from .models import _drop_pretrained, _replace_syncbn, mmseg_config_dir
+
+    cfg = Config.fromfile(str(mmseg_config_dir() / config))
+    model = cfg.model.to_dict()
+    _replace_syncbn(model)
+    _drop_pretrained(model)
+    cfg.model = model
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix=".config.", dir=out.parent) as scratch:
+        cfg.dump(str(Path(scratch) / "config.py"))
+        os.replace(Path(scratch) / "config.py", out)
+
+
+def prepare(model: ZooModel, config_out, checkpoint_out, *, mirror: str | None = None, log=print) -> None:
+    """A zoo model as the models stage leaves every model: its inference config and its
+    checkpoint, downloaded once and verified against the checksum in its file name."""
+    from .download import fetch
+
+    fetch(checkpoint_url(model, mirror), checkpoint_out, sha256_prefix=model.sha256_prefix, log=log)
+    write_inference_config(model.config, config_out)

@@ -1,0 +1,10 @@
+"""Rule fetch_zoo_model: a zoo model's inference config and verified checkpoint."""
+
+import sys
+
+sys.stderr = open(snakemake.log[0], "w", buffering=1)
+
+from segrel.zoo import ZooModel, prepare  # noqa: E402
+
+prepare(ZooModel(**snakemake.params.model), snakemake.output.config, snakemake.output.checkpoint,
+        mirror=snakemake.params.mirror, log=lambda message: print(message, file=sys.stderr))
