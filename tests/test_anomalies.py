@@ -119,3 +119,14 @@ def test_inpainted_sets_are_evaluated_roadanomaly21_datasets(snakemake, tiny_stu
     track = root / "synthetic_anomalies_curated" / "dataset_AnomalyTrack"
     assert (track / "images" / "validation0000.jpg").read_bytes() == (
         root / "synthetic_anomalies" / "dataset_AnomalyTrack" / "images" / f"{image}.jpg").read_bytes()
+
+
+@pytest.mark.workflow
+def test_square_masks_need_no_detector(snakemake, tiny_study, tmp_path):
+    config = tiny_study({"anomalies": {"enabled": True, "objects": OBJECTS, "images": 2, "object_mask": "square"}})
+    planned = snakemake(tmp_path, config, "-n", "--cores", "1", "resources/datasets/synthetic_anomalies").stdout
+    assert "inpaint_anomaly_shard" in planned
+    assert "generators/initial/detector" not in planned and "generators/initial/segmenter" not in planned
+    detected = tiny_study({"anomalies": {"enabled": True, "objects": OBJECTS, "images": 2}})
+    planned = snakemake(tmp_path, detected, "-n", "--cores", "1", "resources/datasets/synthetic_anomalies").stdout
+    assert "generators/initial/detector" in planned and "generators/initial/segmenter" in planned

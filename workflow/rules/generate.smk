@@ -300,6 +300,10 @@ rule plot_domain_samples:
 
 ANOMALIES = config["generation"]["anomalies"]
 # what shapes the images: editing `curated` (or `enabled`) regenerates nothing
+# the models that find the painted object; none when the repainted square is the mask
+ANOMALY_DETECTION = (
+    ["detector", "segmenter"] if ANOMALIES["object_mask"] == "detected" else []
+)
 ANOMALY_SAMPLE_SETTINGS = {
     key: ANOMALIES[key]
     for key in (
@@ -321,9 +325,9 @@ rule inpaint_anomaly_shard:
     input:
         unpack(
             lambda wildcards: {
-                **generator_files("inpainting"),
-                **generator_files("detector"),
-                **generator_files("segmenter"),
+                key: path
+                for name in ["inpainting", *ANOMALY_DETECTION]
+                for key, path in generator_files(name).items()
             }
         ),
         data=lambda wildcards: caption_set(ANOMALIES["source_set"])["root"],
@@ -347,8 +351,8 @@ rule inpaint_anomaly_shard:
         gpu=1,
     params:
         inpainting=generator_model("inpainting"),
-        detector=generator_model("detector"),
-        segmenter=generator_model("segmenter"),
+        detector=generator_model("detector") if ANOMALY_DETECTION else None,
+        segmenter=generator_model("segmenter") if ANOMALY_DETECTION else None,
         dataset=lambda wildcards: caption_set(ANOMALIES["source_set"]),
         objects=lambda wildcards: (
             ANOMALIES["objects"]

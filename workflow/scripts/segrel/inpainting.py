@@ -213,8 +213,9 @@ class Models:
     segmenter_processor: object
 
 
-def load_models(inpainting: str, detector: str, segmenter: str, device: str = "cpu") -> Models:
-    """SD inpainting (fp16 on CUDA, as GenVal), Grounding DINO and SAM (fp32)."""
+def load_models(inpainting: str, detector: str | None, segmenter: str | None, device: str = "cpu") -> Models:
+    """SD inpainting (fp16 on CUDA, as GenVal), Grounding DINO and SAM (fp32); no detector and
+    SAM (None) when the object mask is the repainted square."""
     import torch
     from diffusers import StableDiffusionInpaintPipeline
     from transformers import GroundingDinoForObjectDetection, GroundingDinoProcessor, SamModel, SamProcessor
@@ -223,6 +224,8 @@ def load_models(inpainting: str, detector: str, segmenter: str, device: str = "c
     pipeline = StableDiffusionInpaintPipeline.from_pretrained(inpainting, dtype=dtype, safety_checker=None,
                                                               requires_safety_checker=False)
     pipeline.set_progress_bar_config(disable=True)
+    if detector is None or segmenter is None:
+        return Models(pipeline.to(device), None, None, None, None)
     return Models(pipeline.to(device),
                   GroundingDinoForObjectDetection.from_pretrained(detector).eval().to(device),
                   GroundingDinoProcessor.from_pretrained(detector),
