@@ -203,10 +203,10 @@ def _anomaly_references(config: dict) -> list[str]:
                         f"{anomalies['source_set']!r}; generation.captions.sets are: "
                         f"{', '.join(sorted(sets)) or 'none'}")
     if anomalies["curated"]:
-        from .inpainting import sample_id  # the ids are known before anything is generated
+        from .inpainting import anomaly_items, sample_id  # the ids are known before anything is generated
 
         objects = anomalies["objects"]
-        ids = {sample_id(index, objects[index % len(objects)]) for index in range(anomalies["images"])}
+        ids = {name for name, _, _ in anomaly_items(objects, [None], anomalies["images"])}
         unknown = [name for name in anomalies["curated"] if name not in ids]
         if unknown:
             problems.append(f"config key 'generation.anomalies.curated': {', '.join(unknown[:5])}"

@@ -98,11 +98,9 @@ def write_inference_config(config: str, out) -> None:
     """mmseg's shipped ``config`` as segrel runs a zoo model: SyncBN -> BN (one process) and no
     ImageNet initialisation (the checkpoint replaces it, and it would be a download), written
     atomically to ``out``."""
-    import os
-    import tempfile
-
     from mmengine.config import Config
 
+    from .io import atomic_file
     from .models import _drop_pretrained, _replace_syncbn, mmseg_config_dir
 
     cfg = Config.fromfile(str(mmseg_config_dir() / config))
@@ -110,11 +108,8 @@ def write_inference_config(config: str, out) -> None:
     _replace_syncbn(model)
     _drop_pretrained(model)
     cfg.model = model
-    out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(prefix=".config.", dir=out.parent) as scratch:
-        cfg.dump(str(Path(scratch) / "config.py"))
-        os.replace(Path(scratch) / "config.py", out)
+    with atomic_file(out) as handle:
+        handle.write(cfg.pretty_text)  # what Config.dump writes for a .py file
 
 
 def prepare(model: ZooModel, config_out, checkpoint_out, *, mirror: str | None = None, log=print) -> None:
