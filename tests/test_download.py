@@ -55,41 +55,45 @@ def server():
 
 def test_good_download_is_verified_and_atomic(server, tmp_path):
     _, base = server
-    path = fetch(f"{base}/file", tmp_path / "a.bin", sha256=DIGEST, log=lambda m: None)
+    path = fetch(f"{base}/file", tmp_path / "a.bin", checksum="sha256:" + DIGEST, log=lambda m: None)
     assert path.read_bytes() == PAYLOAD and not (tmp_path / "a.bin.part").exists()
-    assert fetch(f"{base}/file", tmp_path / "b.bin", sha256_prefix=DIGEST[:8], log=lambda m: None).exists()
+    assert fetch(f"{base}/file", tmp_path / "b.bin", checksum="SHA256:" + DIGEST[:8], log=lambda m: None).exists()
+    md5 = hashlib.md5(PAYLOAD).hexdigest()  # what Cityscapes, ACDC and Zenodo publish
+    assert fetch(f"{base}/file", tmp_path / "c.bin", checksum="md5:" + md5, log=lambda m: None).exists()
 
 
 def test_interrupted_download_resumes_with_a_range_request(server, tmp_path):
     httpd, base = server
     (tmp_path / "c.bin.part").write_bytes(PAYLOAD[:1000])
     httpd.requests.clear()
-    fetch(f"{base}/file", tmp_path / "c.bin", sha256=DIGEST, log=lambda m: None)
+    fetch(f"{base}/file", tmp_path / "c.bin", checksum="sha256:" + DIGEST, log=lambda m: None)
     assert httpd.requests[0]["Range"] == "bytes=1000-"
     assert (tmp_path / "c.bin").read_bytes() == PAYLOAD
     # a server that ignores Range: the download starts again rather than appending twice
     (tmp_path / "d.bin.part").write_bytes(PAYLOAD[:1000])
-    fetch(f"{base}/norange", tmp_path / "d.bin", sha256=DIGEST, log=lambda m: None)
+    fetch(f"{base}/norange", tmp_path / "d.bin", checksum="sha256:" + DIGEST, log=lambda m: None)
     assert (tmp_path / "d.bin").read_bytes() == PAYLOAD
 
 
 def test_truncated_download_keeps_the_part_and_says_resume(server, tmp_path):
     _, base = server
     with pytest.raises(DownloadError, match=r"interrupted after 524288 of 1048576 bytes; run again to resume"):
-        fetch(f"{base}/truncated", tmp_path / "e.bin", sha256=DIGEST, log=lambda m: None)
+        fetch(f"{base}/truncated", tmp_path / "e.bin", checksum="sha256:" + DIGEST, log=lambda m: None)
     assert not (tmp_path / "e.bin").exists() and (tmp_path / "e.bin.part").stat().st_size == len(PAYLOAD) // 2
-    fetch(f"{base}/file", tmp_path / "e.bin", sha256=DIGEST, log=lambda m: None)  # resumes to the whole file
+    fetch(f"{base}/file", tmp_path / "e.bin", checksum="sha256:" + DIGEST, log=lambda m: None)  # resumes to the whole file
     assert (tmp_path / "e.bin").read_bytes() == PAYLOAD
 
 
 def test_wrong_checksum_or_corrupt_part_leaves_nothing(server, tmp_path):
     _, base = server
     with pytest.raises(DownloadError, match="checksum mismatch"):
-        fetch(f"{base}/file", tmp_path / "f.bin", sha256_prefix="00000000", log=lambda m: None)
+        fetch(f"{base}/file", tmp_path / "f.bin", checksum="sha256:00000000", log=lambda m: None)
+    with pytest.raises(DownloadError, match=r"checksum mismatch \(md5 "):
+        fetch(f"{base}/file", tmp_path / "f.bin", checksum="md5:" + DIGEST[:32], log=lambda m: None)
     assert list(tmp_path.iterdir()) == []
     (tmp_path / "g.bin.part").write_bytes(b"garbage" * 100)  # a corrupt partial file
     with pytest.raises(DownloadError, match="checksum mismatch"):
-        fetch(f"{base}/file", tmp_path / "g.bin", sha256=DIGEST, log=lambda m: None)
+        fetch(f"{base}/file", tmp_path / "g.bin", checksum="sha256:" + DIGEST, log=lambda m: None)
     assert list(tmp_path.iterdir()) == []
 
 
@@ -108,7 +112,7 @@ def test_unauthorised_and_credentials_never_shown(server, tmp_path, monkeypatch)
     netrc_file.chmod(0o600)
     monkeypatch.setenv("NETRC", str(netrc_file))
     logged = []
-    fetch(url, tmp_path / "h.bin", auth=credentials(url, "SEGREL_USER", "SEGREL_PASSWORD"), sha256=DIGEST,
+    fetch(url, tmp_path / "h.bin", auth=credentials(url, "SEGREL_USER", "SEGREL_PASSWORD"), checksum="sha256:" + DIGEST,
           log=logged.append)
     assert (tmp_path / "h.bin").read_bytes() == PAYLOAD
     assert logged and not any(PASSWORD in line for line in logged)

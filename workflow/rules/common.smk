@@ -20,6 +20,12 @@ GENERATED_DATASETS = [
 DEMO_MODELS = [
     name for name, model in config["models"].items() if model["source"] == "demo"
 ]
+# Real datasets obtained by the data stage (downloaded, or from archives on disk)
+REAL_DATASETS = [
+    name
+    for name, dataset in config["datasets"].items()
+    if dataset["source"] in ("download", "archives")
+]
 ZOO_MODELS = [
     name for name, model in config["models"].items() if model["source"] == "zoo"
 ]
@@ -31,6 +37,52 @@ def dataset_root(name):
     if dataset["source"] == "local":
         return dataset["path"]
     return f"resources/datasets/{name}"
+
+
+def dataset_archives(name):
+    """The verified archives a real dataset is prepared from (resources/archives/<name>/)."""
+    from segrel.acquisition import package_names
+
+    dataset = config["datasets"][name]
+    if dataset["source"] == "archives":
+        archives = list(dataset["archives"])
+    else:
+        archives = package_names(dataset["format"])
+    return [f"resources/archives/{name}/{archive}" for archive in archives]
+
+
+def archive_location(dataset, archive):
+    """Where an archive is taken from: a path or URL in the config, or None (the publisher)."""
+    if dataset["source"] != "archives":
+        return None
+    return dataset["archives"][archive]
+
+
+def archive_request(wildcards):
+    """What the fetch_dataset_archive job needs to obtain one archive (no credentials: those are
+    read from the environment or ~/.netrc by the job itself)."""
+    dataset = config["datasets"][wildcards.dataset]
+    return {
+        "format": dataset["format"],
+        "name": wildcards.archive,
+        "location": archive_location(dataset, wildcards.archive),
+        "mirror": dataset.get("mirror"),
+        "checksum": dataset["checksums"].get(wildcards.archive),
+        "credential_prefix": wildcards.dataset.upper(),
+    }
+
+
+def archives_downloaded(wildcards):
+    """Per archive: True when segrel downloaded it (a corrupt one may be deleted and fetched
+    again), False when it is the user's file on disk."""
+    from urllib.parse import urlsplit
+
+    dataset = config["datasets"][wildcards.dataset]
+    return [
+        (location := archive_location(dataset, Path(path).name)) is None
+        or urlsplit(location).scheme in ("http", "https")
+        for path in dataset_archives(wildcards.dataset)
+    ]
 
 
 def demo_settings(wildcards):

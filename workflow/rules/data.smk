@@ -22,6 +22,51 @@ rule demo_dataset:
         "../scripts/make_demo_dataset.py"
 
 
+rule fetch_dataset_archive:
+    """One archive of a real dataset, verified: downloaded (resumably) from the publisher or a
+    URL, or linked from disk. No library code as input: editing it must not re-download 20 GB.
+    """
+    output:
+        "resources/archives/{dataset}/{archive}",
+    log:
+        "results/logs/data/fetch_dataset_archive/{dataset}/{archive}.log",
+    benchmark:
+        "results/benchmarks/data/fetch_dataset_archive/{dataset}/{archive}.tsv"
+    wildcard_constraints:
+        dataset="|".join(REAL_DATASETS) or "^$",
+        archive=r"[^/]+",
+    retries: 2  # an interrupted download resumes from its .part file
+    conda:
+        "../../envs/data.yaml"
+    params:
+        request=archive_request,
+    script:
+        "../scripts/fetch_dataset_archive.py"
+
+
+rule prepare_dataset:
+    """A real dataset's archives extracted into a scratch folder, arranged (IDD: level-3 label
+    images rendered from the polygons), checked, then renamed into place."""
+    input:
+        archives=lambda wildcards: dataset_archives(wildcards.dataset),
+        code=library_code("acquisition", "datasets", "labels", "idd", "io"),
+    output:
+        directory("resources/datasets/{dataset}"),
+    log:
+        "results/logs/data/prepare_dataset/{dataset}.log",
+    benchmark:
+        "results/benchmarks/data/prepare_dataset/{dataset}.tsv"
+    wildcard_constraints:
+        dataset="|".join(REAL_DATASETS) or "^$",
+    conda:
+        "../../envs/data.yaml"
+    params:
+        format=lambda wildcards: config["datasets"][wildcards.dataset]["format"],
+        downloaded=archives_downloaded,
+    script:
+        "../scripts/prepare_dataset.py"
+
+
 rule data:
     """Target of the data stage: every configured dataset, ready to read."""
     input:

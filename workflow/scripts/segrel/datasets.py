@@ -49,7 +49,7 @@ LAYOUTS = {
         "gtFine/{split}/{group}", "_gtFine_labellevel3Ids.png", lb.IDD_LEVEL3_TO_TRAINID,
     ),
     "smiyc": _Layout(
-        "dataset_AnomalyTrack/images/*.jpg", ".jpg",
+        "dataset_AnomalyTrack/images/{split}*.jpg", ".jpg",  # validationNNNN; test images have no labels
         "dataset_AnomalyTrack/labels_masks", "_labels_semantic.png", None,
     ),
 }

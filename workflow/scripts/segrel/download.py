@@ -57,12 +57,51 @@ def credentials(url: str, user_variable: str, password_variable: str) -> tuple[s
                         f"or add 'machine {host} login <user> password <password>' to ~/.netrc")
 
 
-def fetch(url: str, dest, *, sha256: str | None = None, sha256_prefix: str | None = None,
-          auth: tuple[str, str] | None = None, timeout: float = 60.0, log=print) -> Path:
+def parse_checksum(checksum: str) -> tuple[str, str]:
+    """``"md5:<hex>"`` / ``"sha256:<hex>"`` -> (algorithm, lower-case hex); a prefix of the
+    digest is allowed (OpenMMLab's checkpoint names carry the first 8 digits of the SHA-256).
+
+    >>> parse_checksum("MD5:231BF79E")
+    ('md5', '231bf79e')
+    >>> parse_checksum("231bf79e")
+    Traceback (most recent call last):
+    ...
+    ValueError: checksum '231bf79e' is not '<md5|sha256>:<hex digits>'
+    """
+    algorithm, _, digest = checksum.partition(":")
+    algorithm, digest = algorithm.strip().lower(), digest.strip().lower()
+    if algorithm not in ("md5", "sha256") or not digest or any(c not in "0123456789abcdef" for c in digest):
+        raise ValueError(f"checksum {checksum!r} is not '<md5|sha256>:<hex digits>'")
+    return algorithm, digest
+
+
+def file_digest(path, algorithm: str = "sha256") -> str:
+    digest = hashlib.new(algorithm)
+    with open(path, "rb") as handle:
+        while chunk := handle.read(CHUNK):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def verify(path, checksum: str | None, shown: str) -> str:
+    """Check ``path`` against ``checksum`` (see :func:`parse_checksum`); return its SHA-256."""
+    sha256 = file_digest(path)
+    if checksum:
+        algorithm, wanted = parse_checksum(checksum)
+        actual = sha256 if algorithm == "sha256" else file_digest(path, algorithm)
+        if not actual.startswith(wanted):
+            raise DownloadError(f"{shown}: checksum mismatch ({algorithm} {actual[:16]}..., expected {wanted}): "
+                                "the file is corrupt or the source now serves another file")
+    return sha256
+
+
+def fetch(url: str, dest, *, checksum: str | None = None, auth: tuple[str, str] | None = None,
+          headers: dict[str, str] | None = None, timeout: float = 60.0, log=print) -> Path:
     """Download ``url`` to ``dest`` (resuming ``dest.part``), verify it, and return ``dest``.
 
-    ``sha256`` is the whole digest; ``sha256_prefix`` its first hex digits (OpenMMLab's
-    checkpoint names carry 8). A ``dest`` already there is returned as it is.
+    ``checksum`` is ``"<md5|sha256>:<hex>"`` (the whole digest or its first digits).
+    ``headers`` are sent as they are (e.g. a session cookie) and never shown.
+    A ``dest`` already there is returned as it is.
     """
     dest = Path(dest)
     if dest.exists():
@@ -70,7 +109,7 @@ def fetch(url: str, dest, *, sha256: str | None = None, sha256_prefix: str | Non
     dest.parent.mkdir(parents=True, exist_ok=True)
     part = dest.with_name(dest.name + ".part")
     offset = part.stat().st_size if part.exists() else 0
-    headers = {"User-Agent": "segrel"}
+    headers = {"User-Agent": "segrel", **(headers or {})}
     if offset:
         headers["Range"] = f"bytes={offset}-"
     if auth:
@@ -107,21 +146,12 @@ def fetch(url: str, dest, *, sha256: str | None = None, sha256_prefix: str | Non
         if expected is not None and size < expected:
             raise DownloadError(f"{shown}: interrupted after {size} of {expected} bytes; run again to resume "
                                 f"(the partial file is kept as {part})")
-    digest = _sha256(part)
-    wanted = sha256 or sha256_prefix
-    if wanted and not digest.startswith(wanted.lower()):
+    try:
+        digest = verify(part, checksum, shown)
+    except DownloadError as error:
         part.unlink()
-        raise DownloadError(f"{shown}: checksum mismatch (sha256 {digest[:16]}..., expected {wanted}): the file "
-                            "is corrupt or the URL now serves another file; deleted it, run again to retry, "
-                            "and if it persists update the expected checksum")
+        raise DownloadError(f"{error}; deleted it, run again to retry, and if it persists update the "
+                            "expected checksum") from None
     os.replace(part, dest)
     log(f"{shown}: {dest.stat().st_size} bytes, sha256 {digest[:16]}...")
     return dest
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        while chunk := handle.read(CHUNK):
-            digest.update(chunk)
-    return digest.hexdigest()

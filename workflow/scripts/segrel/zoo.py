@@ -117,5 +117,5 @@ def prepare(model: ZooModel, config_out, checkpoint_out, *, mirror: str | None =
     checkpoint, downloaded once and verified against the checksum in its file name."""
     from .download import fetch
 
-    fetch(checkpoint_url(model, mirror), checkpoint_out, sha256_prefix=model.sha256_prefix, log=log)
+    fetch(checkpoint_url(model, mirror), checkpoint_out, checksum=f"sha256:{model.sha256_prefix}", log=log)
     write_inference_config(model.config, config_out)

@@ -1,0 +1,9 @@
+"""Rule fetch_dataset_archive: one verified archive of a real dataset (downloaded or linked)."""
+
+import sys
+
+sys.stderr = open(snakemake.log[0], "w", buffering=1)
+
+from segrel.acquisition import obtain_archive  # noqa: E402
+
+obtain_archive(snakemake.params.request, snakemake.output[0], log=lambda message: print(message, file=sys.stderr))

@@ -1,0 +1,323 @@
+"""The real datasets: each archive fetched (or taken from disk) and verified, then extracted and
+checked into the layout :mod:`segrel.datasets` reads.
+
+Where the archives come from (``SOURCES``):
+
+- Cityscapes: the portal that cityscapesScripts' ``csDownload`` talks to (login form, package
+  list, per-package MD5, ``file-handling`` with HTTP Range). Re-implemented on
+  :func:`segrel.download.fetch` rather than called, because ``csDownload`` asks for the password
+  on the terminal (a cluster job has none) or reads it from an unencrypted JSON file, hard-codes
+  the host (no mirror, no local test server), and on resume appends the whole file again when a
+  server ignores the Range header.
+- ACDC: the site's token API (``/api/packages``, ``/api/getPackageUri/<id>``, then
+  ``/api/downloadPackage/<token>/<name>``; a token serves one request, so each attempt takes one).
+- SMIYC RoadAnomaly21: Zenodo record 5270237.
+- IDD: each account gets its own download links, so there is no scripted download: the archive
+  is taken from disk (``source: archives``) or from a URL the user gives.
+
+Checksums: the one the publisher gives (Cityscapes' server, the MD5 published for SMIYC and ACDC's
+images) unless ``checksums`` in the config pins another; an archive with neither is checked by
+extracting it (zip CRCs, a complete gzip stream) and its SHA-256 is logged and recorded in the
+prepared dataset's ``SOURCE.json``, so it can be pinned.
+
+Credentials come from environment variables or ~/.netrc at run time, go into request headers or
+the login form only, and never into a message, a param, a log or a result.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tarfile
+import zipfile
+from dataclasses import dataclass
+from http.cookiejar import CookieJar
+from pathlib import Path
+from urllib.error import HTTPError, URLError
+from urllib.parse import urlencode, urlsplit
+from urllib.request import HTTPCookieProcessor, HTTPRedirectHandler, Request, build_opener
+
+from .download import DownloadError, credentials, fetch, file_digest, public_url, verify
+
+
+@dataclass(frozen=True)
+class Package:
+    name: str  # archive file name
+    size: str  # as the publisher states it (messages, README)
+    checksum: str | None = None  # published "<md5|sha256>:<hex>", when the server does not give one
+    path: str = ""  # for protocol "url": path under the source's base URL
+
+
+@dataclass(frozen=True)
+class Source:
+    protocol: str  # cityscapes | acdc | url | none (archives from disk or a user's URL only)
+    base: str  # the publisher's base URL (``mirror`` in the config replaces it)
+    packages: tuple[Package, ...]
+    registration: str  # where a person gets access (named in every error)
+    layout: tuple[str, ...]  # top-level folders of the prepared dataset
+    splits: tuple[str, ...]  # splits checked after extraction (every image has its label)
+    credentials: tuple[str, str] | None = None  # environment variables (user, password)
+
+
+SOURCES = {
+    "cityscapes": Source(
+        "cityscapes", "https://www.cityscapes-dataset.com",
+        (Package("gtFine_trainvaltest.zip", "241 MB"), Package("leftImg8bit_trainvaltest.zip", "11 GB")),
+        "https://www.cityscapes-dataset.com/register/", ("leftImg8bit", "gtFine"), ("train", "val"),
+        ("CITYSCAPES_USERNAME", "CITYSCAPES_PASSWORD"),
+    ),
+    "acdc": Source(
+        "acdc", "https://acdc.vision.ee.ethz.ch",
+        (Package("gt_trainval.zip", "0.4 GB"),
+         # MD5 as published with the package on the ACDC download page
+         Package("rgb_anon_trainvaltest.zip", "21 GB", "md5:3350587a08502b4dfee47750bfd2a052")),
+        "https://acdc.vision.ee.ethz.ch/download (accept the license)", ("rgb_anon", "gt"), ("train", "val"),
+    ),
+    "idd": Source(
+        "none", "https://idd.insaan.iiit.ac.in",
+        (Package("idd-segmentation.tar.gz", "18 GB"),),
+        "https://idd.insaan.iiit.ac.in/dataset/download/ (register, then 'IDD - Segmentation (IDD 20k Part I)')",
+        ("leftImg8bit", "gtFine"), ("train", "val"),
+    ),
+    "smiyc": Source(
+        "url", "https://zenodo.org",
+        (Package("dataset_AnomalyTrack.zip", "50 MB", "md5:231bf79ed58924bcd33d9cbe22e61076",
+                 "/record/5270237/files/dataset_AnomalyTrack.zip"),),
+        "https://segmentmeifyoucan.com/datasets (public)", ("dataset_AnomalyTrack",), ("validation",),
+    ),
+}
+
+
+def source(fmt: str) -> Source:
+    return SOURCES[fmt]
+
+
+def package_names(fmt: str) -> list[str]:
+    return [package.name for package in SOURCES[fmt].packages]
+
+
+def _package(fmt: str, name: str) -> Package | None:
+    return next((package for package in SOURCES[fmt].packages if package.name == name), None)
+
+
+def expected_checksum(fmt: str, name: str, pinned: dict[str, str]) -> str | None:
+    """The config's pin, else the one published with the package (None: not known in advance)."""
+    package = _package(fmt, name)
+    return pinned.get(name) or (package.checksum if package else None)
+
+
+# ---- obtaining one archive
+
+def obtain_archive(request: dict, dest, log=print) -> Path:
+    """Put one verified archive at ``dest``: from disk (linked), a URL, or the publisher.
+
+    ``request``: format, name (archive), location (a path or URL, or None = the publisher),
+    mirror (base URL replacing the publisher's, or None), checksum (pinned, or None),
+    credential_prefix (environment variables <PREFIX>_USERNAME / _PASSWORD for a URL).
+    """
+    dest = Path(dest)
+    fmt, name, location = request["format"], request["name"], request.get("location")
+    src = SOURCES[fmt]
+    checksum = expected_checksum(fmt, name, {name: request["checksum"]} if request.get("checksum") else {})
+    if location and not _is_url(location):
+        return _link_local_archive(Path(location), dest, checksum, src, log)
+    if location:
+        prefix = request.get("credential_prefix") or fmt.upper()
+        auth = _optional_credentials(location, f"{prefix}_USERNAME", f"{prefix}_PASSWORD")
+        return _fetch(location, dest, checksum, src, log, auth=auth)
+    base = (request.get("mirror") or src.base).rstrip("/")
+    if src.protocol == "none":
+        raise DownloadError(f"{name} cannot be downloaded by script: get it at {src.registration}, then set "
+                            f"source: archives and archives: {{{name}: <its path or URL>}} for this dataset")
+    if src.protocol == "url":
+        return _fetch(base + _package(fmt, name).path, dest, checksum, src, log)
+    if src.protocol == "acdc":
+        return _fetch_acdc(base, name, dest, checksum, src, log)
+    return _fetch_cityscapes(base, name, dest, checksum, src, log)
+
+
+def _is_url(location: str) -> bool:
+    return urlsplit(location).scheme in ("http", "https")
+
+
+def _link_local_archive(path: Path, dest: Path, checksum, src: Source, log) -> Path:
+    if not path.is_file():
+        raise DownloadError(f"archive {path} does not exist: get it at {src.registration} and put it there, "
+                            "or fix the path in the dataset's 'archives'")
+    digest = verify(path, checksum, str(path))
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    link = dest.with_name(dest.name + ".link")
+    link.unlink(missing_ok=True)
+    link.symlink_to(path.resolve())  # an archive of many GB is referred to, not copied
+    os.replace(link, dest)
+    log(f"{path}: {path.stat().st_size} bytes, sha256 {digest[:16]}...{'' if checksum else _pin_hint(digest)}")
+    return dest
+
+
+def _pin_hint(digest: str) -> str:
+    return f" (no published checksum; pin it with checksums: {{<archive>: 'sha256:{digest}'}})"
+
+
+def _optional_credentials(url: str, user_variable: str, password_variable: str):
+    try:
+        return credentials(url, user_variable, password_variable)
+    except DownloadError:
+        return None  # a public URL; a refusal then names the variables (see _fetch)
+
+
+def _fetch(url: str, dest: Path, checksum, src: Source, log, *, auth=None, headers=None) -> Path:
+    try:
+        fetch(url, dest, checksum=checksum, auth=auth, headers=headers, log=log)
+    except DownloadError as error:
+        if "HTTP 401" in str(error) or "HTTP 403" in str(error):
+            variables = " and ".join(src.credentials) if src.credentials else "<DATASET>_USERNAME and _PASSWORD"
+            raise DownloadError(f"{error}. Credentials come from {variables} or ~/.netrc; access is granted at "
+                                f"{src.registration}") from None
+        raise
+    if not checksum:
+        log(f"{public_url(url)}: no published checksum to verify against{_pin_hint(file_digest(dest))}")
+    return dest
+
+
+class _NoRedirect(HTTPRedirectHandler):
+    """The Cityscapes portal answers a good login with a 302 (and a bad one with the form again)."""
+
+    def redirect_request(self, *args, **kwargs):
+        return None
+
+
+def _get_json(opener, url: str, timeout: float = 60.0):
+    try:
+        with opener.open(Request(url, headers={"User-Agent": "segrel"}), timeout=timeout) as response:
+            return json.loads(response.read().decode())
+    except HTTPError as error:
+        raise DownloadError(f"{public_url(url)}: HTTP {error.code} {error.reason}") from None
+    except URLError as error:
+        raise DownloadError(f"{public_url(url)}: cannot connect ({error.reason}); check the network, or set "
+                            "source: archives with the archives already on disk") from None
+    except ValueError:
+        raise DownloadError(f"{public_url(url)}: the answer is not JSON (has the site's API changed? "
+                            "download the archives by hand and set source: archives)") from None
+
+
+def _fetch_cityscapes(base: str, name: str, dest: Path, checksum, src: Source, log) -> Path:
+    user, password = credentials(base, *src.credentials)
+    jar = CookieJar()
+    opener = build_opener(HTTPCookieProcessor(jar), _NoRedirect)
+    login = f"{base}/login/"
+    form = urlencode({"username": user, "password": password, "submit": "Login"}).encode()
+    try:
+        opener.open(Request(login, data=form, headers={"User-Agent": "segrel"}), timeout=60)
+        status = 200  # no redirect: the portal showed the login form again
+    except HTTPError as error:
+        status = error.code  # 302 (refused redirect) = logged in
+    except URLError as error:
+        raise DownloadError(f"{public_url(login)}: cannot connect ({error.reason}); check the network, or set "
+                            "source: archives with the archives already on disk") from None
+    if status != 302:
+        raise DownloadError(f"{public_url(login)}: login refused (HTTP {status}): check {' and '.join(src.credentials)} "
+                            f"or the ~/.netrc entry for {urlsplit(base).hostname}; accounts: {src.registration}")
+    packages = {p["name"]: p["packageID"] for p in _get_json(opener, f"{base}/downloads/?list")}
+    if name not in packages:
+        raise DownloadError(f"the Cityscapes account has no package {name!r} (it has: "
+                            f"{', '.join(sorted(packages)) or 'none'}); request access at {src.registration}")
+    package_id = packages[name]
+    if not checksum:
+        try:
+            with opener.open(f"{base}/md5-sum/?packageID={package_id}", timeout=60) as response:
+                checksum = "md5:" + response.read().decode().split()[0]
+        except (HTTPError, URLError, IndexError) as error:
+            raise DownloadError(f"{public_url(base)}: no MD5 for {name} ({error}); try again later") from None
+    cookie = "; ".join(f"{c.name}={c.value}" for c in jar)
+    return _fetch(f"{base}/file-handling/?packageID={package_id}", dest, checksum, src, log,
+                  headers={"Cookie": cookie})
+
+
+def _fetch_acdc(base: str, name: str, dest: Path, checksum, src: Source, log) -> Path:
+    opener = build_opener()
+    packages = {p["name"]: p["packageId"] for p in _get_json(opener, f"{base}/api/packages")["packages"]}
+    if name not in packages:
+        raise DownloadError(f"ACDC lists no package {name!r} (it has: {', '.join(sorted(packages))}); "
+                            f"see {src.registration}")
+    token = _get_json(opener, f"{base}/api/getPackageUri/{packages[name]}")["token"]
+    return _fetch(f"{base}/api/downloadPackage/{token}/{name}", dest, checksum, src, log)
+
+
+# ---- preparing a dataset from its archives
+
+def prepare_dataset(fmt: str, archives: list, out, *, downloaded: list[bool], log=print) -> dict:
+    """Extract ``archives`` into a scratch folder beside ``out``, arrange and check the layout,
+    write ``SOURCE.json`` and rename the folder to ``out``: nothing half-extracted is left.
+
+    A corrupt archive that segrel downloaded is deleted (the next run downloads it again); one the
+    user supplied is left alone and named.
+    """
+    from .io import atomic_directory
+
+    src = SOURCES[fmt]
+    out = Path(out)
+    with atomic_directory(out) as scratch:
+        for archive, ours in zip(map(Path, archives), downloaded):
+            log(f"extracting {archive.name}")
+            try:
+                _extract(archive, scratch)
+            except (zipfile.BadZipFile, tarfile.TarError, EOFError, OSError, ValueError) as error:
+                if ours:
+                    archive.unlink(missing_ok=True)
+                    fix = "deleted it; run the workflow again to download it again"
+                else:
+                    fix = f"replace it with a good copy from {src.registration}"
+                raise DownloadError(f"archive {archive.name} is corrupt or truncated ({error}): {fix}") from None
+        _arrange(scratch, src.layout, fmt)
+        if fmt == "idd":
+            from .idd import write_level3_labels
+
+            log(f"rendered {write_level3_labels(scratch, log=log)} level-3 label images from the polygons")
+        samples = _check_layout(fmt, scratch, src.splits)
+        manifest = {
+            "format": fmt,
+            "archives": [{"name": Path(a).name, "bytes": Path(a).stat().st_size, "sha256": file_digest(a)}
+                         for a in archives],
+            "samples": samples,
+        }
+        (scratch / "SOURCE.json").write_text(json.dumps(manifest, indent=2) + "\n")
+        log(f"{fmt}: " + ", ".join(f"{split} {count} images" for split, count in samples.items()))
+    return manifest
+
+
+def _extract(archive: Path, into: Path) -> None:
+    if zipfile.is_zipfile(archive):
+        with zipfile.ZipFile(archive) as bundle:
+            bad = bundle.testzip()  # every member's CRC, before anything is written
+            if bad is not None:
+                raise zipfile.BadZipFile(f"CRC error in {bad}")
+            bundle.extractall(into)  # zipfile drops absolute paths and '..' from member names
+        return
+    with tarfile.open(archive) as bundle:
+        bundle.extractall(into, filter="data")  # no links or paths out of the folder
+
+
+def _arrange(root: Path, layout: tuple[str, ...], fmt: str) -> None:
+    """Move each layout folder to the top when an archive wraps it in one more folder
+    (IDD's ``IDD_Segmentation/``); a layout folder found nowhere is an error."""
+    for folder in layout:
+        if (root / folder).is_dir():
+            continue
+        found = sorted(p for p in root.glob(f"*/{folder}") if p.is_dir())
+        if not found:
+            raise DownloadError(f"the {fmt} archives hold no {folder}/ folder: are they the right packages "
+                                f"({', '.join(package_names(fmt))})?")
+        shutil.move(str(found[0]), str(root / folder))
+
+
+def _check_layout(fmt: str, root: Path, splits: tuple[str, ...]) -> dict[str, int]:
+    from .datasets import list_samples
+
+    counts = {}
+    for split in splits:
+        try:
+            counts[split] = len(list_samples(fmt, root, split, "*"))
+        except FileNotFoundError as error:
+            raise DownloadError(f"the {fmt} archives do not give a complete {split} split: {error}") from None
+    return counts
