@@ -4,12 +4,54 @@ __version__ = "0.1.0"
 
 
 def resolve_device(setting: str) -> str:
-    """A config device setting ("auto", "cpu", "cuda") -> the torch device to use."""
-    if setting != "auto":
-        return setting
+    """A config device setting ("auto", "cpu", "cuda") -> the torch device to use.
+
+    With several GPUs visible (one machine, ``--resources gpu=N``; a SLURM job sees only its
+    own) the job takes a GPU no other segrel job holds, see :func:`claim_gpu`.
+    """
     import torch
 
-    return "cuda" if torch.cuda.is_available() else "cpu"
+    if setting == "auto":
+        setting = "cuda" if torch.cuda.is_available() else "cpu"
+    if setting == "cuda" and torch.cuda.device_count() > 1:
+        return f"cuda:{claim_gpu(torch.cuda.device_count())}"
+    return setting
+
+
+_claimed_gpu = None  # (lock file handle, index), held for the life of the job's process
+
+
+def claim_gpu(count: int, lock_dir=None) -> int:
+    """Index of a GPU no other segrel job on this machine uses: an exclusive ``flock`` on
+    ``segrel-gpu-<i>.lock``, released by the kernel when the process ends (even killed).
+    Snakemake's ``gpu`` resource bounds how many GPU jobs run at once but says nothing about
+    which GPU each gets; without this every job would start on GPU 0.
+
+    >>> import tempfile
+    >>> folder = tempfile.mkdtemp()
+    >>> claim_gpu(2, folder) == claim_gpu(2, folder)  # the same process keeps its GPU
+    True
+    """
+    import fcntl
+    import os
+    import tempfile
+    from pathlib import Path
+
+    global _claimed_gpu
+    if _claimed_gpu is not None:
+        return _claimed_gpu[1]
+    folder = Path(lock_dir or os.environ.get("SEGREL_GPU_LOCK_DIR") or tempfile.gettempdir())
+    for index in range(count):
+        handle = open(folder / f"segrel-gpu-{index}.lock", "a")
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            handle.close()
+            continue
+        _claimed_gpu = (handle, index)
+        return index
+    raise RuntimeError(f"all {count} GPUs are held by other segrel jobs: give snakemake --resources gpu={count} "
+                       "at most (profiles/local-gpu)")
 
 
 def configure_torch(threads: int) -> None:

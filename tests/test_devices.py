@@ -1,0 +1,38 @@
+"""segrel.claim_gpu: concurrent jobs on one machine take different GPUs (file locks, no GPU needed)."""
+
+import subprocess
+import sys
+
+import pytest
+
+HOLD = """
+import sys, time
+sys.path.insert(0, {library!r})
+from segrel import claim_gpu
+print(claim_gpu(2, {folder!r}), flush=True)
+time.sleep(30)
+"""
+
+
+def test_concurrent_jobs_take_different_gpus_and_a_third_is_refused(tmp_path):
+    from pathlib import Path
+
+    library = str(Path(__file__).resolve().parents[1] / "workflow" / "scripts")
+    holder = subprocess.Popen([sys.executable, "-c", HOLD.format(library=library, folder=str(tmp_path))],
+                              stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "0"  # the first job takes GPU 0 and keeps it
+        second = subprocess.run([sys.executable, "-c", HOLD.replace("time.sleep(30)", "").format(
+            library=library, folder=str(tmp_path))], capture_output=True, text=True, timeout=60)
+        assert second.stdout.strip() == "1"
+        import segrel
+
+        segrel._claimed_gpu = None
+        with pytest.raises(RuntimeError, match=r"all 1 GPUs are held .*--resources gpu=1"):
+            segrel.claim_gpu(1, tmp_path)  # GPU 0 is still held by the first job
+    finally:
+        holder.kill()
+        holder.wait()
+    assert segrel.claim_gpu(1, tmp_path) == 0  # released when its process ends
+    segrel._claimed_gpu[0].close()
+    segrel._claimed_gpu = None
