@@ -1,0 +1,47 @@
+"""config/paper.yaml: the full study's DAG builds with no data present, and its models are the
+ones ../shared/REFERENCE.md lists (mIoU as typed there, from the papers' tables)."""
+
+import re
+from pathlib import Path
+
+import pytest
+import yaml
+
+REPO = Path(__file__).resolve().parents[1]
+PAPER = REPO / "config" / "paper.yaml"
+
+# REFERENCE.md, "Models": Cityscapes val mIoU (single scale) per model of the list
+REFERENCE_MIOU = {
+    "setr_pup": 79.21, "setr_naive": 78.10, "setr_mla": 77.00,
+    "segformer_b0": 76.54, "segformer_b1": 78.56, "segformer_b2": 81.08, "segformer_b3": 81.94,
+    "segformer_b4": 81.89, "segformer_b5": 82.25,
+    "deeplabv3plus_r18": 76.26, "deeplabv3plus_r50": 79.83, "deeplabv3plus_r101": 80.98,
+    "upernet_r50": 79.39, "upernet_r101": 80.10, "ann_r50": 78.88, "ann_r101": 78.80,
+    "apcnet_r50": 78.79, "apcnet_r101": 78.45, "bisenetv1_r18": 74.37, "bisenetv1_r50": 77.68,
+    "bisenetv2": 73.21, "ccnet_r50": 79.29, "ccnet_r101": 79.45, "gcnet_r50": 78.68, "gcnet_r101": 79.18,
+    "icnet_r18": 74.43, "icnet_r50": 76.29, "icnet_r101": 76.15, "lraspp_mobilenetv3": 69.54,
+    "pspnet_r18": 75.90, "pspnet_r50": 79.59, "pspnet_r101": 79.77, "semfpn_r50": 74.52, "semfpn_r101": 75.80,
+}
+
+
+def test_paper_models_are_the_reference_list():
+    from segrel.zoo import resolve
+
+    models = yaml.safe_load(PAPER.read_text())["models"]
+    assert set(REFERENCE_MIOU) <= set(models)
+    for name, miou in REFERENCE_MIOU.items():
+        released = resolve(models[name]["zoo"])
+        assert released.dataset == "Cityscapes"
+        assert released.miou == pytest.approx(miou, abs=0.015), name  # 80.98 vs the metafile's 80.97
+
+
+def test_paper_dag_builds_without_data(snakemake, tmp_path):
+    result = snakemake(tmp_path, PAPER, "-n")
+    counts = dict(re.findall(r"^(\w+)\s+(\d+)$", result.stdout, re.MULTILINE))
+    models = yaml.safe_load(PAPER.read_text())["models"]
+    assert int(counts["fetch_zoo_model"]) == len(models) >= 36
+    # 7 real test sets + 5 synthetic domains + the inpainted objects and their control
+    assert int(counts["evaluate_shard"]) == len(models) * 14
+    assert int(counts["fetch_dataset_archive"]) == 6 and int(counts["prepare_dataset"]) == 4
+    assert "demo_dataset" not in counts and "train_demo_model" not in counts
+    assert "pretrain_demo_generator" not in counts
