@@ -238,11 +238,7 @@ def test_acdc_token_api_and_corrupt_archive_without_checksum(sources, publisher,
     httpd, base = publisher
     httpd.files["gt_trainval.zip"] = _corrupt(sources[1]["gt_trainval.zip"])  # ACDC publishes no MD5 for it
     logged = []
-    # the images' MD5 is pinned in segrel (the real one); pin the test archive's instead
-    checksums = {"rgb_anon_trainvaltest.zip": "md5:" + hashlib.md5(sources[1]["rgb_anon_trainvaltest.zip"]).hexdigest()}
-    archives = [acquisition.obtain_archive(_request("acdc", name, base, checksum=checksums.get(name)),
-                                           tmp_path / "archives" / name, log=logged.append)
-                for name in acquisition.package_names("acdc")]
+    archives = _obtain_all("acdc", base, tmp_path / "archives", logged)
     assert any("no published checksum" in line and "pin it with checksums" in line for line in logged)
     with pytest.raises(DownloadError, match=r"gt_trainval.zip is corrupt .*deleted it; run the workflow again"):
         acquisition.prepare_dataset("acdc", archives, tmp_path / "acdc", downloaded=[True, True], log=print)
@@ -252,13 +248,13 @@ def test_acdc_token_api_and_corrupt_archive_without_checksum(sources, publisher,
     acquisition.obtain_archive(_request("acdc", "gt_trainval.zip", base), archives[0], log=print)
     acquisition.prepare_dataset("acdc", archives, tmp_path / "acdc", downloaded=[True, True], log=print)
     _same_files(tmp_path / "acdc", sources[0] / "acdc", ["rgb_anon", "gt"])
-    # the pinned MD5 of the real images archive is checked when the config pins nothing
-    with pytest.raises(DownloadError, match="expected 3350587a"):
-        acquisition.obtain_archive(_request("acdc", "rgb_anon_trainvaltest.zip", base), tmp_path / "x.zip", log=print)
 
 
 def test_smiyc_from_zenodo_mirror_keeps_the_labelled_validation_images(sources, publisher, tmp_path):
     _, base = publisher
+    # the real archive's published MD5 is checked when the config pins nothing
+    with pytest.raises(DownloadError, match=r"checksum mismatch \(md5 .*expected 231bf79e"):
+        acquisition.obtain_archive(_request("smiyc", "dataset_AnomalyTrack.zip", base), tmp_path / "x.zip", log=print)
     md5 = hashlib.md5(sources[1]["dataset_AnomalyTrack.zip"]).hexdigest()
     archive = acquisition.obtain_archive(_request("smiyc", "dataset_AnomalyTrack.zip", base, checksum="md5:" + md5),
                                          tmp_path / "a" / "dataset_AnomalyTrack.zip", log=print)

@@ -15,8 +15,7 @@ Where the archives come from (``SOURCES``):
 - IDD: each account gets its own download links, so there is no scripted download: the archive
   is taken from disk (``source: archives``) or from a URL the user gives.
 
-Checksums: the one the publisher gives (Cityscapes' server, the MD5 published for SMIYC and ACDC's
-images) unless ``checksums`` in the config pins another; an archive with neither is checked by
+Checksums: the one the publisher gives (Cityscapes' server, Zenodo's MD5 for SMIYC) unless ``checksums`` in the config pins another; an archive with neither is checked by
 extracting it (zip CRCs, a complete gzip stream) and its SHA-256 is logged and recorded in the
 prepared dataset's ``SOURCE.json``, so it can be pinned.
 
@@ -44,7 +43,6 @@ from .download import DownloadError, credentials, fetch, file_digest, public_url
 @dataclass(frozen=True)
 class Package:
     name: str  # archive file name
-    size: str  # as the publisher states it (messages, README)
     checksum: str | None = None  # published "<md5|sha256>:<hex>", when the server does not give one
     path: str = ""  # for protocol "url": path under the source's base URL
 
@@ -63,26 +61,26 @@ class Source:
 SOURCES = {
     "cityscapes": Source(
         "cityscapes", "https://www.cityscapes-dataset.com",
-        (Package("gtFine_trainvaltest.zip", "241 MB"), Package("leftImg8bit_trainvaltest.zip", "11 GB")),
+        (Package("gtFine_trainvaltest.zip"), Package("leftImg8bit_trainvaltest.zip")),
         "https://www.cityscapes-dataset.com/register/", ("leftImg8bit", "gtFine"), ("train", "val"),
         ("CITYSCAPES_USERNAME", "CITYSCAPES_PASSWORD"),
     ),
     "acdc": Source(
         "acdc", "https://acdc.vision.ee.ethz.ch",
-        (Package("gt_trainval.zip", "0.4 GB"),
-         # MD5 as published with the package on the ACDC download page
-         Package("rgb_anon_trainvaltest.zip", "21 GB", "md5:3350587a08502b4dfee47750bfd2a052")),
+        # ACDC publishes no checksums: the zip CRCs are checked on extraction
+        (Package("gt_trainval.zip"), Package("rgb_anon_trainvaltest.zip")),
         "https://acdc.vision.ee.ethz.ch/download (accept the license)", ("rgb_anon", "gt"), ("train", "val"),
     ),
     "idd": Source(
         "none", "https://idd.insaan.iiit.ac.in",
-        (Package("idd-segmentation.tar.gz", "18 GB"),),
+        (Package("idd-segmentation.tar.gz"),),
         "https://idd.insaan.iiit.ac.in/dataset/download/ (register, then 'IDD - Segmentation (IDD 20k Part I)')",
         ("leftImg8bit", "gtFine"), ("train", "val"),
     ),
     "smiyc": Source(
         "url", "https://zenodo.org",
-        (Package("dataset_AnomalyTrack.zip", "50 MB", "md5:231bf79ed58924bcd33d9cbe22e61076",
+        # the MD5 Zenodo publishes for the file
+        (Package("dataset_AnomalyTrack.zip", "md5:231bf79ed58924bcd33d9cbe22e61076",
                  "/record/5270237/files/dataset_AnomalyTrack.zip"),),
         "https://segmentmeifyoucan.com/datasets (public)", ("dataset_AnomalyTrack",), ("validation",),
     ),
