@@ -88,16 +88,22 @@ class Publisher(BaseHTTPRequestHandler):
         else:
             self.wfile.write(body)
 
+    def _session(self) -> str | None:
+        cookie = self.headers.get("Cookie", "")
+        return cookie.partition("PHPSESSID=")[2].partition(";")[0] or None
+
     def _logged_in(self) -> bool:
-        return f"sessionid={self.server.session}" in self.headers.get("Cookie", "")
+        return self._session() in self.server.authenticated
 
     def do_POST(self):
+        """A login counts only for the session the login form's GET started (as the portal's)."""
         form = parse_qs(self.rfile.read(int(self.headers["Content-Length"])).decode())
         self.server.requests.append(self.path)
-        if self.path == "/login/" and form.get("username") == [USER] and form.get("password") == [PASSWORD]:
+        if (self.path == "/login" and self._session() in self.server.sessions
+                and form.get("username") == [USER] and form.get("password") == [PASSWORD]):
+            self.server.authenticated.add(self._session())
             self.send_response(302)
             self.send_header("Location", "/")
-            self.send_header("Set-Cookie", f"sessionid={self.server.session}; Path=/")
             self.send_header("Content-Length", "0")
             self.end_headers()
         else:
@@ -108,7 +114,14 @@ class Publisher(BaseHTTPRequestHandler):
         query = parse_qs(url.query)
         self.server.requests.append(url.path)
         names = sorted(self.server.files)
-        if url.path in ("/downloads/", "/md5-sum/", "/file-handling/") and not self._logged_in():
+        if url.path == "/login":
+            session = uuid.uuid4().hex
+            self.server.sessions.add(session)
+            self.send_response(200)
+            self.send_header("Set-Cookie", f"PHPSESSID={session}; Path=/")
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+        elif url.path in ("/downloads/", "/md5-sum/", "/file-handling/") and not self._logged_in():
             self.wfile.write(self._send(b"login first", 403))
         elif url.path == "/downloads/":
             listing = [{"name": n, "packageID": str(i), "size": "1 MB", "thirdparty": "0"} for i, n in enumerate(names)]
@@ -143,7 +156,7 @@ class Publisher(BaseHTTPRequestHandler):
 def publisher(sources):
     httpd = ThreadingHTTPServer(("127.0.0.1", 0), Publisher)
     httpd.files, httpd.md5_override, httpd.truncate = dict(sources[1]), {}, set()
-    httpd.requests, httpd.tokens, httpd.session = [], {}, uuid.uuid4().hex
+    httpd.requests, httpd.tokens, httpd.sessions, httpd.authenticated = [], {}, set(), set()
     threading.Thread(target=httpd.serve_forever, daemon=True).start()
     yield httpd, f"http://127.0.0.1:{httpd.server_address[1]}"
     httpd.shutdown()
@@ -178,7 +191,7 @@ def test_cityscapes_portal_login_md5_and_preparation(sources, publisher, account
     httpd, base = publisher
     logged = []
     archives = _obtain_all("cityscapes", base, tmp_path / "archives", logged)
-    assert "/login/" in httpd.requests and "/md5-sum/" in httpd.requests
+    assert "/login" in httpd.requests and "/md5-sum/" in httpd.requests
     manifest = acquisition.prepare_dataset("cityscapes", archives, tmp_path / "cityscapes",
                                            downloaded=[True, True], log=logged.append)
     _same_files(tmp_path / "cityscapes", sources[0] / "cityscapes", ["leftImg8bit", "gtFine"])

@@ -203,10 +203,11 @@ def _fetch_cityscapes(base: str, name: str, dest: Path, checksum, src: Source, l
     user, password = credentials(base, *src.credentials)
     jar = CookieJar()
     opener = build_opener(HTTPCookieProcessor(jar), _NoRedirect)
-    login = f"{base}/login/"
+    login = f"{base}/login"  # as csDownload: GET the form (session cookie), then POST to it
     form = urlencode({"username": user, "password": password, "submit": "Login"}).encode()
     try:
-        opener.open(Request(login, data=form, headers={"User-Agent": "segrel"}), timeout=60)
+        opener.open(Request(login, headers={"User-Agent": "segrel"}), timeout=60).close()
+        opener.open(Request(login, data=form, headers={"User-Agent": "segrel"}), timeout=60).close()
         status = 200  # no redirect: the portal showed the login form again
     except HTTPError as error:
         status = error.code  # 302 (refused redirect) = logged in
@@ -287,10 +288,9 @@ def prepare_dataset(fmt: str, archives: list, out, *, downloaded: list[bool], lo
 def _extract(archive: Path, into: Path) -> None:
     if zipfile.is_zipfile(archive):
         with zipfile.ZipFile(archive) as bundle:
-            bad = bundle.testzip()  # every member's CRC, before anything is written
-            if bad is not None:
-                raise zipfile.BadZipFile(f"CRC error in {bad}")
-            bundle.extractall(into)  # zipfile drops absolute paths and '..' from member names
+            # each member's CRC is checked as it is read (BadZipFile); zipfile drops absolute
+            # paths and '..' from member names
+            bundle.extractall(into)
         return
     with tarfile.open(archive) as bundle:
         bundle.extractall(into, filter="data")  # no links or paths out of the folder
