@@ -3,6 +3,7 @@ Cityscapes portal's protocol (login form, package list, MD5, file-handling with 
 token API and a plain file host (Zenodo for SMIYC), serving small archives built here from the
 demo writers. Expected contents come from the files that went into the archives."""
 
+import base64
 import hashlib
 import io
 import json
@@ -148,6 +149,12 @@ class Publisher(BaseHTTPRequestHandler):
                 self._file(name)
         elif url.path.startswith("/record/5270237/files/"):
             self._file(url.path.rsplit("/", 1)[1])
+        elif url.path.startswith("/private/"):  # a URL behind HTTP Basic auth (e.g. a lab's mirror)
+            expected = "Basic " + base64.b64encode(f"{USER}:{PASSWORD}".encode()).decode()
+            if self.headers.get("Authorization") != expected:
+                self.wfile.write(self._send(b"who are you", 401))
+            else:
+                self._file(url.path.rsplit("/", 1)[1])
         else:
             self.wfile.write(self._send(b"not found", 404))
 
@@ -322,6 +329,24 @@ def test_idd_from_archive_on_disk_renders_level3_labels(tmp_path):
     missing = dict(request, location=str(tmp_path / "nowhere.tar.gz"))
     with pytest.raises(DownloadError, match=r"does not exist: get it at https://idd.insaan.iiit.ac.in/dataset/download"):
         acquisition.obtain_archive(missing, tmp_path / "archives" / "other.tar.gz", log=print)
+
+
+def test_idd_from_a_url_with_credentials_from_the_environment(publisher, monkeypatch, tmp_path):
+    httpd, base = publisher
+    _idd_archive(tmp_path / "idd.tar.gz")
+    httpd.files["idd-segmentation.tar.gz"] = (tmp_path / "idd.tar.gz").read_bytes()
+    request = {"format": "idd", "name": "idd-segmentation.tar.gz", "checksum": None,
+               "location": f"{base}/private/idd-segmentation.tar.gz", "credential_prefix": "IDD"}
+    monkeypatch.setenv("NETRC", str(tmp_path / "no-netrc"))
+    monkeypatch.delenv("IDD_USERNAME", raising=False)
+    with pytest.raises(DownloadError, match=r"HTTP 401.*IDD_USERNAME and IDD_PASSWORD or ~/.netrc"):
+        acquisition.obtain_archive(request, tmp_path / "a" / "idd-segmentation.tar.gz", log=print)
+    monkeypatch.setenv("IDD_USERNAME", USER)
+    monkeypatch.setenv("IDD_PASSWORD", PASSWORD)
+    archive = acquisition.obtain_archive(request, tmp_path / "a" / "idd-segmentation.tar.gz", log=print)
+    assert not archive.is_symlink()
+    manifest = acquisition.prepare_dataset("idd", [archive], tmp_path / "idd", downloaded=[True], log=print)
+    assert manifest["samples"] == {"train": 1, "val": 1}
 
 
 def test_config_refuses_a_download_that_does_not_exist_and_credentials_in_urls():

@@ -122,8 +122,9 @@ def obtain_archive(request: dict, dest, log=print) -> Path:
         return _link_local_archive(Path(location), dest, checksum, src, log)
     if location:
         prefix = request.get("credential_prefix") or fmt.upper()
-        auth = _optional_credentials(location, f"{prefix}_USERNAME", f"{prefix}_PASSWORD")
-        return _fetch(location, dest, checksum, src, log, auth=auth)
+        variables = (f"{prefix}_USERNAME", f"{prefix}_PASSWORD")
+        auth = _optional_credentials(location, *variables)
+        return _fetch(location, dest, checksum, src, log, auth=auth, credential_variables=variables)
     base = (request.get("mirror") or src.base).rstrip("/")
     if src.protocol == "none":
         raise DownloadError(f"{name} cannot be downloaded by script: get it at {src.registration}, then set "
@@ -164,12 +165,13 @@ def _optional_credentials(url: str, user_variable: str, password_variable: str):
         return None  # a public URL; a refusal then names the variables (see _fetch)
 
 
-def _fetch(url: str, dest: Path, checksum, src: Source, log, *, auth=None, headers=None) -> Path:
+def _fetch(url: str, dest: Path, checksum, src: Source, log, *, auth=None, headers=None,
+           credential_variables: tuple[str, str] | None = None) -> Path:
     try:
         fetch(url, dest, checksum=checksum, auth=auth, headers=headers, log=log)
     except DownloadError as error:
         if "HTTP 401" in str(error) or "HTTP 403" in str(error):
-            variables = " and ".join(src.credentials) if src.credentials else "<DATASET>_USERNAME and _PASSWORD"
+            variables = " and ".join(credential_variables or src.credentials or ("<DATASET>_USERNAME", "_PASSWORD"))
             raise DownloadError(f"{error}. Credentials come from {variables} or ~/.netrc; access is granted at "
                                 f"{src.registration}") from None
         raise
