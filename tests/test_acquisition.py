@@ -200,7 +200,7 @@ def test_cityscapes_portal_login_md5_and_preparation(sources, publisher, account
     archives = _obtain_all("cityscapes", base, tmp_path / "archives", logged)
     assert "/login" in httpd.requests and "/md5-sum/" in httpd.requests
     manifest = acquisition.prepare_dataset("cityscapes", archives, tmp_path / "cityscapes",
-                                           downloaded=[True, True], log=logged.append)
+                                           replaceable=[True, True], log=logged.append)
     _same_files(tmp_path / "cityscapes", sources[0] / "cityscapes", ["leftImg8bit", "gtFine"])
     assert manifest["samples"] == {"train": 2, "val": 1}
     assert json.loads((tmp_path / "cityscapes" / "SOURCE.json").read_text())["archives"][1]["sha256"] == \
@@ -259,14 +259,15 @@ def test_acdc_token_api_and_corrupt_archive_without_checksum(sources, publisher,
     httpd.files["gt_trainval.zip"] = _corrupt(sources[1]["gt_trainval.zip"])  # ACDC publishes no MD5 for it
     logged = []
     archives = _obtain_all("acdc", base, tmp_path / "archives", logged)
-    assert any("no published checksum" in line and "pin it with checksums" in line for line in logged)
+    assert any("no published checksum; to pin this file add checksums" in line for line in logged)
+    assert any(hashlib.sha256(httpd.files["gt_trainval.zip"]).hexdigest() in line for line in logged)  # to pin
     with pytest.raises(DownloadError, match=r"gt_trainval.zip is corrupt .*deleted it; run the workflow again"):
-        acquisition.prepare_dataset("acdc", archives, tmp_path / "acdc", downloaded=[True, True], log=print)
+        acquisition.prepare_dataset("acdc", archives, tmp_path / "acdc", replaceable=[True, True], log=print)
     assert not (tmp_path / "acdc").exists() and not list(tmp_path.glob(".acdc.*"))
     assert not archives[0].exists() and archives[1].exists()
     httpd.files["gt_trainval.zip"] = sources[1]["gt_trainval.zip"]
     acquisition.obtain_archive(_request("acdc", "gt_trainval.zip", base), archives[0], log=print)
-    acquisition.prepare_dataset("acdc", archives, tmp_path / "acdc", downloaded=[True, True], log=print)
+    acquisition.prepare_dataset("acdc", archives, tmp_path / "acdc", replaceable=[True, True], log=print)
     _same_files(tmp_path / "acdc", sources[0] / "acdc", ["rgb_anon", "gt"])
 
 
@@ -278,7 +279,9 @@ def test_smiyc_from_zenodo_mirror_keeps_the_labelled_validation_images(sources, 
     md5 = hashlib.md5(sources[1]["dataset_AnomalyTrack.zip"]).hexdigest()
     archive = acquisition.obtain_archive(_request("smiyc", "dataset_AnomalyTrack.zip", base, checksum="md5:" + md5),
                                          tmp_path / "a" / "dataset_AnomalyTrack.zip", log=print)
-    manifest = acquisition.prepare_dataset("smiyc", [archive], tmp_path / "smiyc", downloaded=[True], log=print)
+    (tmp_path / ".smiyc.k1ll3d.partial" / "leftover").mkdir(parents=True)  # a killed job's scratch folder
+    manifest = acquisition.prepare_dataset("smiyc", [archive], tmp_path / "smiyc", replaceable=[True], log=print)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a", "smiyc"]
     assert manifest["samples"] == {"validation": 2}  # airplane0000.jpg (a test image) has no label
     label = datasets.read_label("smiyc", datasets.list_samples("smiyc", tmp_path / "smiyc", "validation")[0].label)
     original = np.asarray(__import__("PIL.Image").Image.open(
@@ -314,7 +317,7 @@ def test_idd_from_archive_on_disk_renders_level3_labels(tmp_path):
     logged = []
     linked = acquisition.obtain_archive(request, tmp_path / "archives" / archive.name, log=logged.append)
     assert linked.is_symlink() and any("pin it with checksums" in line for line in logged)
-    acquisition.prepare_dataset("idd", [linked], tmp_path / "idd", downloaded=[False], log=print)
+    acquisition.prepare_dataset("idd", [linked], tmp_path / "idd", replaceable=[False], log=print)
     (sample,) = datasets.list_samples("idd", tmp_path / "idd", "val")
     expected = np.full((8, 12), 255, np.uint8)  # unlabeled
     expected[4:8, :] = 0  # road -> train id 0
@@ -324,7 +327,7 @@ def test_idd_from_archive_on_disk_renders_level3_labels(tmp_path):
     # a user's archive that turns out corrupt is named, never deleted
     archive.write_bytes(archive.read_bytes()[:100])
     with pytest.raises(DownloadError, match="corrupt or truncated .*replace it with a good copy"):
-        acquisition.prepare_dataset("idd", [linked], tmp_path / "idd2", downloaded=[False], log=print)
+        acquisition.prepare_dataset("idd", [linked], tmp_path / "idd2", replaceable=[False], log=print)
     assert archive.exists() and not (tmp_path / "idd2").exists()
     missing = dict(request, location=str(tmp_path / "nowhere.tar.gz"))
     with pytest.raises(DownloadError, match=r"does not exist: get it at https://idd.insaan.iiit.ac.in/dataset/download"):
@@ -339,13 +342,13 @@ def test_idd_from_a_url_with_credentials_from_the_environment(publisher, monkeyp
                "location": f"{base}/private/idd-segmentation.tar.gz", "credential_prefix": "IDD"}
     monkeypatch.setenv("NETRC", str(tmp_path / "no-netrc"))
     monkeypatch.delenv("IDD_USERNAME", raising=False)
-    with pytest.raises(DownloadError, match=r"HTTP 401.*IDD_USERNAME and IDD_PASSWORD or ~/.netrc"):
+    with pytest.raises(DownloadError, match=r"HTTP 401.*Credentials come from IDD_USERNAME and IDD_PASSWORD or ~/.netrc"):
         acquisition.obtain_archive(request, tmp_path / "a" / "idd-segmentation.tar.gz", log=print)
     monkeypatch.setenv("IDD_USERNAME", USER)
     monkeypatch.setenv("IDD_PASSWORD", PASSWORD)
     archive = acquisition.obtain_archive(request, tmp_path / "a" / "idd-segmentation.tar.gz", log=print)
     assert not archive.is_symlink()
-    manifest = acquisition.prepare_dataset("idd", [archive], tmp_path / "idd", downloaded=[True], log=print)
+    manifest = acquisition.prepare_dataset("idd", [archive], tmp_path / "idd", replaceable=[True], log=print)
     assert manifest["samples"] == {"train": 1, "val": 1}
 
 
@@ -360,6 +363,10 @@ def test_config_refuses_a_download_that_does_not_exist_and_credentials_in_urls()
     with pytest.raises(ConfigError, match=r"credentials do not belong in a URL .*IDD_USERNAME"):
         validate_config({"datasets": {"idd": {"format": "idd", "source": "archives",
                                               "archives": {"a.tar.gz": "https://me:pw@example.org/a.tar.gz"}}},
+                         "test_sets": {"i": {"dataset": "idd"}}}, schema)
+    with pytest.raises(ConfigError, match=r"a URL with a query string usually carries a personal token"):
+        validate_config({"datasets": {"idd": {"format": "idd", "source": "archives",
+                                              "archives": {"a.tar.gz": "https://example.org/a.tar.gz?token=x"}}},
                          "test_sets": {"i": {"dataset": "idd"}}}, schema)
     with pytest.raises(ConfigError, match=r"datasets.idd.*archives"):  # source archives needs archives
         validate_config({"datasets": {"idd": {"format": "idd", "source": "archives"}},

@@ -24,6 +24,20 @@ class Handler(BaseHTTPRequestHandler):
 
     def do_GET(self):
         self.server.requests.append(dict(self.headers))
+        if self.path == "/chunked-drop":  # no Content-Length: only the broken chunking tells
+            self.send_response(200)
+            self.send_header("Transfer-Encoding", "chunked")
+            self.end_headers()
+            self.wfile.write(b"%x\r\n%s\r\n" % (1000, PAYLOAD[:1000]))
+            self.wfile.flush()
+            self.connection.shutdown(2)  # the connection drops before the last chunk
+            return
+        if self.path == "/moved":  # e.g. to a CDN on another host
+            self.send_response(302)
+            self.send_header("Location", f"http://localhost:{self.server.server_address[1]}/file")
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+            return
         if self.path == "/private":
             expected = "Basic " + base64.b64encode(f"{USER}:{PASSWORD}".encode()).decode()
             if self.headers.get("Authorization") != expected:
@@ -116,3 +130,20 @@ def test_unauthorised_and_credentials_never_shown(server, tmp_path, monkeypatch)
           log=logged.append)
     assert (tmp_path / "h.bin").read_bytes() == PAYLOAD
     assert logged and not any(PASSWORD in line for line in logged)
+
+
+def test_a_dropped_download_without_length_is_not_taken_for_whole(server, tmp_path):
+    _, base = server
+    with pytest.raises(DownloadError, match=r"interrupted after 1000 bytes .*run again to resume"):
+        fetch(f"{base}/chunked-drop", tmp_path / "i.bin", log=lambda m: None)
+    assert not (tmp_path / "i.bin").exists() and (tmp_path / "i.bin.part").stat().st_size == 1000
+
+
+def test_credentials_are_not_sent_on_to_a_redirect_nor_over_plain_http(server, tmp_path):
+    httpd, base = server
+    httpd.requests.clear()
+    fetch(f"{base}/moved", tmp_path / "j.bin", auth=(USER, PASSWORD), checksum="sha256:" + DIGEST,
+          log=lambda m: None)
+    assert "Authorization" in httpd.requests[0] and "Authorization" not in httpd.requests[1]
+    with pytest.raises(DownloadError, match="refusing to send credentials over http; use an https address"):
+        fetch("http://example.org/archive.zip", tmp_path / "k.bin", auth=(USER, PASSWORD), log=lambda m: None)

@@ -190,6 +190,8 @@ rule plot_confidence_maps:
         "results/benchmarks/analyse/plot_confidence_maps/{model}.tsv"
     conda:
         "../../envs/evaluate.yaml"
+    resources:
+        gpu=1,  # runs the model, on evaluation.device
     params:
         test_sets={
             name: {**test_set_spec(name), "root": dataset_root(spec["dataset"])}

@@ -72,15 +72,19 @@ def archive_request(wildcards):
     }
 
 
-def archives_downloaded(wildcards):
-    """Per archive: True when segrel downloaded it (a corrupt one may be deleted and fetched
-    again), False when it is the user's file on disk."""
-    from urllib.parse import urlsplit
+def archives_replaceable(wildcards):
+    """Per archive: whether a corrupt copy may be deleted and fetched again (segrel downloaded
+    it and no checksum vouched for it; see segrel.acquisition.replaceable)."""
+    from segrel.acquisition import replaceable
 
     dataset = config["datasets"][wildcards.dataset]
     return [
-        (location := archive_location(dataset, Path(path).name)) is None
-        or urlsplit(location).scheme in ("http", "https")
+        replaceable(
+            dataset["format"],
+            Path(path).name,
+            dataset["checksums"],
+            archive_location(dataset, Path(path).name),
+        )
         for path in dataset_archives(wildcards.dataset)
     ]
 

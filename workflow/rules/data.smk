@@ -62,7 +62,7 @@ rule prepare_dataset:
         "../../envs/data.yaml"
     params:
         format=lambda wildcards: config["datasets"][wildcards.dataset]["format"],
-        downloaded=archives_downloaded,
+        replaceable=archives_replaceable,
     script:
         "../scripts/prepare_dataset.py"
 

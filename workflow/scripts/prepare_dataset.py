@@ -7,4 +7,4 @@ sys.stderr = open(snakemake.log[0], "w", buffering=1)
 from segrel.acquisition import prepare_dataset  # noqa: E402
 
 prepare_dataset(snakemake.params.format, list(snakemake.input.archives), snakemake.output[0],
-                downloaded=snakemake.params.downloaded, log=lambda message: print(message, file=sys.stderr))
+                replaceable=snakemake.params.replaceable, log=lambda message: print(message, file=sys.stderr))

@@ -8,10 +8,11 @@ from pathlib import Path  # noqa: E402
 
 import pandas as pd  # noqa: E402
 
-from segrel import configure_torch, datasets  # noqa: E402
+from segrel import configure_torch, datasets, use_free_gpu  # noqa: E402
 from segrel.controlnet import TrainingExample, train_controlnet  # noqa: E402
 
 configure_torch(snakemake.threads)
+use_free_gpu()  # on a multi-GPU machine: a GPU no other job holds (accelerate says just 'cuda')
 spec, settings = snakemake.params.dataset, dict(snakemake.params.settings)
 captions = pd.read_csv(snakemake.input.captions, keep_default_na=False).set_index("image").caption
 samples = datasets.list_samples(spec["format"], spec["root"], spec["split"])

@@ -7,8 +7,10 @@ sys.stdout = sys.stderr  # mmengine logs to stdout
 
 import torch  # noqa: E402
 
+from segrel import use_free_gpu  # noqa: E402
 from segrel.models import train_demo_model  # noqa: E402
 
 torch.set_num_threads(snakemake.threads)
+use_free_gpu()  # on a multi-GPU machine: a GPU no other job holds (mmengine says just 'cuda')
 settings = dict(snakemake.params.settings)
 train_demo_model(snakemake.output.config, snakemake.output.checkpoint, data_root=snakemake.input.data, **settings)

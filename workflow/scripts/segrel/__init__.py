@@ -13,9 +13,22 @@ def resolve_device(setting: str) -> str:
 
     if setting == "auto":
         setting = "cuda" if torch.cuda.is_available() else "cpu"
-    if setting == "cuda" and torch.cuda.device_count() > 1:
-        return f"cuda:{claim_gpu(torch.cuda.device_count())}"
+    if setting == "cuda" and (index := use_free_gpu()) is not None:
+        return f"cuda:{index}"
     return setting
+
+
+def use_free_gpu() -> int | None:
+    """With several GPUs visible, claim a free one (:func:`claim_gpu`) and make it the current
+    CUDA device, so that code which says just "cuda" (accelerate, mmengine's runner) uses it.
+    Returns its index, or None with fewer than two GPUs."""
+    import torch
+
+    if not torch.cuda.is_available() or torch.cuda.device_count() < 2:
+        return None
+    index = claim_gpu(torch.cuda.device_count())
+    torch.cuda.set_device(index)
+    return index
 
 
 _claimed_gpu = None  # (lock file handle, index), held for the life of the job's process
@@ -40,7 +53,10 @@ def claim_gpu(count: int, lock_dir=None) -> int:
     global _claimed_gpu
     if _claimed_gpu is not None:
         return _claimed_gpu[1]
-    folder = Path(lock_dir or os.environ.get("SEGREL_GPU_LOCK_DIR") or tempfile.gettempdir())
+    # per user: another user's lock file in a shared /tmp could not be opened
+    folder = Path(lock_dir or os.environ.get("SEGREL_GPU_LOCK_DIR")
+                  or Path(tempfile.gettempdir()) / f"segrel-gpu-locks-{os.getuid()}")
+    folder.mkdir(parents=True, exist_ok=True)
     for index in range(count):
         handle = open(folder / f"segrel-gpu-{index}.lock", "a")
         try:

@@ -30,6 +30,7 @@ import os
 import shutil
 import tarfile
 import zipfile
+import zlib
 from dataclasses import dataclass
 from http.cookiejar import CookieJar
 from pathlib import Path
@@ -37,7 +38,7 @@ from urllib.error import HTTPError, URLError
 from urllib.parse import urlencode, urlsplit
 from urllib.request import HTTPCookieProcessor, HTTPRedirectHandler, Request, build_opener
 
-from .download import DownloadError, credentials, fetch, file_digest, public_url, verify
+from .download import DownloadError, credentials, fetch, file_digest, public_url, require_https, verify
 
 
 @dataclass(frozen=True)
@@ -165,18 +166,19 @@ def _optional_credentials(url: str, user_variable: str, password_variable: str):
         return None  # a public URL; a refusal then names the variables (see _fetch)
 
 
-def _fetch(url: str, dest: Path, checksum, src: Source, log, *, auth=None, headers=None,
+def _fetch(url: str, dest: Path, checksum, src: Source, log, *, auth=None, opener=None,
            credential_variables: tuple[str, str] | None = None) -> Path:
     try:
-        fetch(url, dest, checksum=checksum, auth=auth, headers=headers, log=log)
+        fetch(url, dest, checksum=checksum, auth=auth, opener=opener, log=log)
     except DownloadError as error:
-        if "HTTP 401" in str(error) or "HTTP 403" in str(error):
-            variables = " and ".join(credential_variables or src.credentials or ("<DATASET>_USERNAME", "_PASSWORD"))
-            raise DownloadError(f"{error}. Credentials come from {variables} or ~/.netrc; access is granted at "
-                                f"{src.registration}") from None
-        raise
+        if "HTTP 401" not in str(error) and "HTTP 403" not in str(error):
+            raise
+        variables = credential_variables or src.credentials
+        how = f"Credentials come from {' and '.join(variables)} or ~/.netrc; access" if variables else "Access"
+        raise DownloadError(f"{error}. {how} is granted at {src.registration}") from None
     if not checksum:
-        log(f"{public_url(url)}: no published checksum to verify against{_pin_hint(file_digest(dest))}")
+        log(f"{public_url(url)}: no published checksum; to pin this file add checksums: "
+            f"{{{dest.name}: 'sha256:<the digest above>'}} to the dataset")
     return dest
 
 
@@ -203,6 +205,7 @@ def _get_json(opener, url: str, timeout: float = 60.0):
 
 def _fetch_cityscapes(base: str, name: str, dest: Path, checksum, src: Source, log) -> Path:
     user, password = credentials(base, *src.credentials)
+    require_https(base)
     jar = CookieJar()
     opener = build_opener(HTTPCookieProcessor(jar), _NoRedirect)
     login = f"{base}/login"  # as csDownload: GET the form (session cookie), then POST to it
@@ -227,12 +230,14 @@ def _fetch_cityscapes(base: str, name: str, dest: Path, checksum, src: Source, l
     if not checksum:
         try:
             with opener.open(f"{base}/md5-sum/?packageID={package_id}", timeout=60) as response:
-                checksum = "md5:" + response.read().decode().split()[0]
-        except (HTTPError, URLError, IndexError) as error:
+                md5 = response.read().decode(errors="replace").split()[0].lower()
+            if len(md5) != 32 or any(c not in "0123456789abcdef" for c in md5):
+                raise ValueError("the answer is not an MD5")
+        except (HTTPError, URLError, IndexError, ValueError) as error:
             raise DownloadError(f"{public_url(base)}: no MD5 for {name} ({error}); try again later") from None
-    cookie = "; ".join(f"{c.name}={c.value}" for c in jar)
-    return _fetch(f"{base}/file-handling/?packageID={package_id}", dest, checksum, src, log,
-                  headers={"Cookie": cookie})
+        checksum = "md5:" + md5
+    # the session's cookies go with the opener (and only to the portal's host)
+    return _fetch(f"{base}/file-handling/?packageID={package_id}", dest, checksum, src, log, opener=opener)
 
 
 def _fetch_acdc(base: str, name: str, dest: Path, checksum, src: Source, log) -> Path:
@@ -247,28 +252,43 @@ def _fetch_acdc(base: str, name: str, dest: Path, checksum, src: Source, log) ->
 
 # ---- preparing a dataset from its archives
 
-def prepare_dataset(fmt: str, archives: list, out, *, downloaded: list[bool], log=print) -> dict:
+def replaceable(fmt: str, name: str, pinned: dict[str, str], location: str | None) -> bool:
+    """Whether a corrupt copy of an archive may be deleted to be fetched again: segrel downloaded
+    it (from the publisher or a URL) and no checksum vouched for it. A user's file is never
+    deleted, and a file whose checksum matched would only come back the same."""
+    downloaded = location is None or urlsplit(location).scheme in ("http", "https")
+    vouched = expected_checksum(fmt, name, pinned) is not None or (
+        location is None and SOURCES[fmt].protocol == "cityscapes")  # the portal gives an MD5
+    return downloaded and not vouched
+
+
+#: what a damaged archive raises while it is read (a disk error is an OSError and is not one)
+CORRUPT = (zipfile.BadZipFile, tarfile.TarError, EOFError, zlib.error)
+
+
+def prepare_dataset(fmt: str, archives: list, out, *, replaceable: list[bool], log=print) -> dict:
     """Extract ``archives`` into a scratch folder beside ``out``, arrange and check the layout,
     write ``SOURCE.json`` and rename the folder to ``out``: nothing half-extracted is left.
 
-    A corrupt archive that segrel downloaded is deleted (the next run downloads it again); one the
-    user supplied is left alone and named.
+    A corrupt archive is deleted when ``replaceable`` (see :func:`replaceable`; the next run
+    downloads it again), otherwise named.
     """
     from .io import atomic_directory
 
     src = SOURCES[fmt]
     out = Path(out)
     with atomic_directory(out) as scratch:
-        for archive, ours in zip(map(Path, archives), downloaded):
+        for archive, delete in zip(map(Path, archives), replaceable):
             log(f"extracting {archive.name}")
             try:
                 _extract(archive, scratch)
-            except (zipfile.BadZipFile, tarfile.TarError, EOFError, OSError, ValueError) as error:
-                if ours:
+            except CORRUPT as error:
+                if delete:
                     archive.unlink(missing_ok=True)
                     fix = "deleted it; run the workflow again to download it again"
                 else:
-                    fix = f"replace it with a good copy from {src.registration}"
+                    fix = (f"replace it with a good copy from {src.registration} (if its checksum matched, "
+                           "check the disk it lies on)")
                 raise DownloadError(f"archive {archive.name} is corrupt or truncated ({error}): {fix}") from None
         _arrange(scratch, src.layout, fmt)
         if fmt == "idd":

@@ -18,7 +18,7 @@ import os
 from pathlib import Path
 from urllib.error import HTTPError, URLError
 from urllib.parse import urlsplit, urlunsplit
-from urllib.request import Request, urlopen
+from urllib.request import Request, build_opener
 
 CHUNK = 1 << 20
 
@@ -49,8 +49,11 @@ def credentials(url: str, user_variable: str, password_variable: str) -> tuple[s
     host = urlsplit(url).hostname or ""
     try:
         entry = netrc.netrc(os.environ.get("NETRC")).authenticators(host)
-    except (FileNotFoundError, netrc.NetrcParseError):
+    except FileNotFoundError:
         entry = None
+    except (netrc.NetrcParseError, PermissionError) as error:  # e.g. readable by others
+        raise DownloadError(f"~/.netrc cannot be used ({error}); fix it (chmod 600 ~/.netrc), or set "
+                            f"{user_variable} and {password_variable}") from None
     if entry and entry[0] and entry[2]:
         return entry[0], entry[2]
     raise DownloadError(f"{public_url(url)} needs an account: set {user_variable} and {password_variable}, "
@@ -95,12 +98,24 @@ def verify(path, checksum: str | None, shown: str) -> str:
     return sha256
 
 
+LOOPBACK = ("127.0.0.1", "localhost", "::1")
+
+
+def require_https(url: str) -> None:
+    """Credentials travel only over https (or to this machine, as the tests' servers)."""
+    parts = urlsplit(url)
+    if parts.scheme != "https" and parts.hostname not in LOOPBACK:
+        raise DownloadError(f"{public_url(url)}: refusing to send credentials over {parts.scheme}; use an "
+                            "https address")
+
+
 def fetch(url: str, dest, *, checksum: str | None = None, auth: tuple[str, str] | None = None,
-          headers: dict[str, str] | None = None, timeout: float = 60.0, log=print) -> Path:
+          opener=None, timeout: float = 60.0, log=print) -> Path:
     """Download ``url`` to ``dest`` (resuming ``dest.part``), verify it, and return ``dest``.
 
-    ``checksum`` is ``"<md5|sha256>:<hex>"`` (the whole digest or its first digits).
-    ``headers`` are sent as they are (e.g. a session cookie) and never shown.
+    ``checksum`` is ``"<md5|sha256>:<hex>"`` (the whole digest or its first digits). ``auth``
+    goes in an Authorization header that is not repeated to a redirect's target; ``opener`` (a
+    urllib opener, e.g. one holding a session's cookies) replaces the default one.
     A ``dest`` already there is returned as it is.
     """
     dest = Path(dest)
@@ -109,15 +124,16 @@ def fetch(url: str, dest, *, checksum: str | None = None, auth: tuple[str, str] 
     dest.parent.mkdir(parents=True, exist_ok=True)
     part = dest.with_name(dest.name + ".part")
     offset = part.stat().st_size if part.exists() else 0
-    headers = {"User-Agent": "segrel", **(headers or {})}
+    request = Request(url, headers={"User-Agent": "segrel"})
     if offset:
-        headers["Range"] = f"bytes={offset}-"
+        request.add_header("Range", f"bytes={offset}-")
     if auth:
+        require_https(url)
         token = base64.b64encode(f"{auth[0]}:{auth[1]}".encode()).decode()
-        headers["Authorization"] = f"Basic {token}"
+        request.add_unredirected_header("Authorization", f"Basic {token}")
     shown = public_url(url)
     try:
-        response = urlopen(Request(url, headers=headers), timeout=timeout)
+        response = (opener or build_opener()).open(request, timeout=timeout)
     except HTTPError as error:
         if error.code == 416 and offset:  # nothing left to send: the .part file is whole
             response = None
@@ -136,16 +152,23 @@ def fetch(url: str, dest, *, checksum: str | None = None, auth: tuple[str, str] 
                 offset = 0
             length = response.headers.get("Content-Length")
             expected = offset + int(length) if length is not None else None
+            dropped = None
             with open(part, "ab" if offset else "wb") as out:
-                try:
-                    while chunk := response.read(CHUNK):
-                        out.write(chunk)
-                except (OSError, http.client.HTTPException) as error:  # connection dropped mid-body
-                    log(f"{shown}: interrupted ({error})")
+                while True:
+                    try:
+                        chunk = response.read(CHUNK)
+                    except (OSError, http.client.HTTPException) as error:  # connection dropped mid-body
+                        out.write(getattr(error, "partial", b""))  # what arrived is kept to resume from
+                        dropped = error
+                        break
+                    if not chunk:
+                        break
+                    out.write(chunk)  # a write error (disk full) is raised as it is
         size = part.stat().st_size
-        if expected is not None and size < expected:
-            raise DownloadError(f"{shown}: interrupted after {size} of {expected} bytes; run again to resume "
-                                f"(the partial file is kept as {part})")
+        if dropped is not None or (expected is not None and size < expected):
+            of = f" of {expected}" if expected is not None else ""
+            raise DownloadError(f"{shown}: interrupted after {size}{of} bytes{f' ({dropped})' if dropped else ''}; "
+                                f"run again to resume (the partial file is kept as {part})")
     try:
         digest = verify(part, checksum, shown)
     except DownloadError as error:
@@ -153,5 +176,5 @@ def fetch(url: str, dest, *, checksum: str | None = None, auth: tuple[str, str] 
         raise DownloadError(f"{error}; deleted it, run again to retry, and if it persists update the "
                             "expected checksum") from None
     os.replace(part, dest)
-    log(f"{shown}: {dest.stat().st_size} bytes, sha256 {digest[:16]}...")
+    log(f"{shown}: {dest.stat().st_size} bytes, sha256 {digest}")
     return dest

@@ -29,6 +29,8 @@ def atomic_directory(path: str | os.PathLike) -> Iterator[Path]:
     """Yield a scratch directory that replaces ``path`` only if the block succeeds."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
+    for stale in path.parent.glob(f".{path.name}.*.partial"):  # a killed job's (SLURM time limit)
+        shutil.rmtree(stale, ignore_errors=True)
     scratch = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".partial", dir=path.parent))
     os.chmod(scratch, 0o777 & ~_umask())  # mkdtemp makes it private; outputs follow the umask
     try:
