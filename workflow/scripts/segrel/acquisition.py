@@ -38,7 +38,8 @@ from urllib.error import HTTPError, URLError
 from urllib.parse import urlencode, urlsplit
 from urllib.request import HTTPCookieProcessor, HTTPRedirectHandler, Request, build_opener
 
-from .download import DownloadError, credentials, fetch, file_digest, public_url, require_https, verify
+from .download import (DownloadError, MissingCredentials, credentials, fetch, file_digest, public_url,
+                       require_https, verify)
 
 
 @dataclass(frozen=True)
@@ -162,7 +163,7 @@ def _pin_hint(digest: str) -> str:
 def _optional_credentials(url: str, user_variable: str, password_variable: str):
     try:
         return credentials(url, user_variable, password_variable)
-    except DownloadError:
+    except MissingCredentials:
         return None  # a public URL; a refusal then names the variables (see _fetch)
 
 

@@ -27,6 +27,10 @@ class DownloadError(RuntimeError):
     """A download that cannot complete; the message says what to do."""
 
 
+class MissingCredentials(DownloadError):
+    """Neither the environment variables nor ~/.netrc hold an account for the host."""
+
+
 def public_url(url: str) -> str:
     """``url`` without user-info, query or fragment (what may appear in logs).
 
@@ -56,7 +60,7 @@ def credentials(url: str, user_variable: str, password_variable: str) -> tuple[s
                             f"{user_variable} and {password_variable}") from None
     if entry and entry[0] and entry[2]:
         return entry[0], entry[2]
-    raise DownloadError(f"{public_url(url)} needs an account: set {user_variable} and {password_variable}, "
+    raise MissingCredentials(f"{public_url(url)} needs an account: set {user_variable} and {password_variable}, "
                         f"or add 'machine {host} login <user> password <password>' to ~/.netrc")
 
 
