@@ -204,6 +204,21 @@ def _get_json(opener, url: str, timeout: float = 60.0):
                             "download the archives by hand and set source: archives)") from None
 
 
+def _status(opener, request: Request) -> int:
+    """HTTP status of a request sent without following redirects (as csDownload's
+    ``allow_redirects=False``); a 4xx / 5xx is an error."""
+    try:
+        with opener.open(request, timeout=60):
+            return 200
+    except HTTPError as error:
+        if error.code < 400:
+            return error.code  # the refused redirect
+        raise DownloadError(f"{public_url(request.full_url)}: HTTP {error.code} {error.reason}") from None
+    except URLError as error:
+        raise DownloadError(f"{public_url(request.full_url)}: cannot connect ({error.reason}); check the network, "
+                            "or set source: archives with the archives already on disk") from None
+
+
 def _fetch_cityscapes(base: str, name: str, dest: Path, checksum, src: Source, log) -> Path:
     user, password = credentials(base, *src.credentials)
     require_https(base)
@@ -211,16 +226,9 @@ def _fetch_cityscapes(base: str, name: str, dest: Path, checksum, src: Source, l
     opener = build_opener(HTTPCookieProcessor(jar), _NoRedirect)
     login = f"{base}/login"  # as csDownload: GET the form (session cookie), then POST to it
     form = urlencode({"username": user, "password": password, "submit": "Login"}).encode()
-    try:
-        opener.open(Request(login, headers={"User-Agent": "segrel"}), timeout=60).close()
-        opener.open(Request(login, data=form, headers={"User-Agent": "segrel"}), timeout=60).close()
-        status = 200  # no redirect: the portal showed the login form again
-    except HTTPError as error:
-        status = error.code  # 302 (refused redirect) = logged in
-    except URLError as error:
-        raise DownloadError(f"{public_url(login)}: cannot connect ({error.reason}); check the network, or set "
-                            "source: archives with the archives already on disk") from None
-    if status != 302:
+    _status(opener, Request(login, headers={"User-Agent": "segrel"}))
+    status = _status(opener, Request(login, data=form, headers={"User-Agent": "segrel"}))
+    if status != 302:  # a good login is redirected; a bad one gets the form again (200)
         raise DownloadError(f"{public_url(login)}: login refused (HTTP {status}): check {' and '.join(src.credentials)} "
                             f"or the ~/.netrc entry for {urlsplit(base).hostname}; accounts: {src.registration}")
     packages = {p["name"]: p["packageID"] for p in _get_json(opener, f"{base}/downloads/?list")}
