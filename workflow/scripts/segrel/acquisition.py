@@ -38,7 +38,7 @@ from urllib.error import HTTPError, URLError
 from urllib.parse import urlencode, urlsplit
 from urllib.request import HTTPCookieProcessor, HTTPRedirectHandler, Request, build_opener
 
-from .download import (DownloadError, MissingCredentials, credentials, fetch, file_digest, public_url,
+from .download import (DownloadError, MissingCredentials, credentials, fetch, file_digests, public_url,
                        require_https, verify)
 
 
@@ -120,7 +120,7 @@ def obtain_archive(request: dict, dest, log=print) -> Path:
     fmt, name, location = request["format"], request["name"], request.get("location")
     src = SOURCES[fmt]
     checksum = expected_checksum(fmt, name, {name: request["checksum"]} if request.get("checksum") else {})
-    if location and not _is_url(location):
+    if location and not is_url(location):
         return _link_local_archive(Path(location), dest, checksum, src, log)
     if location:
         prefix = request.get("credential_prefix") or fmt.upper()
@@ -138,7 +138,8 @@ def obtain_archive(request: dict, dest, log=print) -> Path:
     return _fetch_cityscapes(base, name, dest, checksum, src, log)
 
 
-def _is_url(location: str) -> bool:
+def is_url(location: str) -> bool:
+    """An archive location that is downloaded (otherwise it is a path)."""
     return urlsplit(location).scheme in ("http", "https")
 
 
@@ -265,7 +266,7 @@ def replaceable(fmt: str, name: str, pinned: dict[str, str], location: str | Non
     """Whether a corrupt copy of an archive may be deleted to be fetched again: segrel downloaded
     it (from the publisher or a URL) and no checksum vouched for it. A user's file is never
     deleted, and a file whose checksum matched would only come back the same."""
-    downloaded = location is None or urlsplit(location).scheme in ("http", "https")
+    downloaded = location is None or is_url(location)
     vouched = expected_checksum(fmt, name, pinned) is not None or (
         location is None and SOURCES[fmt].protocol == "cityscapes")  # the portal gives an MD5
     return downloaded and not vouched
@@ -307,7 +308,7 @@ def prepare_dataset(fmt: str, archives: list, out, *, replaceable: list[bool], l
         samples = _check_layout(fmt, scratch, src.splits)
         manifest = {
             "format": fmt,
-            "archives": [{"name": Path(a).name, "bytes": Path(a).stat().st_size, "sha256": file_digest(a)}
+            "archives": [{"name": Path(a).name, "bytes": Path(a).stat().st_size, "sha256": file_digests(a)["sha256"]}
                          for a in archives],
             "samples": samples,
         }

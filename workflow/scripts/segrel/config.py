@@ -240,7 +240,7 @@ def _archive_problems(config: dict) -> list[str]:
     works before the archives are there.)"""
     from urllib.parse import urlsplit
 
-    from .acquisition import package_names, source
+    from .acquisition import is_url, package_names, source
 
     problems = []
     for name, dataset in config.get("datasets", {}).items():
@@ -256,12 +256,12 @@ def _archive_problems(config: dict) -> list[str]:
         if kind == "download" and "archives" in dataset:
             problems.append(f"{where}.archives': only read with source: archives")
         for archive, location in dataset.get("archives", {}).items():
-            if urlsplit(location).scheme in ("http", "https") and (urlsplit(location).query
-                                                                   or urlsplit(location).fragment):
+            parts = urlsplit(location)
+            if is_url(location) and (parts.query or parts.fragment):
                 problems.append(f"{where}.archives.{archive}': a URL with a query string usually carries a "
                                 "personal token, which would be kept in Snakemake's metadata and the report; "
                                 "download the file and give its path instead")
-            if urlsplit(location).username or urlsplit(location).password:
+            if parts.username or parts.password:
                 problems.append(f"{where}.archives.{archive}': credentials do not belong in a URL (the config "
                                 f"is logged and shown in the report); use {name.upper()}_USERNAME / "
                                 f"{name.upper()}_PASSWORD or ~/.netrc")

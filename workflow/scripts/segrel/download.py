@@ -61,7 +61,7 @@ def credentials(url: str, user_variable: str, password_variable: str) -> tuple[s
     if entry and entry[0] and entry[2]:
         return entry[0], entry[2]
     raise MissingCredentials(f"{public_url(url)} needs an account: set {user_variable} and {password_variable}, "
-                        f"or add 'machine {host} login <user> password <password>' to ~/.netrc")
+                             f"or add 'machine {host} login <user> password <password>' to ~/.netrc")
 
 
 def parse_checksum(checksum: str) -> tuple[str, str]:
@@ -82,24 +82,26 @@ def parse_checksum(checksum: str) -> tuple[str, str]:
     return algorithm, digest
 
 
-def file_digest(path, algorithm: str = "sha256") -> str:
-    digest = hashlib.new(algorithm)
+def file_digests(path, algorithms=("sha256",)) -> dict[str, str]:
+    """Hex digests of ``path``, every algorithm in one read (archives are tens of GB)."""
+    digests = {algorithm: hashlib.new(algorithm) for algorithm in algorithms}
     with open(path, "rb") as handle:
         while chunk := handle.read(CHUNK):
-            digest.update(chunk)
-    return digest.hexdigest()
+            for digest in digests.values():
+                digest.update(chunk)
+    return {algorithm: digest.hexdigest() for algorithm, digest in digests.items()}
 
 
 def verify(path, checksum: str | None, shown: str) -> str:
     """Check ``path`` against ``checksum`` (see :func:`parse_checksum`); return its SHA-256."""
-    sha256 = file_digest(path)
+    algorithm, wanted = parse_checksum(checksum) if checksum else ("sha256", "")
+    digests = file_digests(path, dict.fromkeys(["sha256", algorithm]))
     if checksum:
-        algorithm, wanted = parse_checksum(checksum)
-        actual = sha256 if algorithm == "sha256" else file_digest(path, algorithm)
+        actual = digests[algorithm]
         if not actual.startswith(wanted):
             raise DownloadError(f"{shown}: checksum mismatch ({algorithm} {actual[:16]}..., expected {wanted}): "
                                 "the file is corrupt or the source now serves another file")
-    return sha256
+    return digests["sha256"]
 
 
 LOOPBACK = ("127.0.0.1", "localhost", "::1")
