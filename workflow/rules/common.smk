@@ -82,7 +82,7 @@ def archives_replaceable(wildcards):
         replaceable(
             dataset["format"],
             Path(path).name,
-            dataset["checksums"],
+            dataset["checksums"].get(Path(path).name),
             archive_location(dataset, Path(path).name),
         )
         for path in dataset_archives(wildcards.dataset)

@@ -39,7 +39,7 @@ from urllib.parse import urlencode, urlsplit
 from urllib.request import HTTPCookieProcessor, HTTPRedirectHandler, Request, build_opener
 
 from .download import (DownloadError, MissingCredentials, credentials, fetch, file_digests, public_url,
-                       require_https, verify)
+                       require_https, unreachable, verify)
 
 
 @dataclass(frozen=True)
@@ -101,10 +101,10 @@ def _package(fmt: str, name: str) -> Package | None:
     return next((package for package in SOURCES[fmt].packages if package.name == name), None)
 
 
-def expected_checksum(fmt: str, name: str, pinned: dict[str, str]) -> str | None:
+def expected_checksum(fmt: str, name: str, pinned: str | None) -> str | None:
     """The config's pin, else the one published with the package (None: not known in advance)."""
     package = _package(fmt, name)
-    return pinned.get(name) or (package.checksum if package else None)
+    return pinned or (package.checksum if package else None)
 
 
 # ---- obtaining one archive
@@ -119,7 +119,7 @@ def obtain_archive(request: dict, dest, log=print) -> Path:
     dest = Path(dest)
     fmt, name, location = request["format"], request["name"], request.get("location")
     src = SOURCES[fmt]
-    checksum = expected_checksum(fmt, name, {name: request["checksum"]} if request.get("checksum") else {})
+    checksum = expected_checksum(fmt, name, request.get("checksum"))
     if location and not is_url(location):
         return _link_local_archive(Path(location), dest, checksum, src, log)
     if location:
@@ -198,8 +198,7 @@ def _get_json(opener, url: str, timeout: float = 60.0):
     except HTTPError as error:
         raise DownloadError(f"{public_url(url)}: HTTP {error.code} {error.reason}") from None
     except URLError as error:
-        raise DownloadError(f"{public_url(url)}: cannot connect ({error.reason}); check the network, or set "
-                            "source: archives with the archives already on disk") from None
+        raise unreachable(url, error) from None
     except ValueError:
         raise DownloadError(f"{public_url(url)}: the answer is not JSON (has the site's API changed? "
                             "download the archives by hand and set source: archives)") from None
@@ -216,8 +215,7 @@ def _status(opener, request: Request) -> int:
             return error.code  # the refused redirect
         raise DownloadError(f"{public_url(request.full_url)}: HTTP {error.code} {error.reason}") from None
     except URLError as error:
-        raise DownloadError(f"{public_url(request.full_url)}: cannot connect ({error.reason}); check the network, "
-                            "or set source: archives with the archives already on disk") from None
+        raise unreachable(request.full_url, error) from None
 
 
 def _fetch_cityscapes(base: str, name: str, dest: Path, checksum, src: Source, log) -> Path:
@@ -262,7 +260,7 @@ def _fetch_acdc(base: str, name: str, dest: Path, checksum, src: Source, log) ->
 
 # ---- preparing a dataset from its archives
 
-def replaceable(fmt: str, name: str, pinned: dict[str, str], location: str | None) -> bool:
+def replaceable(fmt: str, name: str, pinned: str | None, location: str | None) -> bool:
     """Whether a corrupt copy of an archive may be deleted to be fetched again: segrel downloaded
     it (from the publisher or a URL) and no checksum vouched for it. A user's file is never
     deleted, and a file whose checksum matched would only come back the same."""

@@ -104,6 +104,12 @@ def verify(path, checksum: str | None, shown: str) -> str:
     return digests["sha256"]
 
 
+def unreachable(url: str, error: URLError) -> DownloadError:
+    """The one error for a server that cannot be reached."""
+    return DownloadError(f"{public_url(url)}: cannot connect ({error.reason}); check the address and the network, "
+                         "or point the config at a copy already on disk")
+
+
 LOOPBACK = ("127.0.0.1", "localhost", "::1")
 
 
@@ -149,8 +155,7 @@ def fetch(url: str, dest, *, checksum: str | None = None, auth: tuple[str, str] 
         else:
             raise DownloadError(f"{shown}: HTTP {error.code} {error.reason}") from None
     except URLError as error:
-        raise DownloadError(f"{shown}: cannot connect ({error.reason}); check the address and the network, "
-                            "or point the config at a copy already on disk") from None
+        raise unreachable(url, error) from None
     if response is not None:
         with response:
             if offset and response.status != 206:  # the server ignored the range: start again
