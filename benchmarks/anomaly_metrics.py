@@ -17,7 +17,7 @@ import tracemalloc
 import numpy as np
 from sklearn.metrics import average_precision_score, roc_auc_score
 
-from segrel.metrics import DetectionAccumulator
+from segrel.evaluate.metrics import DetectionAccumulator
 
 
 def measure(fn):

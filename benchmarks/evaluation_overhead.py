@@ -1,7 +1,7 @@
 """Benchmark (a): the evaluation stage (one forward pass + every metric) vs a bare mmseg forward.
 
 Baseline, measured in the same run on the same images and batches: ``mmseg.apis.inference_model``
-alone (what any evaluation must pay). Candidate: ``segrel.evaluate.evaluate_shard``, which
+alone (what any evaluation must pay). Candidate: ``segrel.evaluate.evaluation.evaluate_shard``, which
 calls the same inference once per batch and feeds every metric from it. Target ratio <= 1.05.
 
 Two resolutions:
@@ -25,10 +25,10 @@ from mmseg.apis import inference_model
 
 from timing import interleaved_min  # benchmarks/timing.py
 
-from segrel import datasets
-from segrel.demo_data import write_cityscapes
-from segrel.evaluate import evaluate_shard
-from segrel.models import load_model
+from segrel.core import formats
+from segrel.data.demo.writers import write_cityscapes
+from segrel.evaluate.evaluation import evaluate_shard
+from segrel.models.segmentors import load_model
 
 PAPER_SIZE = (1024, 2048)  # Cityscapes (height, width)
 
@@ -59,7 +59,7 @@ def main() -> None:
         else:
             images, dataset = args.images or 40, args.dataset
         model = load_model(config, f"{args.models_dir}/{args.model}/{args.model}.pth", device=args.device)
-        samples = datasets.list_samples("cityscapes", dataset, "val")[:images]
+        samples = formats.list_samples("cityscapes", dataset, "val")[:images]
         ratio = compare(model, samples, args)
     print(f"ratio evaluation / forward = {ratio:.3f}")
 

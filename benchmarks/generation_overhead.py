@@ -2,7 +2,7 @@
 
 Baseline, measured in the same run on the same label maps and settings: one
 ``StableDiffusionControlNetPipeline`` call per image (DDIM, the configured steps and guidance),
-conditions prepared beforehand. Candidate: ``segrel.generation.write_domain_shard``, which
+conditions prepared beforehand. Candidate: ``segrel.generate.domains.write_domain_shard``, which
 also reads and crops each label map, builds the prompt, seeds the image and writes the image
 and its ground truth as PNGs. Reports images/s of both and the ratio.
 
@@ -20,9 +20,11 @@ import torch
 
 from timing import interleaved_min  # benchmarks/timing.py
 
-from segrel import configure_torch, datasets
-from segrel.controlnet import condition_map
-from segrel.generation import center_square, domain_items, image_seed, load_pipeline, write_domain_shard
+from segrel.core.devices import configure_torch
+from segrel.core import formats
+from segrel.generate.controlnet import condition_map
+from segrel.core.seeds import image_seed
+from segrel.generate.domains import center_square, domain_items, load_pipeline, write_domain_shard
 
 
 def main() -> None:
@@ -41,10 +43,10 @@ def main() -> None:
     configure_torch(args.threads)  # as the rule does (subnormals flushed)
 
     pipeline = load_pipeline(args.base, args.controlnet, args.device)
-    samples = sorted(datasets.list_samples("cityscapes", args.dataset, "val"), key=lambda s: s.name)
+    samples = sorted(formats.list_samples("cityscapes", args.dataset, "val"), key=lambda s: s.name)
     items = domain_items(samples, args.images)
     captions = {sample.name: "a city street" for _, sample in items}
-    maps = [center_square(datasets.read_ids(sample.label), args.resolution) for _, sample in items]
+    maps = [center_square(formats.read_ids(sample.label), args.resolution) for _, sample in items]
     conditions = [torch.from_numpy(condition_map(m))[None, None].expand(1, 3, -1, -1) for m in maps]
 
     def bare():

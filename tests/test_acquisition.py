@@ -18,8 +18,10 @@ from urllib.parse import parse_qs, urlsplit
 import numpy as np
 import pytest
 
-from segrel import acquisition, datasets, demo_data
-from segrel.download import DownloadError
+from segrel.data import acquisition
+from segrel.core import formats
+from segrel.data.demo import writers
+from segrel.data.download import DownloadError
 
 USER, PASSWORD = "cs-user@example.org", "pa$$-w0rd-never-logged"
 
@@ -47,9 +49,9 @@ def sources(tmp_path_factory):
     """Demo datasets in the real layouts and the archives the publishers serve."""
     root = tmp_path_factory.mktemp("sources")
     small = {"seed": 3, "height": 64, "width": 128}
-    demo_data.write_cityscapes(root / "cityscapes", cities={"train": {"aachen": 2}, "val": {"lindau": 1}}, **small)
-    demo_data.write_acdc(root / "acdc", conditions=["fog"], images={"train": 2, "val": 1}, **small)
-    demo_data.write_smiyc(root / "smiyc", images=2, objects_per_image=[1, 1], **small)
+    writers.write_cityscapes(root / "cityscapes", cities={"train": {"aachen": 2}, "val": {"lindau": 1}}, **small)
+    writers.write_acdc(root / "acdc", conditions=["fog"], images={"train": 2, "val": 1}, **small)
+    writers.write_smiyc(root / "smiyc", images=2, objects_per_image=[1, 1], **small)
     # the real RoadAnomaly21 archive also holds test images without labels
     (root / "smiyc" / "dataset_AnomalyTrack" / "images" / "airplane0000.jpg").write_bytes(
         (root / "smiyc" / "dataset_AnomalyTrack" / "images" / "validation0000.jpg").read_bytes())
@@ -205,7 +207,7 @@ def test_cityscapes_portal_login_md5_and_preparation(sources, publisher, account
     assert manifest["samples"] == {"train": 2, "val": 1}
     assert json.loads((tmp_path / "cityscapes" / "SOURCE.json").read_text())["archives"][1]["sha256"] == \
         hashlib.sha256(sources[1]["leftImg8bit_trainvaltest.zip"]).hexdigest()
-    samples = datasets.list_samples("cityscapes", tmp_path / "cityscapes", "val")
+    samples = formats.list_samples("cityscapes", tmp_path / "cityscapes", "val")
     assert [s.name for s in samples] == ["lindau_000000_000019"]
     assert not any(PASSWORD in line or USER in line for line in logged)
     assert not list(tmp_path.glob(".cityscapes.*"))  # no scratch folder left
@@ -283,7 +285,7 @@ def test_smiyc_from_zenodo_mirror_keeps_the_labelled_validation_images(sources, 
     manifest = acquisition.prepare_dataset("smiyc", [archive], tmp_path / "smiyc", replaceable=[True], log=print)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["a", "smiyc"]
     assert manifest["samples"] == {"validation": 2}  # airplane0000.jpg (a test image) has no label
-    label = datasets.read_label("smiyc", datasets.list_samples("smiyc", tmp_path / "smiyc", "validation")[0].label)
+    label = formats.read_label("smiyc", formats.list_samples("smiyc", tmp_path / "smiyc", "validation")[0].label)
     original = np.asarray(__import__("PIL.Image").Image.open(
         sources[0] / "smiyc" / "dataset_AnomalyTrack" / "labels_masks" / "validation0000_labels_semantic.png"))
     np.testing.assert_array_equal(label, original)
@@ -318,12 +320,12 @@ def test_idd_from_archive_on_disk_renders_level3_labels(tmp_path):
     linked = acquisition.obtain_archive(request, tmp_path / "archives" / archive.name, log=logged.append)
     assert linked.is_symlink() and any("pin it with checksums" in line for line in logged)
     acquisition.prepare_dataset("idd", [linked], tmp_path / "idd", replaceable=[False], log=print)
-    (sample,) = datasets.list_samples("idd", tmp_path / "idd", "val")
+    (sample,) = formats.list_samples("idd", tmp_path / "idd", "val")
     expected = np.full((8, 12), 255, np.uint8)  # unlabeled
     expected[4:8, :] = 0  # road -> train id 0
     expected[5:7, 2:5] = 255  # autorickshaw: Cityscapes has no such class
-    np.testing.assert_array_equal(datasets.read_label("idd", sample.label), expected)
-    assert datasets.read_local_ood(sample.label).sum() == 6
+    np.testing.assert_array_equal(formats.read_label("idd", sample.label), expected)
+    assert formats.read_local_ood(sample.label).sum() == 6
     # a user's archive that turns out corrupt is named, never deleted
     archive.write_bytes(archive.read_bytes()[:100])
     with pytest.raises(DownloadError, match="corrupt or truncated .*replace it with a good copy"):
@@ -395,7 +397,7 @@ def test_workflow_downloads_and_prepares_without_leaking_credentials(sources, pu
     _idd_archive(workdir / "downloads" / "idd-segmentation.tar.gz")
     snakemake(workdir, config, "--cores", "2", "data")
     _same_files(workdir / "resources/datasets/cityscapes", sources[0] / "cityscapes", ["leftImg8bit", "gtFine"])
-    assert datasets.list_samples("idd", workdir / "resources/datasets/idd", "val")
+    assert formats.list_samples("idd", workdir / "resources/datasets/idd", "val")
     # every file the run wrote (logs, benchmarks, Snakemake's metadata, the data), archives aside
     written = [p for p in workdir.rglob("*") if p.is_file() and not p.is_symlink() and "archives" not in p.parts]
     assert len(written) > 20

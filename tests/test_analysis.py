@@ -6,7 +6,7 @@ import pandas as pd
 import pytest
 from scipy.stats import norm
 
-from segrel.analysis import correlation, correlation_table, paired_values, pcc_vs_sample_size
+from segrel.analyse.statistics import correlation, correlation_table, paired_values, pcc_vs_sample_size
 
 
 def test_correlation_against_textbook_formulas():

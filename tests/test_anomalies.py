@@ -6,7 +6,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from segrel import datasets, generators
+from segrel.core import formats
+from segrel.generate.demo import builders
 
 OBJECTS = ["lion", "elephant"]
 
@@ -16,7 +17,7 @@ def built(tmp_path_factory):
     """The untrained tiny generators, built here (the demo's pre-training is not what is tested)."""
     root = tmp_path_factory.mktemp("generators")
     for name in ("inpainting", "detector", "segmenter"):
-        generators.build(name, root / name)
+        builders.build(name, root / name)
     return root
 
 
@@ -31,12 +32,12 @@ def flush_denormal():
 
 
 def test_unreachable_thresholds_fail_every_sample_and_no_empty_set_is_written(built, tmp_path, flush_denormal):
-    from segrel.demo_data import write_cityscapes
-    from segrel.inpainting import (anomaly_items, detection_table, load_models, write_anomaly_dataset,
+    from segrel.data.demo.writers import write_cityscapes
+    from segrel.generate.inpainting import (anomaly_items, detection_table, load_models, write_anomaly_dataset,
                                    write_anomaly_shard)
 
     write_cityscapes(tmp_path / "cs", seed=0, height=64, width=128, cities={"val": {"lindau": 1}})
-    sources = datasets.list_samples("cityscapes", tmp_path / "cs", "val")
+    sources = formats.list_samples("cityscapes", tmp_path / "cs", "val")
     models = load_models(built / "inpainting", built / "detector", built / "segmenter")
     settings = {"steps": 1, "resolution": 64, "refinement_steps": 2, "box_threshold": 1.01, "text_threshold": 1.01}
     table = write_anomaly_shard(tmp_path / "shard", models, anomaly_items(OBJECTS, sources, 3), set_name="objects",
@@ -79,13 +80,13 @@ def test_inpainted_sets_are_evaluated_roadanomaly21_datasets(snakemake, tiny_stu
 
     for name, count in [("synthetic_anomalies", detected["objects"]),
                         ("synthetic_anomalies_control", detected["control"])]:
-        samples = datasets.list_samples("smiyc", root / name, "validation")
+        samples = formats.list_samples("smiyc", root / name, "validation")
         assert [s.name for s in samples] == [f"validation{i:04d}" for i in range(count)], name
         table = pd.read_csv(root / name / "samples.csv")
         assert table.image.tolist() == [s.name for s in samples] and table.detected.all()
         for sample, row in zip(samples, table.itertuples()):
-            assert datasets.read_image(sample.image).shape == (64, 128, 3)
-            label = datasets.read_label("smiyc", sample.label)
+            assert formats.read_image(sample.image).shape == (64, 128, 3)
+            label = formats.read_label("smiyc", sample.label)
             assert set(np.unique(label)) == {0, 1}  # void_square off: binary, as GenVal's masks
             ys, xs = np.nonzero(label == 1)
             assert len(ys) == row.mask_pixels > 0

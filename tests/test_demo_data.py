@@ -13,7 +13,8 @@ import pytest
 from cityscapesscripts.helpers.labels import id2label
 from PIL import Image
 
-from segrel import datasets, demo_data, weather
+from segrel.core import formats
+from segrel.data.demo import writers, weather
 
 SIZE = {"height": 96, "width": 192}
 CITIES = {"train": {"aachen": 3, "bremen": 2}, "val": {"frankfurt": 2, "lindau": 1, "munster": 1}}
@@ -21,11 +22,11 @@ CITIES = {"train": {"aachen": 3, "bremen": 2}, "val": {"frankfurt": 2, "lindau":
 
 def write_all(root: Path, seed: int = 0) -> dict[str, Path]:
     roots = {name: root / name for name in ("cityscapes", "acdc", "idd", "smiyc")}
-    demo_data.write_cityscapes(roots["cityscapes"], seed=seed, cities=CITIES, **SIZE)
-    demo_data.write_acdc(roots["acdc"], seed=seed, conditions=["fog", "night", "rain", "snow"],
+    writers.write_cityscapes(roots["cityscapes"], seed=seed, cities=CITIES, **SIZE)
+    writers.write_acdc(roots["acdc"], seed=seed, conditions=["fog", "night", "rain", "snow"],
                          images={"train": 2, "val": 1}, **SIZE)
-    demo_data.write_idd(roots["idd"], seed=seed, images={"val": 6}, **SIZE)
-    demo_data.write_smiyc(roots["smiyc"], seed=seed, images=4, objects_per_image=[1, 2], **SIZE)
+    writers.write_idd(roots["idd"], seed=seed, images={"val": 6}, **SIZE)
+    writers.write_smiyc(roots["smiyc"], seed=seed, images=4, objects_per_image=[1, 2], **SIZE)
     return roots
 
 
@@ -127,7 +128,7 @@ def test_idd_layout_and_level3_ids(demo):
     values, local_ood = set(), 0
     for path in demo["idd"].glob("gtFine/val/*/*_labellevel3Ids.png"):
         values |= set(np.unique(read(path)).tolist())
-        local_ood += datasets.read_local_ood(path).sum()
+        local_ood += formats.read_local_ood(path).sum()
     assert values <= set(range(26)) | {255}
     assert local_ood > 0  # autorickshaws, billboards, guard rails: classes Cityscapes lacks
 
@@ -147,28 +148,28 @@ def test_smiyc_layout_and_masks(demo):
 
 
 def test_loader_reads_every_format(demo):
-    val = datasets.list_samples("cityscapes", demo["cityscapes"], "val")
+    val = formats.list_samples("cityscapes", demo["cityscapes"], "val")
     assert [s.group for s in val] == ["frankfurt", "frankfurt", "lindau", "munster"]
-    frankfurt = datasets.list_samples("cityscapes", demo["cityscapes"], "val", "frankfurt")
+    frankfurt = formats.list_samples("cityscapes", demo["cityscapes"], "val", "frankfurt")
     assert len(frankfurt) == 2
     # Decoded train ids equal the labelTrainIds files written beside them.
     for sample in val:
         stored = read(str(sample.label).replace("_labelIds", "_labelTrainIds"))
-        np.testing.assert_array_equal(datasets.read_label("cityscapes", sample.label), stored)
-    fog = datasets.list_samples("acdc", demo["acdc"], "train", "fog")
+        np.testing.assert_array_equal(formats.read_label("cityscapes", sample.label), stored)
+    fog = formats.list_samples("acdc", demo["acdc"], "train", "fog")
     assert len(fog) == 2 and all("/fog/train/" in str(s.image) for s in fog)
-    idd = datasets.list_samples("idd", demo["idd"], "val")
+    idd = formats.list_samples("idd", demo["idd"], "val")
     assert len(idd) == 6
-    assert set(np.unique(datasets.read_label("idd", idd[0].label))) <= set(range(19)) | {255}
-    anomalies = datasets.list_samples("smiyc", demo["smiyc"])
-    assert len(anomalies) == 4 and datasets.read_image(anomalies[0].image).shape == (96, 192, 3)
+    assert set(np.unique(formats.read_label("idd", idd[0].label))) <= set(range(19)) | {255}
+    anomalies = formats.list_samples("smiyc", demo["smiyc"])
+    assert len(anomalies) == 4 and formats.read_image(anomalies[0].image).shape == (96, 192, 3)
 
 
 def test_loader_errors_name_the_problem(tmp_path, demo):
     with pytest.raises(FileNotFoundError, match="no cityscapes images match"):
-        datasets.list_samples("cityscapes", tmp_path, "val")
+        formats.list_samples("cityscapes", tmp_path, "val")
     with pytest.raises(ValueError, match="unknown dataset format 'kitti'"):
-        datasets.list_samples("kitti", tmp_path)
+        formats.list_samples("kitti", tmp_path)
 
 
 def digest(root: Path) -> str:
@@ -184,7 +185,7 @@ def test_same_seed_same_bytes_other_seed_other_bytes(tmp_path, demo):
     for name in demo:
         assert digest(again[name]) == digest(demo[name]), name
     other = tmp_path / "other"
-    demo_data.write_idd(other, seed=1, images={"val": 6}, **SIZE)
+    writers.write_idd(other, seed=1, images={"val": 6}, **SIZE)
     assert digest(other) != digest(demo["idd"])
 
 
@@ -200,5 +201,5 @@ def test_a_failed_writer_leaves_nothing(tmp_path, monkeypatch):
 
     monkeypatch.setattr(demo_data, "render", failing_render)
     with pytest.raises(RuntimeError, match="disk full"):
-        demo_data.write_idd(tmp_path / "idd", seed=0, images={"val": 5}, **SIZE)
+        writers.write_idd(tmp_path / "idd", seed=0, images={"val": 5}, **SIZE)
     assert list(tmp_path.iterdir()) == []  # neither the dataset nor a scratch folder

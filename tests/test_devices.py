@@ -1,4 +1,4 @@
-"""segrel.claim_gpu: concurrent jobs on one machine take different GPUs (file locks, no GPU needed)."""
+"""segrel.core.devices.claim_gpu: concurrent jobs on one machine take different GPUs (file locks, no GPU needed)."""
 
 import subprocess
 import sys
@@ -8,7 +8,7 @@ import pytest
 HOLD = """
 import sys, time
 sys.path.insert(0, {library!r})
-from segrel import claim_gpu
+from segrel.core.devices import claim_gpu
 print(claim_gpu(2, {folder!r}), flush=True)
 time.sleep(30)
 """
@@ -27,12 +27,12 @@ def test_concurrent_jobs_take_different_gpus_and_a_third_is_refused(tmp_path):
         assert second.stdout.strip() == "1"
         import segrel
 
-        segrel._claimed_gpu = None
+        segrel.core.devices._claimed_gpu = None
         with pytest.raises(RuntimeError, match=r"all 1 GPUs are held .*--resources gpu=1"):
-            segrel.claim_gpu(1, tmp_path)  # GPU 0 is still held by the first job
+            segrel.core.devices.claim_gpu(1, tmp_path)  # GPU 0 is still held by the first job
     finally:
         holder.kill()
         holder.wait()
-    assert segrel.claim_gpu(1, tmp_path) == 0  # released when its process ends
-    segrel._claimed_gpu[0].close()
-    segrel._claimed_gpu = None
+    assert segrel.core.devices.claim_gpu(1, tmp_path) == 0  # released when its process ends
+    segrel.core.devices._claimed_gpu[0].close()
+    segrel.core.devices._claimed_gpu = None

@@ -1,4 +1,4 @@
-"""segrel.download against a server on 127.0.0.1 that the test runs: good, resumed, truncated,
+"""segrel.data.download against a server on 127.0.0.1 that the test runs: good, resumed, truncated,
 corrupt, wrong-checksum and unauthorised downloads (expected digests from hashlib directly)."""
 
 import base64
@@ -8,7 +8,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from segrel.download import DownloadError, credentials, fetch
+from segrel.data.download import DownloadError, credentials, fetch
 
 PAYLOAD = bytes(range(256)) * 4096  # 1 MiB
 DIGEST = hashlib.sha256(PAYLOAD).hexdigest()

@@ -7,8 +7,8 @@ import pytest
 import torch
 from scipy.stats import entropy as scipy_entropy
 
-from segrel import datasets
-from segrel.evaluate import EvaluationState, _accumulate, pixel_scores
+from segrel.core import formats
+from segrel.evaluate.evaluation import EvaluationState, _accumulate, pixel_scores
 
 
 def test_pixel_scores_against_direct_softmax():
@@ -105,15 +105,15 @@ def test_evaluation_stage_end_to_end(snakemake, tmp_path):
     from mmseg.apis import inference_model
     from mmseg.evaluation.metrics import IoUMetric
 
-    from segrel.models import load_model
+    from segrel.models.segmentors import load_model
 
     model_dir = tmp_path / "resources" / "models" / "segformer_b0"
     model = load_model(model_dir / "segformer_b0.py", model_dir / "segformer_b0.pth")
-    samples = datasets.list_samples("cityscapes", tmp_path / "resources" / "datasets" / "cityscapes", "val")
+    samples = formats.list_samples("cityscapes", tmp_path / "resources" / "datasets" / "cityscapes", "val")
     totals = None
     for sample in samples:
         prediction = inference_model(model, str(sample.image)).pred_sem_seg.data[0]
-        label = torch.from_numpy(datasets.read_label("cityscapes", sample.label).astype(np.int64))
+        label = torch.from_numpy(formats.read_label("cityscapes", sample.label).astype(np.int64))
         areas = IoUMetric.intersect_and_union(prediction, label, 19, 255)
         totals = areas if totals is None else [a + b for a, b in zip(totals, areas)]
     with np.errstate(invalid="ignore", divide="ignore"):

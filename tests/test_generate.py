@@ -11,14 +11,14 @@ import pandas as pd
 import pytest
 import torch
 
-from segrel import generators
+from segrel.generate.demo import builders
 
 
 @pytest.fixture(scope="module")
 def built(tmp_path_factory):
     root = tmp_path_factory.mktemp("generators")
-    for name in generators.BUILDERS:
-        generators.build(name, root / name)
+    for name in builders.BUILDERS:
+        builders.build(name, root / name)
     return root
 
 
@@ -34,14 +34,14 @@ def test_clip_tokenizer_reproduces_stable_diffusion_ids(built):
 def test_bert_vocab_keeps_the_ids_grounding_dino_hard_codes():
     from transformers.models.grounding_dino import modeling_grounding_dino
 
-    vocab = generators.bert_vocab()
+    vocab = builders.bert_vocab()
     assert [vocab.index(t) for t in ("[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]")] == [0, 100, 101, 102, 103]
     hard_coded = modeling_grounding_dino.SPECIAL_TOKENS  # [CLS], [SEP], '.', '?' in bert-base-uncased
     assert [vocab[i] for i in hard_coded] == ["[CLS]", "[SEP]", ".", "?"]
 
 
 def test_builds_are_deterministic_and_pipelines_run(built, tmp_path):
-    generators.build("segmenter", tmp_path / "again")
+    builders.build("segmenter", tmp_path / "again")
     assert (tmp_path / "again" / "model.safetensors").read_bytes() == (built / "segmenter" / "model.safetensors").read_bytes()
     from diffusers import StableDiffusionInpaintPipeline, StableDiffusionPipeline
 
@@ -51,7 +51,7 @@ def test_builds_are_deterministic_and_pipelines_run(built, tmp_path):
     inpaint = StableDiffusionInpaintPipeline.from_pretrained(built / "inpainting")
     assert inpaint.unet.config.in_channels == 9
     with pytest.raises(ValueError, match="no demo generator named 'vae'"):
-        generators.build("vae", tmp_path / "vae")
+        builders.build("vae", tmp_path / "vae")
     assert not (tmp_path / "vae").exists()
 
 
@@ -64,7 +64,7 @@ def test_captioner_loads_from_a_hugging_face_cache_offline(built, tmp_path):
     import shutil
 
     shutil.copytree(built / "captioner", repo / "snapshots" / revision)
-    code = ("from segrel.captions import load_captioner; "
+    code = ("from segrel.generate.captions import load_captioner; "
             "p, m = load_captioner('Salesforce/blip-image-captioning-large'); print(type(m).__name__)")
     env = {**os.environ, "HF_HUB_CACHE": str(tmp_path / "hub"), "HF_HUB_OFFLINE": "1"}
     result = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=300)
@@ -96,9 +96,9 @@ TINY_CAPTIONS = {
 def test_caption_rule_captions_every_image(snakemake, tmp_path):
     snakemake(tmp_path, TINY_CAPTIONS, "--cores", "2", "results/generate/captions/cs_train.csv")
     table = pd.read_csv(tmp_path / "results" / "generate" / "captions" / "cs_train.csv")
-    from segrel import datasets
+    from segrel.core import formats
 
-    samples = datasets.list_samples("cityscapes", tmp_path / "resources" / "datasets" / "cityscapes", "train")
+    samples = formats.list_samples("cityscapes", tmp_path / "resources" / "datasets" / "cityscapes", "train")
     assert table.image.tolist() == [s.name for s in samples]
     # reference: transformers' own generate on one image at a time, outside the rule
     from PIL import Image
@@ -118,13 +118,13 @@ def test_controlnet_training_resumes_bit_exactly(built, tmp_path):
     """2 optimiser steps straight == 1 step, stop, resume from the checkpoint, 1 more step."""
     from safetensors.torch import load_file
 
-    from segrel import datasets
-    from segrel.controlnet import TrainingExample, train_controlnet
-    from segrel.demo_data import write_cityscapes
+    from segrel.core import formats
+    from segrel.generate.controlnet import TrainingExample, train_controlnet
+    from segrel.data.demo.writers import write_cityscapes
 
     write_cityscapes(tmp_path / "cs", seed=0, height=64, width=128, cities={"train": {"aachen": 3}})
     examples = [TrainingExample(s.image, s.label, "a street") for s in
-                datasets.list_samples("cityscapes", tmp_path / "cs", "train")]
+                formats.list_samples("cityscapes", tmp_path / "cs", "train")]
     settings = dict(resolution=64, learning_rate=1e-3, batch_size=2, gradient_accumulation=2, checkpoint_every=1,
                     seed=0, log=lambda message: None)
     base = built / "stable_diffusion"
@@ -148,7 +148,7 @@ def test_controlnet_training_resumes_bit_exactly(built, tmp_path):
 def test_square_crop_takes_the_full_height_and_resizes_nearest():
     from PIL import Image
 
-    from segrel.controlnet import square_crop
+    from segrel.generate.controlnet import square_crop
 
     label = np.tile(np.arange(8, dtype=np.uint8), (4, 1))  # 4 x 8, column index as id
     image = Image.fromarray(np.repeat(label[..., None] * 10, 3, axis=2))
@@ -171,19 +171,19 @@ TINY_GENERATION = {
 
 @pytest.mark.workflow
 def test_domain_generation_makes_an_evaluated_cityscapes_test_set(snakemake, tiny_study, tmp_path):
-    from segrel import datasets
+    from segrel.core import formats
 
     snakemake(tmp_path, tiny_study(TINY_GENERATION), "--cores", "2")
     root = tmp_path / "resources" / "datasets"
-    generated = datasets.list_samples("cityscapes", root / "synthetic_fog", "val")
+    generated = formats.list_samples("cityscapes", root / "synthetic_fog", "val")
     # 3 images from 2 label maps: the maps cycled, the second pass suffixed
     assert [s.name for s in generated] == ["lindau_000000_000019", "lindau_000000_000019_r1", "lindau_000001_000019"]
-    source = {s.name: s for s in datasets.list_samples("cityscapes", root / "cityscapes", "val")}
+    source = {s.name: s for s in formats.list_samples("cityscapes", root / "cityscapes", "val")}
     for sample in generated:
-        original = datasets.read_ids(source[sample.name.removesuffix("_r1")].label)
+        original = formats.read_ids(source[sample.name.removesuffix("_r1")].label)
         # 64x128 map, 64 px square: the central 64 columns, unscaled
-        np.testing.assert_array_equal(datasets.read_ids(sample.label), original[:, 32:96])
-        assert datasets.read_image(sample.image).shape == (64, 64, 3)
+        np.testing.assert_array_equal(formats.read_ids(sample.label), original[:, 32:96])
+        assert formats.read_image(sample.image).shape == (64, 64, 3)
     metrics = pd.read_csv(tmp_path / "results" / "tables" / "metrics.csv")
     assert ((metrics.test_set == "synthetic_fog") & (metrics.metric == "images")).any()
     assert metrics[(metrics.test_set == "synthetic_fog") & (metrics.metric == "images")].value.item() == 3
@@ -194,7 +194,7 @@ def test_domain_generation_makes_an_evaluated_cityscapes_test_set(snakemake, tin
     before = {s.name: s.image.read_bytes() for s in generated}
     one_shard = tiny_study({**TINY_GENERATION, "domain_generation": {"images": 3, "shards": 1, "steps": 2}})
     snakemake(tmp_path, one_shard, "--cores", "2", "resources/datasets/synthetic_fog")
-    after = {s.name: s.image.read_bytes() for s in datasets.list_samples("cityscapes", root / "synthetic_fog", "val")}
+    after = {s.name: s.image.read_bytes() for s in formats.list_samples("cityscapes", root / "synthetic_fog", "val")}
     assert after == before
 
 
@@ -204,7 +204,7 @@ def test_inpainting_and_detection_run_on_the_tiny_models(built):
     from transformers import (GroundingDinoForObjectDetection, GroundingDinoProcessor, SamModel,
                               SamProcessor)
 
-    from segrel.inpainting import Box, detect_object, inpaint_object
+    from segrel.generate.inpainting import Box, detect_object, inpaint_object
 
     rng = np.random.default_rng(0)
     image = Image.fromarray(rng.integers(0, 255, size=(128, 256, 3), dtype=np.uint8))

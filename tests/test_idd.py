@@ -17,8 +17,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from segrel import datasets, idd
-from segrel import labels as lb
+from segrel.core import formats
+from segrel.data import idd
+from segrel.core import labels as lb
 
 W, H = 20, 12
 
@@ -110,21 +111,21 @@ def test_write_level3_labels_feeds_the_idd_loader(tmp_path):
     assert idd.write_level3_labels(tmp_path, log=logged.append) == 2
     assert logged
 
-    (sample,) = datasets.list_samples("idd", tmp_path, "val", "*")
+    (sample,) = formats.list_samples("idd", tmp_path, "val", "*")
     assert sample.label == tmp_path / "gtFine/val/201/000123_gtFine_labellevel3Ids.png"
     with Image.open(sample.label) as image:
         assert image.mode == "L" and image.size == (W, H)
-    train_ids = datasets.read_label("idd", sample.label)
+    train_ids = formats.read_label("idd", sample.label)
     expected = np.full((H, W), 255, np.uint8)  # unlabeled and autorickshaw -> void
     expected[6:12, :] = 0  # road
     expected[1:4, 1:5] = 13  # car
     np.testing.assert_array_equal(train_ids, expected)
-    level3 = datasets.read_ids(sample.label)
+    level3 = formats.read_ids(sample.label)
     assert (level3[1:4, 10:15] == 8).all()  # autorickshaw kept as level-3 8 (local OOD)
-    assert datasets.read_local_ood(sample.label).sum() == 5 * 3
+    assert formats.read_local_ood(sample.label).sum() == 5 * 3
 
-    (train,) = datasets.list_samples("idd", tmp_path, "train", "*")
-    assert (datasets.read_label("idd", train.label) == 10).all()  # sky
+    (train,) = formats.list_samples("idd", tmp_path, "train", "*")
+    assert (formats.read_label("idd", train.label) == 10).all()  # sky
 
     # Rewrites in place, leaving nothing but the label images beside the JSONs.
     assert idd.write_level3_labels(tmp_path, log=logged.append) == 2

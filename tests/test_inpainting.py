@@ -8,9 +8,9 @@ import pandas as pd
 import pytest
 from PIL import Image
 
-from segrel import inpainting
-from segrel.datasets import Sample
-from segrel.inpainting import (Box, InpaintedSample, anomaly_items, anomaly_label, context_box, detection_table,
+from segrel.generate import inpainting
+from segrel.core.formats import Sample
+from segrel.generate.inpainting import (Box, InpaintedSample, anomaly_items, anomaly_label, context_box, detection_table,
                                inpainting_mask, object_prompt, paste_square, place_square, write_anomaly_dataset,
                                write_anomaly_shard)
 
@@ -166,7 +166,7 @@ def _fake_sample(models, image, name, *, seed, **settings):
 
 @pytest.fixture
 def sources(tmp_path):
-    from segrel.io import save_png
+    from segrel.core.io import save_png
 
     paths = []
     for index in range(2):
@@ -177,7 +177,7 @@ def sources(tmp_path):
 
 
 def test_shards_write_detected_samples_and_count_failures(monkeypatch, tmp_path, sources):
-    from segrel.evaluate import shard_samples
+    from segrel.core.sharding import shard_samples
 
     monkeypatch.setattr(inpainting, "inpaint_sample", _fake_sample)
     items = anomaly_items(["lion", "ghost", "box"], sources, 5)
@@ -206,8 +206,8 @@ def test_shards_write_detected_samples_and_count_failures(monkeypatch, tmp_path,
 
 
 def test_datasets_renumber_detected_samples_and_refuse_to_be_empty(monkeypatch, tmp_path, sources):
-    from segrel import datasets
-    from segrel.evaluate import shard_samples
+    from segrel.core import formats
+    from segrel.core.sharding import shard_samples
 
     monkeypatch.setattr(inpainting, "inpaint_sample", _fake_sample)
     items = anomaly_items(["lion", "ghost", "box"], sources, 5)
@@ -217,10 +217,10 @@ def test_datasets_renumber_detected_samples_and_refuse_to_be_empty(monkeypatch, 
     kept = write_anomaly_dataset(tmp_path / "all", shards, set_label="synthetic_anomalies")
     assert kept[["image", "sample"]].values.tolist() == [
         ["validation0000", "00000_lion"], ["validation0001", "00002_box"], ["validation0002", "00003_lion"]]
-    samples = datasets.list_samples("smiyc", tmp_path / "all", "validation")
+    samples = formats.list_samples("smiyc", tmp_path / "all", "validation")
     assert [s.name for s in samples] == ["validation0000", "validation0001", "validation0002"]
     assert (samples[1].image.read_bytes() == (shards[0] / "images" / "00002_box.jpg").read_bytes())
-    assert set(np.unique(datasets.read_label("smiyc", samples[0].label))) == {0, 1}
+    assert set(np.unique(formats.read_label("smiyc", samples[0].label))) == {0, 1}
     assert sorted(p.name for p in (tmp_path / "all").iterdir()) == ["dataset_AnomalyTrack", "samples.csv"]
 
     curated = write_anomaly_dataset(tmp_path / "curated", shards, set_label="curated", keep=["00003_lion"])
@@ -269,7 +269,7 @@ def test_config_adds_the_inpainted_sets_only_when_enabled():
 
 
 def test_control_figure_keeps_the_requested_sets_and_metrics():
-    from segrel.figures import inpainting_control_figure
+    from segrel.analyse.figures import inpainting_control_figure
 
     metrics = pd.DataFrame({"model": ["a", "a", "b", "b", "a"],
                             "test_set": ["synthetic_anomalies", "synthetic_anomalies_control"] * 2 + ["smiyc_anomaly"],

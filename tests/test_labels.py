@@ -3,7 +3,7 @@
 import numpy as np
 from cityscapesscripts.helpers.labels import labels as cs_labels
 
-from segrel import labels as lb
+from segrel.core import labels as lb
 
 
 def test_cityscapes_train_ids_match_cityscapesscripts():

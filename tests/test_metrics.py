@@ -1,11 +1,11 @@
-"""segrel.metrics against independent references: sklearn, mmseg's IoU metric, direct loops
+"""segrel.evaluate.metrics against independent references: sklearn, mmseg's IoU metric, direct loops
 transcribed from the papers, the published RELIS/Malinin PRR routine, and hand-made cases."""
 
 import numpy as np
 import pytest
 from sklearn.metrics import average_precision_score, roc_auc_score, roc_curve
 
-from segrel import metrics
+from segrel.evaluate.evaluation import metrics
 
 
 def realistic_pixels(n, seed=0, shift=0.0):

@@ -25,7 +25,7 @@ REFERENCE_MIOU = {
 
 
 def test_paper_models_are_the_reference_list():
-    from segrel.zoo import resolve
+    from segrel.models.zoo import resolve
 
     models = yaml.safe_load(PAPER.read_text())["models"]
     assert set(REFERENCE_MIOU) <= set(models)

@@ -1,4 +1,4 @@
-"""The demo generators' pre-training (segrel.pretraining): its data, and that each objective
+"""The demo generators' pre-training (segrel.generate.demo.pretraining): its data, and that each objective
 is wired the way the pipelines that later run the models expect (checked against the
 pipelines' and transformers' own inference code, not against the training code)."""
 
@@ -9,7 +9,7 @@ import pytest
 import torch
 from PIL import Image
 
-from segrel import generators, pretraining
+from segrel.generate.demo import builders, pretraining
 
 
 @pytest.fixture(scope="module")
@@ -45,9 +45,9 @@ def test_crops_are_aligned_with_the_latents(pretraining_set):
 
 def test_inpainting_unet_starts_as_the_text_to_image_unet():
     """Zero-initialised mask/masked-image channels: the 9-channel UNet's output ignores them."""
-    unet = generators.tiny_unet(seed=1)
+    unet = builders.tiny_unet(seed=1)
     inpainting = pretraining.inpainting_unet_from(unet, seed=0)
-    latents, text = torch.randn(2, 4, 8, 8), torch.randn(2, 5, generators.TEXT_WIDTH)
+    latents, text = torch.randn(2, 4, 8, 8), torch.randn(2, 5, builders.TEXT_WIDTH)
     extra = torch.randn(2, 5, 8, 8)
     with torch.no_grad():
         expected = unet(latents, 10, text).sample
@@ -56,7 +56,7 @@ def test_inpainting_unet_starts_as_the_text_to_image_unet():
 
 
 def test_vae_scaling_factor_gives_unit_variance_latents(pretraining_set):
-    vae = generators.tiny_vae()
+    vae = builders.tiny_vae()
     pretraining.train_vae(vae, pretraining.CaptionedImages(pretraining_set, 32, seed=0, crop=16), steps=2,
                           batch_size=2, learning_rate=1e-3, seed=0, log=lambda message: None)
     dataset = pretraining.CaptionedImages(pretraining_set, 32, seed=0, crop=16)
@@ -75,7 +75,7 @@ def test_captioner_learns_what_generate_reads(tmp_path):
     (root / "images").mkdir(parents=True)
     Image.fromarray(np.full((32, 32, 3), 90, np.uint8)).save(root / "images" / "a.png")
     (root / "captions.csv").write_text("image,caption\na.png,a road with cars and trees\n")
-    generators.build("captioner", tmp_path / "blip")
+    builders.build("captioner", tmp_path / "blip")
     processor = BlipProcessor.from_pretrained(tmp_path / "blip")
     model = BlipForConditionalGeneration.from_pretrained(tmp_path / "blip")
     pretraining.train_captioner(model, processor, pretraining.CaptionedImages(root, 32, seed=0), steps=60,

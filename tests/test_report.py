@@ -2,6 +2,7 @@
 table, correlations against numpy, deterministic figures, partial re-runs, and the HTML report
 rendered in headless Chromium."""
 
+import os
 import re
 import shutil
 import subprocess
@@ -114,18 +115,62 @@ def test_figures_are_byte_identical_when_redrawn(study):
     assert (png.read_bytes(), pdf.read_bytes()) == before
 
 
-def test_editing_figure_code_reruns_only_plotting(study):
-    copy, workdir, run = study
-    assert "Nothing to be done" in run("-n").stdout
-    figures = copy / "workflow" / "scripts" / "segrel" / "figures.py"
-    figures.write_text(figures.read_text() + "\n# edited\n")
+def planned_jobs(run) -> set[str]:
+    """The rules a dry run would run (its job-count table: "<rule> <count>" lines)."""
     plan = run("-n", "--quiet", "rules").stdout
-    # the job-count table: "<rule> <count>" lines
-    jobs = {parts[0] for parts in map(str.split, plan.splitlines())
+    return {parts[0] for parts in map(str.split, plan.splitlines())
             if len(parts) == 2 and parts[1].isdigit() and parts[0] != "total"}
+
+
+def plan_after_editing(copy, run, module: str) -> set[str]:
+    """The rules a dry run plans once ``segrel/<module>`` is edited; the file (content and
+    modification time) is put back afterwards, so that the next test starts from a finished run."""
+    path = copy / "workflow" / "scripts" / "segrel" / module
+    text, stat = path.read_text(), path.stat()
+    assert "Nothing to be done" in run("-n").stdout
+    try:
+        path.write_text(text + "\n# edited\n")
+        return planned_jobs(run)
+    finally:
+        path.write_text(text)
+        os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns))
+
+
+def test_editing_figure_code_reruns_only_plotting(study):
+    copy, _, run = study
+    jobs = plan_after_editing(copy, run, "analyse/figures.py")
     assert jobs and jobs <= {"plot_correlation", "plot_robust_models", "plot_sample_size", "plot_reliability",
-                             "plot_confidence_maps", "all"}, plan
+                             "plot_confidence_maps", "all"}, jobs
     assert "plot_correlation" in jobs and "evaluate_shard" not in jobs
+
+
+def test_editing_statistics_reruns_the_correlations_and_nothing_upstream(study):
+    """plot_correlation imports segrel.analyse.statistics (paired_values) without its rule
+    naming it: the import closure finds it."""
+    copy, _, run = study
+    jobs = plan_after_editing(copy, run, "analyse/statistics.py")
+    assert {"correlations", "sample_size", "plot_correlation", "plot_sample_size"} <= jobs, jobs
+    assert not jobs & {"evaluate_shard", "merge_evaluation", "train_demo_model", "demo_dataset",
+                       "plot_reliability", "plot_robust_models"}, jobs
+
+
+def test_editing_code_no_evaluation_imports_replans_no_evaluation(study):
+    copy, _, run = study
+    for module in ("core/figures.py", "analyse/statistics.py"):
+        jobs = plan_after_editing(copy, run, module)
+        assert jobs and not jobs & {"evaluate_shard", "merge_evaluation", "demo_dataset"}, (module, jobs)
+    for module in ("generate/figures.py", "core/captions.py"):  # no generate stage in this study
+        assert plan_after_editing(copy, run, module) == set(), module
+    # the scene generator is upstream of everything: the demo datasets are made again
+    assert {"demo_dataset", "evaluate_shard"} <= plan_after_editing(copy, run, "data/demo/scenes.py")
+
+
+def test_editing_a_metric_reruns_every_evaluation(study):
+    """evaluate_shard imports segrel.evaluate.metrics only through segrel.evaluate.evaluation."""
+    copy, _, run = study
+    jobs = plan_after_editing(copy, run, "evaluate/metrics.py")
+    assert {"evaluate_shard", "merge_evaluation", "correlations"} <= jobs, jobs
+    assert not jobs & {"train_demo_model", "demo_dataset"}, jobs
 
 
 def test_report_renders_in_headless_chromium(study, tmp_path):

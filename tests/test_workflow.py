@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from segrel import datasets
+from segrel.core import formats
 
 REPO = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
@@ -68,10 +68,10 @@ def test_bad_config_stops_before_any_job(snakemake, tmp_path, config, message):
 def test_data_stage_runs_and_is_tracked(snakemake, tmp_path):
     snakemake(tmp_path, TINY, "--cores", "2", "data")
     root = tmp_path / "resources" / "datasets"
-    assert len(datasets.list_samples("cityscapes", root / "cityscapes", "val")) == 3
-    assert len(datasets.list_samples("acdc", root / "acdc", "train", "night")) == 1
-    assert len(datasets.list_samples("idd", root / "idd", "val")) == 2
-    assert len(datasets.list_samples("smiyc", root / "smiyc")) == 2
+    assert len(formats.list_samples("cityscapes", root / "cityscapes", "val")) == 3
+    assert len(formats.list_samples("acdc", root / "acdc", "train", "night")) == 1
+    assert len(formats.list_samples("idd", root / "idd", "val")) == 2
+    assert len(formats.list_samples("smiyc", root / "smiyc")) == 2
     for name in ("cityscapes", "acdc", "idd", "smiyc"):
         assert (tmp_path / "results" / "logs" / "data" / "demo_dataset" / f"{name}.log").read_text().strip().endswith("done")
         assert (tmp_path / "results" / "benchmarks" / "data" / "demo_dataset" / f"{name}.tsv").is_file()

@@ -1,10 +1,10 @@
-"""Zoo models resolved from the metafiles mmsegmentation ships (segrel.zoo). Expected values are
+"""Zoo models resolved from the metafiles mmsegmentation ships (segrel.models.zoo). Expected values are
 read by hand from mmseg 1.2.2's configs/*/metafile.yaml and ../shared/REFERENCE.md."""
 
 import pytest
 
-from segrel import zoo
-from segrel.models import mmseg_config_dir
+from segrel.models.segmentors import zoo
+from segrel.models.segmentors import mmseg_config_dir
 
 
 @pytest.mark.parametrize("name, config, miou, sha", [
@@ -85,7 +85,7 @@ def test_prepare_downloads_a_verified_checkpoint_and_a_single_process_config(tmp
         assert cfg.model["type"] == "EncoderDecoder" and cfg.model["backbone"]["type"] == "MixVisionTransformer"
         # another file behind the same name: refused, nothing kept
         (tmp_path / "mirror" / relative).write_bytes(payload + b"!")
-        from segrel.download import DownloadError
+        from segrel.data.download import DownloadError
 
         with pytest.raises(DownloadError, match="checksum mismatch"):
             zoo.prepare(model, tmp_path / "n" / "n.py", tmp_path / "n" / "n.pth", mirror=mirror, log=lambda m: None)

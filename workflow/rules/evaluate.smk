@@ -1,13 +1,36 @@
 # Stage "evaluate": one forward pass per (model, image), every metric, shards merged to a table.
 
 
+def test_set_spec(name):
+    """{format, split, subset} of a configured test set."""
+    test_set = config["test_sets"][name]
+    return {
+        "format": config["datasets"][test_set["dataset"]]["format"],
+        "split": test_set["split"],
+        "subset": test_set["subset"],
+    }
+
+
+def evaluation_shards():
+    """{(model, test set): [shard state files]} for every configured pair."""
+    shards = config["evaluation"]["shards"]
+    return {
+        (model, test_set): [
+            f"results/evaluation/{model}/{test_set}/shard-{shard}-of-{shards}.npz"
+            for shard in range(shards)
+        ]
+        for model in config["models"]
+        for test_set in config["test_sets"]
+    }
+
+
 rule evaluate_shard:
     input:
         unpack(lambda wildcards: model_files(wildcards.model)),
         data=lambda wildcards: dataset_root(
             config["test_sets"][wildcards.test_set]["dataset"]
         ),
-        code=library_code("evaluate", "metrics", "datasets", "labels", "models"),
+        code=library_code("evaluate_shard.py"),
     output:
         "results/evaluation/{model}/{test_set}/shard-{shard}-of-{shards}.npz",
     log:
@@ -36,7 +59,7 @@ rule evaluate_shard:
 rule merge_evaluation:
     input:
         [path for paths in evaluation_shards().values() for path in paths],
-        code=library_code("evaluate", "metrics"),
+        code=library_code("merge_evaluation.py"),
     output:
         metrics="results/tables/metrics.csv",
         images="results/tables/image_confidence.csv",

@@ -4,7 +4,7 @@ import sys
 
 sys.stderr = open(snakemake.log[0], "w", buffering=1)
 
-from segrel.generators import build  # noqa: E402
+from segrel.generate.demo.builders import build
 
 build(snakemake.wildcards.generator, snakemake.output[0], seed=snakemake.params.seed)
 print(f"built {snakemake.wildcards.generator} into {snakemake.output[0]}", file=sys.stderr)

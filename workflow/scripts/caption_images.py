@@ -4,23 +4,24 @@ import sys
 
 sys.stderr = open(snakemake.log[0], "w", buffering=1)
 
-import pandas as pd  # noqa: E402
-from tqdm import tqdm  # noqa: E402
+import pandas as pd
 
-from segrel import configure_torch, datasets, resolve_device  # noqa: E402
-from segrel.captions import caption_images, load_captioner  # noqa: E402
-from segrel.io import atomic_file  # noqa: E402
+from segrel.core.devices import configure_torch, resolve_device
+from segrel.core.logs import progress
+from segrel.core import formats
+from segrel.generate.captions import caption_images, load_captioner
+from segrel.core.io import atomic_file
 
 configure_torch(snakemake.threads)
 spec = snakemake.params.dataset
 device = resolve_device(snakemake.params.device)
-samples = datasets.list_samples(spec["format"], spec["root"], spec["split"])
+samples = formats.list_samples(spec["format"], spec["root"], spec["split"])
 print(f"captioning {len(samples)} images of {spec['dataset']}/{spec['split']} with "
       f"{snakemake.params.captioner} on {device}", file=sys.stderr)
 processor, captioner = load_captioner(snakemake.params.captioner, device)
 captions = caption_images([s.image for s in samples], processor, captioner, batch_size=snakemake.params.batch_size,
                           max_new_tokens=snakemake.params.max_new_tokens,
-                          progress=lambda batches: tqdm(batches, file=sys.stderr, mininterval=5, ascii=True))
+                          progress=progress)
 table = pd.DataFrame({"image": [s.name for s in samples], "group": [s.group for s in samples], "caption": captions})
 with atomic_file(snakemake.output[0]) as handle:
     table.to_csv(handle, index=False)

@@ -4,22 +4,23 @@ import sys
 
 sys.stderr = open(snakemake.log[0], "w", buffering=1)
 
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
-from PIL import Image  # noqa: E402
+import numpy as np
+from PIL import Image
 
-from segrel import resolve_device  # noqa: E402
-from segrel import datasets, labels as lb  # noqa: E402
-from segrel.figures import generation_grid_figure, save  # noqa: E402
-from segrel.generation import center_square, generate, image_seed, load_pipeline  # noqa: E402
-from segrel.io import atomic_file  # noqa: E402
+from segrel.core.devices import resolve_device
+from segrel.core.captions import read_captions
+from segrel.core import formats, labels as lb
+from segrel.generate.figures import generation_grid_figure
+from segrel.core.seeds import image_seed
+from segrel.generate.domains import center_square, generate, load_pipeline
+from segrel.core.figures import write_figure
 
 spec, validation, size = snakemake.params.dataset, snakemake.params.validation, snakemake.params.resolution
 device = resolve_device(snakemake.params.device)
-captions = pd.read_csv(snakemake.input.captions, keep_default_na=False).set_index("image").caption
-samples = sorted(datasets.list_samples(spec["format"], spec["root"], spec["split"]), key=lambda s: s.name)
+captions = read_captions(snakemake.input.captions)
+samples = sorted(formats.list_samples(spec["format"], spec["root"], spec["split"]), key=lambda s: s.name)
 samples = samples[: validation["images"]]
-maps = [center_square(datasets.read_ids(s.label), size) for s in samples]
+maps = [center_square(formats.read_ids(s.label), size) for s in samples]
 pipeline = load_pipeline(snakemake.params.base, snakemake.input.controlnet, device)
 images = generate(pipeline, maps, [captions[s.name] for s in samples],
                   [image_seed(snakemake.params.seed, "validation", s.name) for s in samples],
@@ -30,7 +31,5 @@ for sample, label_map, image in zip(samples, maps, images):
     rows.append({"name": sample.name, "caption": captions[sample.name], "label map": lb.ID_COLORS[label_map],
                  "generated": image, "real": real})
 figure, data = generation_grid_figure(rows, ["label map", "generated", "real"])
-save(figure, snakemake.output.png, snakemake.output.pdf)
-with atomic_file(snakemake.output.data) as handle:
-    data.to_csv(handle, index=False)
+write_figure(figure, data, snakemake.output)
 print(f"{len(rows)} images generated at {size} px", file=sys.stderr)

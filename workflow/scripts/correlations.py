@@ -5,10 +5,10 @@ import sys
 
 sys.stderr = open(snakemake.log[0], "w", buffering=1)
 
-import pandas as pd  # noqa: E402
+import pandas as pd
 
-from segrel.analysis import correlation_table  # noqa: E402
-from segrel.io import atomic_file  # noqa: E402
+from segrel.analyse.statistics import correlation_table
+from segrel.core.io import atomic_file
 
 table = correlation_table(pd.read_csv(snakemake.input.metrics), snakemake.params.comparisons,
                           confidence=snakemake.params.confidence_level, resamples=snakemake.params.resamples,

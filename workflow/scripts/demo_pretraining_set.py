@@ -4,7 +4,7 @@ import sys
 
 sys.stderr = open(snakemake.log[0], "w", buffering=1)
 
-from segrel.pretraining import write_pretraining_set  # noqa: E402
+from segrel.generate.demo.pretraining import write_pretraining_set
 
 write_pretraining_set(snakemake.output[0], seed=snakemake.params.seed, height=snakemake.params.height,
                       width=snakemake.params.width, images=snakemake.params.images,

@@ -4,6 +4,6 @@ import sys
 
 sys.stderr = open(snakemake.log[0], "w", buffering=1)
 
-from segrel.acquisition import obtain_archive  # noqa: E402
+from segrel.data.acquisition import obtain_archive
 
 obtain_archive(snakemake.params.request, snakemake.output[0], log=lambda message: print(message, file=sys.stderr))

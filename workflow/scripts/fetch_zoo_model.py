@@ -4,7 +4,7 @@ import sys
 
 sys.stderr = open(snakemake.log[0], "w", buffering=1)
 
-from segrel.zoo import ZooModel, prepare  # noqa: E402
+from segrel.models.zoo import ZooModel, prepare
 
 prepare(ZooModel(**snakemake.params.model), snakemake.output.config, snakemake.output.checkpoint,
         mirror=snakemake.params.mirror, log=lambda message: print(message, file=sys.stderr))

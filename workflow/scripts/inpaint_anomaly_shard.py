@@ -4,18 +4,19 @@ import sys
 
 sys.stderr = open(snakemake.log[0], "w", buffering=1)
 
-from tqdm import tqdm  # noqa: E402
 
-from segrel import configure_torch, datasets, resolve_device  # noqa: E402
-from segrel.evaluate import shard_samples  # noqa: E402
-from segrel.inpainting import anomaly_items, load_models, write_anomaly_shard  # noqa: E402
-from segrel.io import atomic_directory  # noqa: E402
+from segrel.core.devices import configure_torch, resolve_device
+from segrel.core.logs import progress
+from segrel.core import formats
+from segrel.core.sharding import shard_samples
+from segrel.generate.inpainting import anomaly_items, load_models, write_anomaly_shard
+from segrel.core.io import atomic_directory
 
 configure_torch(snakemake.threads)
 params = snakemake.params
 spec, anomaly_set = params.dataset, snakemake.wildcards.anomaly_set
 device = resolve_device(params.device)
-sources = sorted(datasets.list_samples(spec["format"], spec["root"], spec["split"]), key=lambda s: s.name)
+sources = sorted(formats.list_samples(spec["format"], spec["root"], spec["split"]), key=lambda s: s.name)
 items = shard_samples(anomaly_items(params.objects, sources, params.images), int(snakemake.wildcards.shard),
                       int(snakemake.wildcards.shards))
 print(f"{anomaly_set}: {len(items)} samples of {len(params.objects)} object(s) on {device}", file=sys.stderr)
@@ -23,5 +24,5 @@ models = load_models(params.inpainting, params.detector, params.segmenter, devic
 with atomic_directory(snakemake.output[0]) as out:
     table = write_anomaly_shard(out, models, items, set_name=anomaly_set, seed=params.seed, settings=params.settings,
                                 void_square=params.void_square,
-                                progress=lambda items: tqdm(items, file=sys.stderr, mininterval=5, ascii=True))
+                                progress=progress)
 print(f"detected {int(table.detected.sum())} of {len(table)}", file=sys.stderr)

@@ -4,8 +4,8 @@ import sys
 
 sys.stderr = open(snakemake.log[0], "w", buffering=1)
 
-from segrel.inpainting import detection_table, read_samples  # noqa: E402
-from segrel.io import atomic_file  # noqa: E402
+from segrel.generate.inpainting import detection_table, read_samples
+from segrel.core.io import atomic_file
 
 table = detection_table({"objects": read_samples(snakemake.input.objects),
                          "control": read_samples(snakemake.input.control)},

@@ -4,10 +4,12 @@ import sys
 
 sys.stderr = open(snakemake.log[0], "w", buffering=1)
 
-from segrel.demo_data import WRITERS  # noqa: E402
+from segrel.core.formats import dataset_format
+from segrel.core.logs import log
+from segrel.data.demo import writers
 
-fmt = snakemake.params.format
+fmt = dataset_format(snakemake.params.format)
 settings = dict(snakemake.params.settings)
-print(f"generating demo {fmt} dataset into {snakemake.output[0]}: {settings}", file=sys.stderr)
-WRITERS[fmt](snakemake.output[0], **settings)
-print("done", file=sys.stderr)
+log(f"generating demo {fmt.name} dataset into {snakemake.output[0]}: {settings}")
+getattr(writers, fmt.demo_writer)(snakemake.output[0], **settings)
+log("done")

@@ -4,8 +4,8 @@ import sys
 
 sys.stderr = open(snakemake.log[0], "w", buffering=1)
 
-from segrel.evaluate import merge_shard_tables  # noqa: E402
-from segrel.io import atomic_file  # noqa: E402
+from segrel.evaluate.evaluation import merge_shard_tables
+from segrel.core.io import atomic_file
 
 metrics, images = merge_shard_tables(snakemake.params.shards, snakemake.params.in_domain)
 with atomic_file(snakemake.output.metrics) as handle:

@@ -4,11 +4,11 @@ import sys
 
 sys.stderr = open(snakemake.log[0], "w", buffering=1)
 
-import pandas as pd  # noqa: E402
+import pandas as pd
 
-from segrel.analysis import paired_values  # noqa: E402
-from segrel.figures import correlation_figure, save  # noqa: E402
-from segrel.io import atomic_file  # noqa: E402
+from segrel.analyse.statistics import paired_values
+from segrel.analyse.figures import correlation_figure
+from segrel.core.figures import write_figure
 
 comparison, name = snakemake.params.comparison, snakemake.wildcards.comparison
 metrics = pd.read_csv(snakemake.input.metrics)
@@ -19,6 +19,4 @@ panels = pd.concat([paired_values(metrics, proxy, comparison["real"], metric).re
     for proxy in comparison["proxies"] for metric in comparison["metrics"]], ignore_index=True)
 figure, data = correlation_figure(panels, correlations, snakemake.params.families,
                                   title=f"{name}: proxies vs {comparison['real']}")
-save(figure, snakemake.output.png, snakemake.output.pdf)
-with atomic_file(snakemake.output.data) as handle:
-    data.to_csv(handle, index=False)
+write_figure(figure, data, snakemake.output)

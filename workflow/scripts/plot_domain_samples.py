@@ -4,27 +4,25 @@ import sys
 
 sys.stderr = open(snakemake.log[0], "w", buffering=1)
 
-import pandas as pd  # noqa: E402
 
-from segrel import datasets, labels as lb  # noqa: E402
-from segrel.figures import generation_grid_figure, save  # noqa: E402
-from segrel.generation import center_square  # noqa: E402
-from segrel.io import atomic_file  # noqa: E402
+from segrel.core import formats, labels as lb
+from segrel.core.captions import read_captions
+from segrel.generate.figures import generation_grid_figure
+from segrel.generate.domains import center_square
+from segrel.core.figures import write_figure
 
 spec = snakemake.params.dataset
-captions = pd.read_csv(snakemake.input.captions, keep_default_na=False).set_index("image").caption
+captions = read_captions(snakemake.input.captions)
 domains = dict(zip(snakemake.params.domains.values(), snakemake.input.domains))  # domain -> dataset root
-generated = {domain: {s.name: s for s in datasets.list_samples("cityscapes", root, "val")}
+generated = {domain: {s.name: s for s in formats.list_samples("cityscapes", root, "val")}
              for domain, root in domains.items()}
-sources = sorted(datasets.list_samples(spec["format"], spec["root"], spec["split"]), key=lambda s: s.name)
+sources = sorted(formats.list_samples(spec["format"], spec["root"], spec["split"]), key=lambda s: s.name)
 shown = [s for s in sources if all(s.name in images for images in generated.values())][: snakemake.params.images]
 rows = []
 for sample in shown:
     row = {"name": sample.name, "caption": captions[sample.name],
-           "label map": lb.ID_COLORS[center_square(datasets.read_ids(sample.label), snakemake.params.resolution)]}
-    row.update({domain: datasets.read_image(images[sample.name].image) for domain, images in generated.items()})
+           "label map": lb.ID_COLORS[center_square(formats.read_ids(sample.label), snakemake.params.resolution)]}
+    row.update({domain: formats.read_image(images[sample.name].image) for domain, images in generated.items()})
     rows.append(row)
 figure, data = generation_grid_figure(rows, ["label map", *generated])
-save(figure, snakemake.output.png, snakemake.output.pdf)
-with atomic_file(snakemake.output.data) as handle:
-    data.to_csv(handle, index=False)
+write_figure(figure, data, snakemake.output)

@@ -4,10 +4,10 @@ import sys
 
 sys.stderr = open(snakemake.log[0], "w", buffering=1)
 
-import pandas as pd  # noqa: E402
+import pandas as pd
 
-from segrel import figures  # noqa: E402
-from segrel.io import atomic_file  # noqa: E402
+from segrel.analyse import figures
+from segrel.core.figures import write_figure
 
 metrics = pd.read_csv(snakemake.input.metrics)
 families = snakemake.params.families
@@ -18,6 +18,4 @@ draw = {
     "misclassification": lambda: figures.misclassification_figure(metrics),
 }[snakemake.wildcards.figure]
 figure, data = draw()
-figures.save(figure, snakemake.output.png, snakemake.output.pdf)
-with atomic_file(snakemake.output.data) as handle:
-    data.to_csv(handle, index=False)
+write_figure(figure, data, snakemake.output)

@@ -4,7 +4,7 @@ import sys
 
 sys.stderr = open(snakemake.log[0], "w", buffering=1)
 
-from segrel.acquisition import prepare_dataset  # noqa: E402
+from segrel.data.acquisition import prepare_dataset
 
 prepare_dataset(snakemake.params.format, list(snakemake.input.archives), snakemake.output[0],
                 replaceable=snakemake.params.replaceable, log=lambda message: print(message, file=sys.stderr))

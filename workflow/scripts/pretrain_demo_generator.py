@@ -4,8 +4,8 @@ import sys
 
 sys.stderr = open(snakemake.log[0], "w", buffering=1)
 
-from segrel import configure_torch  # noqa: E402
-from segrel.pretraining import pretrain  # noqa: E402
+from segrel.core.devices import configure_torch
+from segrel.generate.demo.pretraining import pretrain
 
 configure_torch(snakemake.threads)
 pretrain(snakemake.wildcards.generator, snakemake.input.initial, snakemake.input.data, snakemake.output[0],

@@ -5,11 +5,11 @@ import sys
 
 sys.stderr = open(snakemake.log[0], "w", buffering=1)
 
-import pandas as pd  # noqa: E402
+import pandas as pd
 
-from segrel.analysis import pcc_vs_sample_size  # noqa: E402
-from segrel.evaluate import load_merged  # noqa: E402
-from segrel.io import atomic_file  # noqa: E402
+from segrel.analyse.statistics import pcc_vs_sample_size
+from segrel.evaluate.evaluation import load_merged
+from segrel.core.io import atomic_file
 
 metrics = pd.read_csv(snakemake.input.metrics)
 miou = metrics[metrics.metric == "miou"].set_index(["test_set", "model"]).value

@@ -4,8 +4,8 @@ import sys
 
 sys.stderr = open(snakemake.log[0], "w", buffering=1)
 
-from segrel.generation import merge_trees  # noqa: E402
-from segrel.io import atomic_directory  # noqa: E402
+from segrel.core.io import merge_trees
+from segrel.core.io import atomic_directory
 
 with atomic_directory(snakemake.output[0]) as out:
     count = merge_trees(snakemake.input.shards, out)

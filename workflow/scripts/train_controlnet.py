@@ -4,18 +4,19 @@ import sys
 
 sys.stderr = open(snakemake.log[0], "w", buffering=1)
 
-from pathlib import Path  # noqa: E402
+from pathlib import Path
 
-import pandas as pd  # noqa: E402
 
-from segrel import configure_torch, datasets, use_free_gpu  # noqa: E402
-from segrel.controlnet import TrainingExample, train_controlnet  # noqa: E402
+from segrel.core.devices import configure_torch, use_free_gpu
+from segrel.core.captions import read_captions
+from segrel.core import formats
+from segrel.generate.controlnet import TrainingExample, train_controlnet
 
 configure_torch(snakemake.threads)
 use_free_gpu()  # on a multi-GPU machine: a GPU no other job holds (accelerate says just 'cuda')
 spec, settings = snakemake.params.dataset, dict(snakemake.params.settings)
-captions = pd.read_csv(snakemake.input.captions, keep_default_na=False).set_index("image").caption
-samples = datasets.list_samples(spec["format"], spec["root"], spec["split"])
+captions = read_captions(snakemake.input.captions)
+samples = formats.list_samples(spec["format"], spec["root"], spec["split"])
 missing = [s.name for s in samples if s.name not in captions.index]
 if missing:
     raise ValueError(f"{len(missing)} training images have no caption in {snakemake.input.captions} "

@@ -5,10 +5,10 @@ import sys
 sys.stderr = open(snakemake.log[0], "w", buffering=1)
 sys.stdout = sys.stderr  # mmengine logs to stdout
 
-import torch  # noqa: E402
+import torch
 
-from segrel import use_free_gpu  # noqa: E402
-from segrel.models import train_demo_model  # noqa: E402
+from segrel.core.devices import use_free_gpu
+from segrel.models.segmentors import train_demo_model
 
 torch.set_num_threads(snakemake.threads)
 use_free_gpu()  # on a multi-GPU machine: a GPU no other job holds (mmengine says just 'cuda')

@@ -15,7 +15,7 @@ every evaluated image, as LAION is disjoint from ACDC.
   the latents, as SD's 0.18215 was.
 - Text-to-image: the UNet and the text encoder (SD keeps a pre-trained CLIP frozen; the
   demo's is random, so it learns too), v-prediction on a zero-terminal-SNR schedule (see
-  segrel.generators.DEMO_SCHEDULER for why), with 10% of the captions dropped so that
+  segrel.generate.demo.builders.DEMO_SCHEDULER for why), with 10% of the captions dropped so that
   classifier-free guidance has an unconditional model.
 - Inpainting: the 9-channel UNet starts from the text-to-image one (extra input channels
   zero-initialised, as runwayml/stable-diffusion-inpainting started from SD 1.2) and learns
@@ -33,8 +33,8 @@ import numpy as np
 import torch
 from PIL import Image
 
-from .io import atomic_directory, save_png
-from .scenes import CITYSCAPES_STYLE, IDD_STYLE, class_id, generate_scene
+from segrel.core.io import atomic_directory, save_png
+from segrel.data.demo.scenes import CITYSCAPES_STYLE, IDD_STYLE, class_id, generate_scene
 
 #: condition -> (scene style, renderer condition, caption suffix). "india" is the IDD-like
 #: layout and look in clear weather; the suffix matches generation's "<caption>, in <domain>".
@@ -86,8 +86,9 @@ def _join(words: Sequence[str]) -> str:
 def write_pretraining_set(root, *, seed: int, height: int, width: int, images: int,
                           conditions: Sequence[str]) -> None:
     """``images`` captioned scenes per condition: ``images/<condition>_<n>.png`` + captions.csv."""
-    from .demo_data import image_seed, progress
-    from .weather import render
+    from segrel.core.logs import progress
+    from segrel.core.seeds import seed_sequence
+    from segrel.data.demo.weather import render
 
     unknown = sorted(set(conditions) - set(CONDITIONS))
     if unknown:
@@ -97,7 +98,7 @@ def write_pretraining_set(root, *, seed: int, height: int, width: int, images: i
         items = [(condition, index) for condition in conditions for index in range(images)]
         for condition, index in progress(items, "pretraining set"):
             style, rendering, suffix = CONDITIONS[condition]
-            scene_seed, render_seed = image_seed(seed, "pretraining", condition, index).spawn(2)
+            scene_seed, render_seed = seed_sequence(seed, "pretraining", condition, index).spawn(2)
             scene = generate_scene(scene_seed, height, width, style)
             name = f"{condition}_{index:05d}.png"
             save_png(out / "images" / name, render(scene, rendering, np.random.default_rng(render_seed), style.haze))
@@ -342,10 +343,10 @@ PRETRAINED = ("stable_diffusion", "inpainting", "captioner")
 
 
 def pretrain(name: str, initial, data, output, *, settings: dict, stable_diffusion=None, log=print) -> None:
-    """Pre-train the tiny ``name`` generator (a folder built by segrel.generators) on the
+    """Pre-train the tiny ``name`` generator (a folder built by segrel.generate.demo.builders) on the
     pre-training set ``data`` and save it, in the same Hugging Face layout, to ``output``.
     The inpainting model starts from the pre-trained ``stable_diffusion`` folder."""
-    from .io import atomic_directory
+    from segrel.core.io import atomic_directory
 
     if name not in PRETRAINED:
         raise ValueError(f"the demo pre-trains only {', '.join(PRETRAINED)}, not {name!r}")

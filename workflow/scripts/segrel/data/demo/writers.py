@@ -1,8 +1,8 @@
 """The embedded demo datasets, written in the real datasets' on-disk layouts.
 
-Each writer generates scenes with :mod:`segrel.scenes`, renders them with
-:mod:`segrel.weather` and writes exactly the files (names, folders, encodings) of the dataset
-it stands in for, so :mod:`segrel.datasets` reads the demo and the real data the same way:
+Each writer generates scenes with :mod:`segrel.data.demo.scenes`, renders them with
+:mod:`segrel.data.demo.weather` and writes exactly the files (names, folders, encodings) of the dataset
+it stands in for, so :mod:`segrel.core.formats` reads the demo and the real data the same way:
 
 - Cityscapes: ``leftImg8bit/{split}/{city}/{city}_{seq:06d}_000019_leftImg8bit.png``,
   ``gtFine/.../*_gtFine_{labelIds,labelTrainIds,color,instanceIds}.png``, plus the
@@ -23,33 +23,23 @@ not depend on the order or the process in which images are made.
 from __future__ import annotations
 
 import json
-import sys
 import zlib
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import cv2
 import numpy as np
-from tqdm import tqdm
 from cityscapesscripts.helpers.labels import labels as cs_labels
 
-from . import labels as lb
-from .io import atomic_directory, save_jpeg, save_png
-from .scenes import CITYSCAPES_STYLE, EXTRA_CLASSES, IDD_STYLE, SKY_DEPTH, Scene, SceneStyle, class_id, generate_scene
-from .weather import render
+from segrel.core import labels as lb
+from segrel.core.io import atomic_directory, save_jpeg, save_png
+from segrel.core.logs import progress
+from segrel.core.seeds import seed_sequence
+from segrel.data.demo.scenes import CITYSCAPES_STYLE, EXTRA_CLASSES, IDD_STYLE, SKY_DEPTH, Scene, SceneStyle, class_id, generate_scene
+from segrel.data.demo.weather import render
 
 # Cityscapes' stereo baseline (metres), used to turn depth into its disparity encoding.
 CITYSCAPES_BASELINE = 0.209313
-
-
-def image_seed(base_seed: int, *keys: object) -> np.random.SeedSequence:
-    """A seed for one image, stable across processes (unlike Python's salted ``hash``)."""
-    return np.random.SeedSequence([int(base_seed)] + [zlib.crc32(str(key).encode()) for key in keys])
-
-
-def progress(items, desc: str):
-    """tqdm to stderr (the rule's log), a line every few seconds rather than every image."""
-    return tqdm(items, desc=desc, mininterval=5.0, file=sys.stderr, ascii=True)
 
 
 def _make(seed: np.random.SeedSequence, height: int, width: int, style: SceneStyle, anomalies: int = 0):
@@ -89,7 +79,7 @@ def write_cityscapes(root, *, seed: int, height: int, width: int, cities: Mappin
                  for city, count in per_city.items() for index in range(count)]
         for split, city, index in progress(items, "cityscapes"):
             name = f"{city}_{index:06d}_000019"
-            scene, rng = _make(image_seed(seed, "cityscapes", split, city, index), height, width, CITYSCAPES_STYLE)
+            scene, rng = _make(seed_sequence(seed, "cityscapes", split, city, index), height, width, CITYSCAPES_STYLE)
             image = render(scene, "clear", rng, CITYSCAPES_STYLE.haze)
             save_png(out / "leftImg8bit" / split / city / f"{name}_leftImg8bit.png", image)
             gt_stem = out / "gtFine" / split / city / name
@@ -124,7 +114,7 @@ def write_acdc(root, *, seed: int, height: int, width: int, conditions: Sequence
         for condition, split, index in progress(items, "acdc"):
             sequence = f"GOPR{zlib.crc32(condition.encode()) % 9000 + 1000 + index // images_per_sequence:04d}"
             frame = f"{sequence}_frame_{index % images_per_sequence * 40 + 1:06d}"
-            scene, rng = _make(image_seed(seed, "acdc", condition, split, index), height, width, CITYSCAPES_STYLE)
+            scene, rng = _make(seed_sequence(seed, "acdc", condition, split, index), height, width, CITYSCAPES_STYLE)
             ref_rng = np.random.default_rng(rng.integers(2**63))
             image = render(scene, condition, rng, CITYSCAPES_STYLE.haze)
             reference = render(scene, "clear", ref_rng, CITYSCAPES_STYLE.haze)
@@ -165,7 +155,7 @@ def write_idd(root, *, seed: int, height: int, width: int, images: Mapping[str, 
         for split, index in progress(items, "idd"):
             sequence = str(index // images_per_sequence)
             frame = f"{(zlib.crc32(split.encode()) % 900 + 100) * 1000 + index:06d}"
-            scene, rng = _make(image_seed(seed, "idd", split, index), height, width, IDD_STYLE)
+            scene, rng = _make(seed_sequence(seed, "idd", split, index), height, width, IDD_STYLE)
             image = render(scene, "clear", rng, IDD_STYLE.haze)
             save_png(out / "leftImg8bit" / split / sequence / f"{frame}_leftImg8bit.png", image)
             save_png(out / "gtFine" / split / sequence / f"{frame}_gtFine_labellevel3Ids.png", idd_level3_ids(scene))
@@ -190,18 +180,10 @@ def write_smiyc(root, *, seed: int, height: int, width: int, images: int, object
     with atomic_directory(root) as out:
         track = out / "dataset_AnomalyTrack"
         for index in progress(range(images), "smiyc"):
-            count = int(np.random.default_rng(image_seed(seed, "smiyc-objects", index)).integers(low, high, endpoint=True))
-            scene, rng = _make(image_seed(seed, "smiyc", index), height, width, CITYSCAPES_STYLE, anomalies=count)
+            count = int(np.random.default_rng(seed_sequence(seed, "smiyc-objects", index)).integers(low, high, endpoint=True))
+            scene, rng = _make(seed_sequence(seed, "smiyc", index), height, width, CITYSCAPES_STYLE, anomalies=count)
             image = render(scene, "clear", rng, CITYSCAPES_STYLE.haze)
             name = f"validation{index:04d}"
             save_jpeg(track / "images" / f"{name}.jpg", image)
             save_png(track / "labels_masks" / f"{name}_labels_semantic.png", anomaly_mask(scene))
 
-
-#: Dataset format -> writer; each takes the root folder and the format's demo settings.
-WRITERS = {
-    "cityscapes": write_cityscapes,
-    "acdc": write_acdc,
-    "idd": write_idd,
-    "smiyc": write_smiyc,
-}

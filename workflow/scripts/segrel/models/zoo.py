@@ -41,7 +41,7 @@ class ZooModel:
 
 
 def _configs_dir() -> Path:
-    from . import mmseg_package_dir
+    from segrel.core.packages import mmseg_package_dir
 
     return mmseg_package_dir() / ".mim" / "configs"
 
@@ -100,8 +100,8 @@ def write_inference_config(config: str, out) -> None:
     atomically to ``out``."""
     from mmengine.config import Config
 
-    from .io import atomic_file
-    from .models import _drop_pretrained, _replace_syncbn, mmseg_config_dir
+    from segrel.core.io import atomic_file
+    from segrel.models.segmentors import _drop_pretrained, _replace_syncbn, mmseg_config_dir
 
     cfg = Config.fromfile(str(mmseg_config_dir() / config))
     model = cfg.model.to_dict()
@@ -115,7 +115,7 @@ def write_inference_config(config: str, out) -> None:
 def prepare(model: ZooModel, config_out, checkpoint_out, *, mirror: str | None = None, log=print) -> None:
     """A zoo model as the models stage leaves every model: its inference config and its
     checkpoint, downloaded once and verified against the checksum in its file name."""
-    from .download import fetch
+    from segrel.data.download import fetch
 
     fetch(checkpoint_url(model, mirror), checkpoint_out, checksum=f"sha256:{model.sha256_prefix}", log=log)
     write_inference_config(model.config, config_out)

@@ -248,7 +248,7 @@ def inpaint_sample(models: Models, image: Image.Image, name: str, *, seed: int, 
     detection too: a sample without anomaly pixels tests nothing. ``object_mask="square"``
     labels the whole repainted square instead of detecting (for when no detector that knows
     the objects is at hand, as in the demo, whose tiny detector is untrained)."""
-    from .generation import image_seed
+    from segrel.core.seeds import image_seed
 
     if object_mask not in ("detected", "square"):
         raise ValueError(f"object_mask must be 'detected' or 'square', not {object_mask!r}")
@@ -279,7 +279,7 @@ def anomaly_label(mask: np.ndarray, void: np.ndarray | None = None) -> np.ndarra
     >>> anomaly_label(np.array([[True, False, False]]), void=np.array([[True, True, False]]))
     array([[  1, 255,   0]], dtype=uint8)
     """
-    from . import labels as lb
+    from segrel.core import labels as lb
 
     label = np.full(mask.shape, lb.ANOMALY_NOT, np.uint8)
     if void is not None:
@@ -295,9 +295,9 @@ def write_anomaly_shard(out, models: Models, items, *, set_name: str, seed: int,
     for every sample (detected or not). Each sample's seed comes from (seed, set, id) only, so a
     sample does not depend on the shard that makes it. ``settings``: the keywords of
     :func:`inpaint_sample`."""
-    from .datasets import read_image
-    from .generation import image_seed
-    from .io import save_jpeg, save_png
+    from segrel.core.formats import read_image
+    from segrel.core.seeds import image_seed
+    from segrel.core.io import save_jpeg, save_png
 
     out = Path(out)
     rows = []
@@ -333,7 +333,7 @@ def write_anomaly_dataset(out, shards, *, set_label: str, keep: Sequence[str] | 
     import os
     import shutil
 
-    from .generation import merge_trees
+    from segrel.core.io import merge_trees
 
     out = Path(out)
     table = read_samples(shards)

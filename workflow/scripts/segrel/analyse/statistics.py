@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from .metrics import miou
+from segrel.evaluate.metrics import miou
 
 CORRELATION_COLUMNS = ["n_models", "pearson_r", "pearson_p", "fisher_low", "fisher_high", "bootstrap_low",
                        "bootstrap_high", "spearman_rho", "spearman_p"]

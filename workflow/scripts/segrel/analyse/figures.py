@@ -1,23 +1,18 @@
-"""Every figure of the study, from the tidy tables (no model is run here except for the
+"""The analyse stage's figures, from the tidy tables (no model is run here except for the
 qualitative maps, whose arrays are passed in).
 
 Each ``*_figure`` function returns ``(figure, data)``: ``data`` is the tidy table of exactly the
-numbers drawn, written next to the figure so it can be re-plotted without re-running anything.
-Figures are deterministic: fixed styles, sorted inputs, no timestamps in the files.
+numbers drawn, written next to the figure (:func:`segrel.core.figures.write_figure`).
 """
 
 from __future__ import annotations
 
-import matplotlib
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+import seaborn as sns
 
-matplotlib.use("Agg")
-
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
-import seaborn as sns  # noqa: E402
-
-from .io import atomic_file  # noqa: E402
+from segrel.core.figures import bare, panel_grid, style
 
 MARKERS = ["o", "s", "^", "D", "v", "P", "X", "*", "<", ">", "h", "p"]
 METRIC_LABELS = {
@@ -37,32 +32,9 @@ def metric_label(metric: str) -> str:
     return metric
 
 
-def _style():
-    sns.set_theme(context="paper", style="whitegrid", font_scale=1.1)
-
-
 def family_markers(families) -> dict[str, str]:
     """A fixed marker per architecture family (sorted names, so every figure agrees)."""
     return {family: MARKERS[i % len(MARKERS)] for i, family in enumerate(sorted(set(families)))}
-
-
-def save(figure, png, pdf) -> None:
-    """PNG and PDF, atomically, without creation dates (byte-identical re-runs)."""
-    with atomic_file(png, "wb") as handle:
-        figure.savefig(handle, format="png", dpi=150, bbox_inches="tight", metadata={"Software": None})
-    with atomic_file(pdf, "wb") as handle:
-        figure.savefig(handle, format="pdf", bbox_inches="tight",
-                       metadata={"CreationDate": None, "Creator": None, "Producer": None})
-    plt.close(figure)
-
-
-def _panel_grid(n: int, width: float = 4.2, height: float = 3.8, columns: int = 3):
-    columns = min(columns, n)
-    rows = int(np.ceil(n / columns))
-    figure, axes = plt.subplots(rows, columns, figsize=(width * columns, height * rows), squeeze=False)
-    for ax in axes.flat[n:]:
-        ax.set_visible(False)
-    return figure, list(axes.flat[:n])
 
 
 def correlation_figure(panels: pd.DataFrame, correlations: pd.DataFrame, families: dict[str, str], title: str):
@@ -70,12 +42,12 @@ def correlation_figure(panels: pd.DataFrame, correlations: pd.DataFrame, familie
     a marker per architecture family, the least-squares line and Pearson r with its CI.
 
     ``panels``: model, proxy, metric, proxy_value, real_value; ``correlations``: rows of
-    :func:`segrel.analysis.correlation_table` for the same (proxy, metric) pairs.
+    :func:`segrel.analyse.statistics.correlation_table` for the same (proxy, metric) pairs.
     """
-    _style()
+    style()
     data = panels.assign(family=panels.model.map(families)).sort_values(["proxy", "metric", "model"])
     keys = list(dict.fromkeys(zip(panels.proxy, panels.metric)))  # the config's order
-    figure, axes = _panel_grid(len(keys))
+    figure, axes = panel_grid(len(keys))
     markers = family_markers(data.family)
     palette = dict(zip(sorted(markers), sns.color_palette("tab10", len(markers))))
     for ax, (proxy, metric) in zip(axes, keys):
@@ -101,7 +73,7 @@ def correlation_figure(panels: pd.DataFrame, correlations: pd.DataFrame, familie
 def robust_models_figure(metrics: pd.DataFrame, real: str, proxies: list[str], top: int):
     """Loiseau et al. Fig. 4: the ``top`` models on the real shift (best first) and their
     mIoU on the real set and on each proxy; a good proxy keeps the order."""
-    _style()
+    style()
     table = metrics[(metrics.metric == "miou") & metrics.test_set.isin([real, *proxies])]
     table = table.pivot(index="model", columns="test_set", values="value").dropna()
     order = table[real].sort_values(ascending=False).index[:top]
@@ -122,7 +94,7 @@ def robust_models_figure(metrics: pd.DataFrame, real: str, proxies: list[str], t
 def sample_size_figure(table: pd.DataFrame):
     """Loiseau et al. Fig. 5: PCC (mean +- std over random image subsets) against the number of
     proxy images, one line per (comparison, proxy)."""
-    _style()
+    style()
     summary = (table.groupby(["comparison", "proxy", "size"]).pearson_r.agg(["mean", "std", "count"])
                .reset_index().rename(columns={"mean": "pearson_r_mean", "std": "pearson_r_std", "count": "repeats"}))
     figure, ax = plt.subplots(figsize=(6.5, 4.2))
@@ -152,7 +124,7 @@ def shift_order(metrics: pd.DataFrame, in_domain: str) -> list[str]:
 def shift_degradation_figure(metrics: pd.DataFrame, in_domain: str, families: dict[str, str]):
     """RELIS Fig. 1: mIoU error (1 - mIoU) and ECE of every model as the shift grows (test sets
     ordered by mean mIoU over models). Calibration degrades along with accuracy."""
-    _style()
+    style()
     order = shift_order(metrics, in_domain)
     data = metrics[metrics.metric.isin(["miou", "ece"]) & metrics.test_set.isin(order)]
     data = data.pivot_table(index=["model", "test_set"], columns="metric", values="value").reset_index()
@@ -178,7 +150,7 @@ def ece_vs_error_figure(metrics: pd.DataFrame, families: dict[str, str]):
     marker = family. Pearson r over all points in the title."""
     from scipy.stats import pearsonr
 
-    _style()
+    style()
     data = metrics[metrics.metric.isin(["miou", "ece"])]
     data = data.pivot_table(index=["model", "test_set"], columns="metric", values="value").reset_index().dropna()
     data["miou_error"] = 1.0 - data.miou
@@ -208,7 +180,7 @@ def _heatmap(ax, data: pd.DataFrame, value: str, title: str, columns: str = "tes
 def ood_detection_figure(metrics: pd.DataFrame):
     """RELIS OOD detection: image-level AUROC (in-domain images vs each shifted set, mean MSP
     as the score) and pixel-level AUROC / FPR95 on every set with OOD pixels, per score."""
-    _style()
+    style()
     image = metrics[metrics.metric == "image_ood_auroc"].assign(measure="auroc", score="image_msp")
     pixel = metrics[metrics.metric.str.match(r"ood_(auroc|fpr95)_")]
     parts = pixel.metric.str.extract(r"ood_(?P<measure>auroc|fpr95)_(?P<score>.+)")
@@ -231,7 +203,7 @@ def ood_detection_figure(metrics: pd.DataFrame):
 def misclassification_figure(metrics: pd.DataFrame):
     """RELIS misclassification detection: PRR (%) per model and test set, and PRR against
     mIoU (does a better segmenter also know better where it fails?)."""
-    _style()
+    style()
     data = metrics[metrics.metric.isin(["prr", "miou"])]
     data = data.pivot_table(index=["model", "test_set"], columns="metric", values="value").reset_index().dropna()
     figure, axes = plt.subplots(1, 2, figsize=(12, 0.45 * data.model.nunique() + 3))
@@ -249,7 +221,7 @@ def confidence_maps_figure(rows: list[dict]):
     (MSP) and marked pixels (errors; on anomaly sets the anomalies). ``rows``: dicts with
     test_set, name, image / ground_truth / prediction (H, W, 3 uint8), confidence (H, W) and
     marked (H, W float: 1 marked, 0 not, NaN void)."""
-    _style()
+    style()
     columns = ["image", "ground truth", "prediction", "confidence (MSP)", "errors / anomalies"]
     figure, axes = plt.subplots(len(rows), len(columns), figsize=(3.2 * len(columns), 1.9 * len(rows) + 0.6),
                                 squeeze=False)
@@ -263,9 +235,7 @@ def confidence_maps_figure(rows: list[dict]):
                 ax.imshow(panel, cmap="Reds", vmin=0, vmax=1)
             else:
                 ax.imshow(panel)
-            ax.set_xticks([])
-            ax.set_yticks([])
-            ax.grid(False)
+            bare(ax)
         ax_row[0].set_ylabel(row["test_set"], fontsize="small")
         marked = row["marked"] == 1
         records.append({"test_set": row["test_set"], "image": row["name"],
@@ -280,25 +250,6 @@ def confidence_maps_figure(rows: list[dict]):
     return figure, pd.DataFrame(records)
 
 
-def generation_grid_figure(rows: list[dict], columns: list[str]):
-    """Loiseau et al. Fig. 2/7 style: one row per label map, one panel per entry of ``columns``
-    (each row maps column name -> (H, W, 3) uint8); the row's caption under it."""
-    _style()
-    figure, axes = plt.subplots(len(rows), len(columns), figsize=(2.6 * len(columns), 2.8 * len(rows)), squeeze=False)
-    for ax_row, row in zip(axes, rows):
-        for ax, column in zip(ax_row, columns):
-            ax.imshow(row[column])
-            ax.set_xticks([])
-            ax.set_yticks([])
-            ax.grid(False)
-        ax_row[0].set_ylabel(row["name"], fontsize="x-small")
-        ax_row[len(columns) // 2].set_xlabel(row["caption"][:80], fontsize="x-small")
-    for ax, column in zip(axes[0], columns):
-        ax.set_title(column)
-    figure.tight_layout()
-    return figure, pd.DataFrame([{"image": row["name"], "caption": row["caption"]} for row in rows])
-
-
 # ---- OOD-object inpainting
 
 
@@ -307,7 +258,7 @@ def inpainting_control_figure(metrics: pd.DataFrame, test_sets: dict[str, str], 
     and on the in-domain control object inpainted the same way (``test_sets``: label -> test
     set, the control last), one panel per metric. Scores well above the control's come from the
     objects, not from the inpainting."""
-    _style()
+    style()
     labels = {name: label for label, name in test_sets.items()}
     data = metrics[metrics.test_set.isin(labels) & metrics.metric.isin(measures)].copy()
     if data.empty:
@@ -329,30 +280,4 @@ def inpainting_control_figure(metrics: pd.DataFrame, test_sets: dict[str, str], 
     axes[0][-1].legend(frameon=False, fontsize="small", loc="center left", bbox_to_anchor=(1.0, 0.5))
     figure.suptitle("OOD detection: inpainted OOD objects vs the in-domain control")
     figure.tight_layout()
-    return figure, data
-
-
-def inpainting_samples_figure(rows: list[dict]):
-    """Inpainted samples: each image with its square outlined and the detected object mask
-    overlaid. ``rows``: dicts with image (H, W, 3 uint8), label (H, W: 0 / 1 / 255), name,
-    sample, object, top, left, side."""
-    from matplotlib.patches import Rectangle
-
-    _style()
-    figure, axes = _panel_grid(len(rows), width=4.0, height=2.4)
-    for ax, row in zip(axes, rows):
-        ax.imshow(row["image"])
-        overlay = np.zeros((*row["label"].shape, 4))
-        overlay[row["label"] == 1] = (1.0, 0.1, 0.1, 0.45)
-        overlay[row["label"] == 255] = (0.2, 0.2, 1.0, 0.25)
-        ax.imshow(overlay)
-        ax.add_patch(Rectangle((row["left"] - 0.5, row["top"] - 0.5), row["side"], row["side"], fill=False,
-                               edgecolor="yellow", linewidth=1.2))
-        ax.set_title(f"{row['object']} ({row['sample']})", fontsize="small")
-        ax.set_xticks([])
-        ax.set_yticks([])
-        ax.grid(False)
-    figure.tight_layout()
-    data = pd.DataFrame([{"image": row["name"], "sample": row["sample"], "object": row["object"],
-                          "mask_pixels": int((row["label"] == 1).sum())} for row in rows])
     return figure, data

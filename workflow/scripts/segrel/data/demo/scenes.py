@@ -2,12 +2,12 @@
 
 A scene is laid out in metric world coordinates (X right, Y up, Z forward, camera at height
 ``cam_height``) and projected with a pinhole camera, so every pixel has a true depth. The
-weather effects in :mod:`segrel.weather` use that depth (fog attenuation, snow flakes size,
+weather effects in :mod:`segrel.data.demo.weather` use that depth (fog attenuation, snow flakes size,
 night light fall-off), which is what makes the shifted sets physically shifted rather than
 just recoloured.
 
 Labels are Cityscapes labelIds (0..33) plus a few ids above 33 for classes that only the
-IDD-like style uses (see :data:`EXTRA_CLASSES`); the writers in :mod:`segrel.demo_data`
+IDD-like style uses (see :data:`EXTRA_CLASSES`); the writers in :mod:`segrel.data.demo.writers`
 translate them into each dataset's own label space.
 """
 

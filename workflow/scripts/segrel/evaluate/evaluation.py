@@ -2,7 +2,7 @@
 
 For each batch the model runs once (mmseg's inference API, batched); the logits are turned
 into probabilities once, and every metric is fed from that single pass through the streaming
-accumulators of :mod:`segrel.metrics`:
+accumulators of :mod:`segrel.evaluate.metrics`:
 
 - segmentation sets (Cityscapes, ACDC, IDD): the confusion matrix (mIoU); ECE / AdaECE / KS /
   PRR on ``calibration_pixels`` seeded random non-void pixels per image (RELIS: 20,000); a
@@ -27,8 +27,8 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
-from . import datasets, labels as lb
-from .metrics import CalibrationAccumulator, DetectionAccumulator
+from segrel.core import formats, labels as lb
+from segrel.evaluate.metrics import CalibrationAccumulator, DetectionAccumulator
 
 # Bounded ranges for the detection histograms (values outside fall into the end bins).
 SCORE_RANGES = {"msp": (-28.0, 0.0), "entropy": (0.0, float(np.log(lb.NUM_CLASSES))), "max_logit": (-100.0, 100.0)}
@@ -128,7 +128,7 @@ class EvaluationState:
 
     def metrics(self) -> dict[str, float]:
         """Every metric this state supports, as a flat {name: value}."""
-        from .metrics import miou
+        from segrel.evaluate.metrics import miou
 
         out: dict[str, float] = {"images": float(len(self.image_names))}
         if self.kind == "segmentation":
@@ -154,13 +154,12 @@ def _sample(rng: np.random.Generator, candidates: np.ndarray, k: int) -> np.ndar
     return candidates if len(candidates) <= k else rng.choice(candidates, size=k, replace=False)
 
 
-def evaluate_shard(model, fmt: str, samples: list[datasets.Sample], *, batch_size: int, calibration_pixels: int,
+def evaluate_shard(model, fmt: str, samples: list[formats.Sample], *, batch_size: int, calibration_pixels: int,
                    seed: int, progress=None) -> EvaluationState:
     """Run ``model`` once over ``samples`` and accumulate every metric."""
     from mmseg.apis import inference_model
 
-    kind = "anomaly" if fmt == "smiyc" else "segmentation"
-    state = EvaluationState(kind=kind)
+    state = EvaluationState(kind=formats.dataset_format(fmt).kind)
     batches = [samples[i : i + batch_size] for i in range(0, len(samples), batch_size)]
     iterator = progress(batches) if progress else batches
     with torch.no_grad():
@@ -186,8 +185,8 @@ def _accumulate(state: EvaluationState, fmt: str, sample, logits: torch.Tensor, 
     # (H*W, C): a view for mmseg's channels-last logits, so gathering the sampled pixels reads
     # contiguous rows (0.14 ms for 20,000 pixels vs 1.6 ms gathering columns of (C, H*W))
     pixels = logits.flatten(1).T
-    stored_ids = datasets.read_ids(sample.label).ravel()
-    label = datasets.to_labels(fmt, stored_ids)
+    stored_ids = formats.read_ids(sample.label).ravel()
+    label = formats.to_labels(fmt, stored_ids)
     if label.size != pixels.shape[0]:
         raise ValueError(f"{sample.image}: prediction has {pixels.shape[0]} pixels, label {label.size}")
     rng = np.random.default_rng([seed, zlib.crc32(sample.name.encode())])
@@ -216,9 +215,9 @@ def _accumulate(state: EvaluationState, fmt: str, sample, logits: torch.Tensor, 
         state.image_confidence.append(float(confidence[: len(picked)].mean()) if len(picked) else float("nan"))
         state.calibration_relis.update(confidence[len(picked) :],
                                        (prediction[any_pixel] == label[any_pixel]) & (label[any_pixel] != lb.VOID))
-        if fmt != "idd":
+        if not formats.dataset_format(fmt).local_ood_ids:
             return
-        ood = datasets.local_ood_mask(stored_ids)
+        ood = formats.local_ood_mask(fmt, stored_ids)
         scored = valid | ood
     if ood.any():
         index = np.flatnonzero(scored)
@@ -227,17 +226,6 @@ def _accumulate(state: EvaluationState, fmt: str, sample, logits: torch.Tensor, 
         for name, acc in state.detection.items():
             acc.update(scores[name], positive)
         state.ood_entropy += (scores["entropy"][positive].sum(), positive.sum())
-
-
-def shard_samples(samples: list, shard: int, shards: int) -> list:
-    """Shard ``shard`` of ``shards``: every shards-th sample, so shards have similar content."""
-    if not 0 <= shard < shards:
-        raise ValueError(f"shard {shard} is not in 0..{shards - 1}")
-    return samples[shard::shards]
-
-
-def log(message: str) -> None:
-    print(message, file=sys.stderr, flush=True)
 
 
 def load_merged(paths) -> EvaluationState:
@@ -257,7 +245,7 @@ def merge_shard_tables(shards: dict[tuple[str, str], list[str]], in_domain: str 
     """
     import pandas as pd
 
-    from .metrics import auroc
+    from segrel.evaluate.metrics import auroc
 
     rows, images, kinds = [], [], {}
     for (model, test_set), paths in sorted(shards.items()):

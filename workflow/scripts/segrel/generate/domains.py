@@ -6,9 +6,6 @@ not depend on which shard or batch produced it.
 
 from __future__ import annotations
 
-import os
-import shutil
-import zlib
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -16,7 +13,8 @@ import numpy as np
 import torch
 from PIL import Image
 
-from .controlnet import condition_map
+from segrel.core.seeds import image_seed
+from segrel.generate.controlnet import condition_map
 
 
 def center_square(array: np.ndarray, size: int) -> np.ndarray:
@@ -26,15 +24,6 @@ def center_square(array: np.ndarray, size: int) -> np.ndarray:
     top, left = (height - side) // 2, (width - side) // 2
     crop = Image.fromarray(array[top : top + side, left : left + side])
     return np.asarray(crop.resize((size, size), Image.NEAREST))
-
-
-def image_seed(seed: int, *keys: str) -> int:
-    """A 63-bit seed from a base seed and names (stable across runs and machines).
-
-    >>> image_seed(0, "fog", "frankfurt_000000_000019") == image_seed(0, "fog", "frankfurt_000000_000019")
-    True
-    """
-    return (seed * 0x9E3779B97F4A7C15 + zlib.crc32("/".join(keys).encode())) % (2**63)
 
 
 def load_pipeline(base: str, controlnet: str, device: str = "cpu"):
@@ -81,10 +70,10 @@ def write_domain_shard(out, pipeline, items, captions, domain: str, *, resolutio
                        guidance: float, eta: float, batch_size: int = 1, progress=None) -> None:
     """Generate ``items`` in ``domain`` into a Cityscapes-layout folder (split val): the image,
     and as ground truth the conditioning label map (labelIds and train ids)."""
-    from . import labels as lb
-    from .captions import prompt
-    from .datasets import read_ids
-    from .io import save_png
+    from segrel.core import labels as lb
+    from segrel.generate.captions import prompt
+    from segrel.core.formats import read_ids
+    from segrel.core.io import save_png
 
     batches = [items[i : i + batch_size] for i in range(0, len(items), batch_size)]
     for batch in progress(batches) if progress else batches:
@@ -98,23 +87,3 @@ def write_domain_shard(out, pipeline, items, captions, domain: str, *, resolutio
             gt = out / "gtFine" / "val" / city
             save_png(gt / f"{name}_gtFine_labelIds.png", label_ids)
             save_png(gt / f"{name}_gtFine_labelTrainIds.png", lb.to_train_ids(label_ids, lb.CITYSCAPES_ID_TO_TRAINID))
-
-
-def merge_trees(sources, destination: Path, ignore=(".snakemake_timestamp",)) -> int:
-    """Hard-link (or copy, across filesystems) every file of ``sources`` into ``destination``,
-    keeping relative paths; two sources with the same file is an error. Returns the file count.
-    Files named in ``ignore`` (Snakemake's marker in directory outputs) are left out."""
-    destination = Path(destination)
-    count = 0
-    for source in map(Path, sources):
-        for path in sorted(p for p in source.rglob("*") if p.is_file() and p.name not in ignore):
-            target = destination / path.relative_to(source)
-            if target.exists():
-                raise FileExistsError(f"{path.relative_to(source)} is in more than one of {list(map(str, sources))}")
-            target.parent.mkdir(parents=True, exist_ok=True)
-            try:
-                os.link(path, target)
-            except OSError:
-                shutil.copy2(path, target)
-            count += 1
-    return count

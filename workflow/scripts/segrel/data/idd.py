@@ -1,7 +1,7 @@
 """IDD level-3 label images from the polygon annotations, as AutoNUE's toolkit draws them.
 
 The IDD segmentation archive ships ``gtFine/<split>/<seq>/<frame>_gtFine_polygons.json`` only;
-segrel reads ``<frame>_gtFine_labellevel3Ids.png`` (:data:`segrel.datasets.LAYOUTS`). The
+segrel reads ``<frame>_gtFine_labellevel3Ids.png`` (:data:`segrel.core.formats.LAYOUTS`). The
 official toolkit (AutoNUE/public-code) makes those with
 ``preperation/createLabels.py --id-type level3Id``, i.e. ``json2labelImg.createLabelImage(
 annotation, "level3Id")``. :func:`render_level3_ids` follows that function rule for rule:
@@ -36,7 +36,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageDraw
 
-from .io import atomic_file
+from segrel.core.io import atomic_file
 
 #: Name -> level3Id of every label in AutoNUE/public-code ``helpers/anue_labels.py`` (read at
 #: commit 21bffded351440e02e980d9d166881732db66cb8, the table with the level4Id column; the

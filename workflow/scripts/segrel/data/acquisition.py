@@ -1,11 +1,11 @@
 """The real datasets: each archive fetched (or taken from disk) and verified, then extracted and
-checked into the layout :mod:`segrel.datasets` reads.
+checked into the layout :mod:`segrel.core.formats` reads.
 
-Where the archives come from (``SOURCES``):
+Where the archives come from (each format's ``source`` in :data:`segrel.core.formats.FORMATS`):
 
 - Cityscapes: the portal that cityscapesScripts' ``csDownload`` talks to (login form, package
   list, per-package MD5, ``file-handling`` with HTTP Range). Re-implemented on
-  :func:`segrel.download.fetch` rather than called, because ``csDownload`` asks for the password
+  :func:`segrel.data.download.fetch` rather than called, because ``csDownload`` asks for the password
   on the terminal (a cluster job has none) or reads it from an unencrypted JSON file, hard-codes
   the host (no mirror, no local test server), and on resume appends the whole file again when a
   server ignores the Range header.
@@ -31,79 +31,28 @@ import shutil
 import tarfile
 import zipfile
 import zlib
-from dataclasses import dataclass
 from http.cookiejar import CookieJar
 from pathlib import Path
 from urllib.error import HTTPError, URLError
 from urllib.parse import urlencode, urlsplit
 from urllib.request import HTTPCookieProcessor, HTTPRedirectHandler, Request, build_opener
 
-from .download import (DownloadError, MissingCredentials, credentials, fetch, file_digests, public_url,
+from segrel.core.formats import Source, dataset_format, list_samples
+from segrel.data.download import (DownloadError, MissingCredentials, credentials, fetch, file_digests, public_url,
                        require_https, unreachable, verify)
 
 
-@dataclass(frozen=True)
-class Package:
-    name: str  # archive file name
-    checksum: str | None = None  # published "<md5|sha256>:<hex>", when the server does not give one
-    path: str = ""  # for protocol "url": path under the source's base URL
-
-
-@dataclass(frozen=True)
-class Source:
-    protocol: str  # cityscapes | acdc | url | none (archives from disk or a user's URL only)
-    base: str  # the publisher's base URL (``mirror`` in the config replaces it)
-    packages: tuple[Package, ...]
-    registration: str  # where a person gets access (named in every error)
-    layout: tuple[str, ...]  # top-level folders of the prepared dataset
-    splits: tuple[str, ...]  # splits checked after extraction (every image has its label)
-    credentials: tuple[str, str] | None = None  # environment variables (user, password)
-
-
-SOURCES = {
-    "cityscapes": Source(
-        "cityscapes", "https://www.cityscapes-dataset.com",
-        (Package("gtFine_trainvaltest.zip"), Package("leftImg8bit_trainvaltest.zip")),
-        "https://www.cityscapes-dataset.com/register/", ("leftImg8bit", "gtFine"), ("train", "val"),
-        ("CITYSCAPES_USERNAME", "CITYSCAPES_PASSWORD"),
-    ),
-    "acdc": Source(
-        "acdc", "https://acdc.vision.ee.ethz.ch",
-        # ACDC publishes no checksums: the zip CRCs are checked on extraction
-        (Package("gt_trainval.zip"), Package("rgb_anon_trainvaltest.zip")),
-        "https://acdc.vision.ee.ethz.ch/download (accept the license)", ("rgb_anon", "gt"), ("train", "val"),
-    ),
-    "idd": Source(
-        "none", "https://idd.insaan.iiit.ac.in",
-        (Package("idd-segmentation.tar.gz"),),
-        "https://idd.insaan.iiit.ac.in/dataset/download/ (register, then 'IDD - Segmentation (IDD 20k Part I)')",
-        ("leftImg8bit", "gtFine"), ("train", "val"),
-    ),
-    "smiyc": Source(
-        "url", "https://zenodo.org",
-        # the MD5 Zenodo publishes for the file
-        (Package("dataset_AnomalyTrack.zip", "md5:231bf79ed58924bcd33d9cbe22e61076",
-                 "/record/5270237/files/dataset_AnomalyTrack.zip"),),
-        "https://segmentmeifyoucan.com/datasets (public)", ("dataset_AnomalyTrack",), ("validation",),
-    ),
-}
-
-
 def source(fmt: str) -> Source:
-    return SOURCES[fmt]
+    return dataset_format(fmt).source
 
 
 def package_names(fmt: str) -> list[str]:
-    return [package.name for package in SOURCES[fmt].packages]
-
-
-def _package(fmt: str, name: str) -> Package | None:
-    return next((package for package in SOURCES[fmt].packages if package.name == name), None)
+    return source(fmt).package_names
 
 
 def expected_checksum(fmt: str, name: str, pinned: str | None) -> str | None:
     """The config's pin, else the one published with the package (None: not known in advance)."""
-    package = _package(fmt, name)
+    package = source(fmt).package(name)
     return pinned or (package.checksum if package else None)
 
 
@@ -118,7 +67,7 @@ def obtain_archive(request: dict, dest, log=print) -> Path:
     """
     dest = Path(dest)
     fmt, name, location = request["format"], request["name"], request.get("location")
-    src = SOURCES[fmt]
+    src = source(fmt)
     checksum = expected_checksum(fmt, name, request.get("checksum"))
     if location and not is_url(location):
         return _link_local_archive(Path(location), dest, checksum, src, log)
@@ -132,7 +81,7 @@ def obtain_archive(request: dict, dest, log=print) -> Path:
         raise DownloadError(f"{name} cannot be downloaded by script: get it at {src.registration}, then set "
                             f"source: archives and archives: {{{name}: <its path or URL>}} for this dataset")
     if src.protocol == "url":
-        return _fetch(base + _package(fmt, name).path, dest, checksum, src, log)
+        return _fetch(base + src.package(name).path, dest, checksum, src, log)
     if src.protocol == "acdc":
         return _fetch_acdc(base, name, dest, checksum, src, log)
     return _fetch_cityscapes(base, name, dest, checksum, src, log)
@@ -266,7 +215,7 @@ def replaceable(fmt: str, name: str, pinned: str | None, location: str | None) -
     deleted, and a file whose checksum matched would only come back the same."""
     downloaded = location is None or is_url(location)
     vouched = expected_checksum(fmt, name, pinned) is not None or (
-        location is None and SOURCES[fmt].protocol == "cityscapes")  # the portal gives an MD5
+        location is None and source(fmt).protocol == "cityscapes")  # the portal gives an MD5
     return downloaded and not vouched
 
 
@@ -281,9 +230,9 @@ def prepare_dataset(fmt: str, archives: list, out, *, replaceable: list[bool], l
     A corrupt archive is deleted when ``replaceable`` (see :func:`replaceable`; the next run
     downloads it again), otherwise named.
     """
-    from .io import atomic_directory
+    from segrel.core.io import atomic_directory
 
-    src = SOURCES[fmt]
+    src = source(fmt)
     out = Path(out)
     with atomic_directory(out) as scratch:
         for archive, delete in zip(map(Path, archives), replaceable):
@@ -298,12 +247,13 @@ def prepare_dataset(fmt: str, archives: list, out, *, replaceable: list[bool], l
                     fix = (f"replace it with a good copy from {src.registration} (if its checksum matched, "
                            "check the disk it lies on)")
                 raise DownloadError(f"archive {archive.name} is corrupt or truncated ({error}): {fix}") from None
-        _arrange(scratch, src.layout, fmt)
-        if fmt == "idd":
-            from .idd import write_level3_labels
+        record = dataset_format(fmt)
+        _arrange(scratch, record.layout.top_folders, fmt)
+        if record.labels_from_polygons:
+            from segrel.data.idd import write_level3_labels
 
             log(f"rendered {write_level3_labels(scratch, log=log)} level-3 label images from the polygons")
-        samples = _check_layout(fmt, scratch, src.splits)
+        samples = _check_layout(fmt, scratch, record.layout.splits)
         manifest = {
             "format": fmt,
             "archives": [{"name": Path(a).name, "bytes": Path(a).stat().st_size, "sha256": file_digests(a)["sha256"]}
@@ -340,8 +290,6 @@ def _arrange(root: Path, layout: tuple[str, ...], fmt: str) -> None:
 
 
 def _check_layout(fmt: str, root: Path, splits: tuple[str, ...]) -> dict[str, int]:
-    from .datasets import list_samples
-
     counts = {}
     for split in splits:
         try:

@@ -71,3 +71,23 @@ def save_png(path: Path, array: np.ndarray) -> None:
 def save_jpeg(path: Path, array: np.ndarray, quality: int = 95) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     Image.fromarray(array).save(path, format="JPEG", quality=quality, subsampling=0)
+
+
+def merge_trees(sources, destination: Path, ignore=(".snakemake_timestamp",)) -> int:
+    """Hard-link (or copy, across filesystems) every file of ``sources`` into ``destination``,
+    keeping relative paths; two sources with the same file is an error. Returns the file count.
+    Files named in ``ignore`` (Snakemake's marker in directory outputs) are left out."""
+    destination = Path(destination)
+    count = 0
+    for source in map(Path, sources):
+        for path in sorted(p for p in source.rglob("*") if p.is_file() and p.name not in ignore):
+            target = destination / path.relative_to(source)
+            if target.exists():
+                raise FileExistsError(f"{path.relative_to(source)} is in more than one of {list(map(str, sources))}")
+            target.parent.mkdir(parents=True, exist_ok=True)
+            try:
+                os.link(path, target)
+            except OSError:
+                shutil.copy2(path, target)
+            count += 1
+    return count

@@ -208,7 +208,7 @@ def train_controlnet(base: str, examples: list[TrainingExample], output: Path, w
         epoch += 1
     accelerator.wait_for_everyone()
     if accelerator.is_main_process:
-        from .io import atomic_directory
+        from segrel.core.io import atomic_directory
 
         with atomic_directory(output) as scratch:
             accelerator.unwrap_model(controlnet).save_pretrained(scratch)

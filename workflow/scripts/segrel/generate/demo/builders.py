@@ -58,7 +58,7 @@ anomaly obstacle box cone india flood
 
 def clip_bpe_file() -> Path:
     """OpenAI's CLIP BPE merges, as shipped inside mmsegmentation (a dependency of segrel)."""
-    from . import mmseg_package_dir
+    from segrel.core.packages import mmseg_package_dir
 
     path = mmseg_package_dir() / "utils" / "bpe_simple_vocab_16e6.txt.gz"
     if not path.is_file():
@@ -273,7 +273,7 @@ BUILDERS = {
 
 def build(name: str, out, seed: int = 0) -> None:
     """Write the tiny ``name`` model into ``out`` (atomically: whole or not at all)."""
-    from .io import atomic_directory
+    from segrel.core.io import atomic_directory
 
     if name not in BUILDERS:
         raise ValueError(f"no demo generator named {name!r}; known: {', '.join(BUILDERS)}")

@@ -1,4 +1,4 @@
-"""Render a :class:`~segrel.scenes.Scene` in clear weather, fog, rain, snow or at night.
+"""Render a :class:`~segrel.data.demo.scenes.Scene` in clear weather, fog, rain, snow or at night.
 
 All effects work on linear radiance and use the scene's depth and world coordinates:
 
@@ -20,7 +20,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from .scenes import Scene, class_id, smooth_noise
+from segrel.data.demo.scenes import Scene, class_id, smooth_noise
 
 CONDITIONS = ("clear", "fog", "rain", "snow", "night")
 

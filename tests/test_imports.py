@@ -1,0 +1,74 @@
+"""Re-run tracking: each rule's library inputs are its script's import closure, read from the code."""
+
+import re
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from segrel.core.imports import import_closure
+
+REPO = Path(__file__).resolve().parents[1]
+SCRIPTS = REPO / "workflow" / "scripts"
+#: rules that deliberately declare no library code: editing it must never download again
+DOWNLOADS = {"fetch_dataset_archive", "fetch_zoo_model"}
+
+
+def write_tree(root: Path, files: dict[str, str]) -> None:
+    for name, text in files.items():
+        path = root / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(textwrap.dedent(text))
+
+
+def test_closure_follows_absolute_relative_and_function_level_imports(tmp_path):
+    write_tree(tmp_path, {
+        "segrel/__init__.py": "",
+        "segrel/core/__init__.py": "",
+        "segrel/core/io.py": "import os\n",
+        "segrel/core/seeds.py": "from . import io\n",  # relative, a module
+        "segrel/core/unused.py": "",
+        "segrel/stage/__init__.py": "",
+        "segrel/stage/a.py": "from ..core.seeds import thing\n",  # relative, a name
+        "segrel/stage/b.py": "def f():\n    import segrel.stage.c\n",  # inside a function
+        "segrel/stage/c.py": "import numpy\n",
+        "script.py": "import sys\nfrom segrel.stage import a, b\n",
+    })
+    found = [Path(p).relative_to(tmp_path).as_posix() for p in import_closure(tmp_path / "script.py", tmp_path)]
+    assert found == ["segrel/__init__.py", "segrel/core/__init__.py", "segrel/core/io.py", "segrel/core/seeds.py",
+                     "segrel/stage/__init__.py", "segrel/stage/a.py", "segrel/stage/b.py", "segrel/stage/c.py"]
+
+
+def test_a_missing_module_is_an_error(tmp_path):
+    write_tree(tmp_path, {"segrel/__init__.py": "", "script.py": "from segrel.gone import x\n"})
+    with pytest.raises(ImportError, match="segrel.gone"):
+        import_closure(tmp_path / "script.py", tmp_path)
+
+
+def test_the_correlation_plot_depends_on_the_statistics_it_imports():
+    found = {Path(p).relative_to(SCRIPTS).as_posix() for p in import_closure(SCRIPTS / "plot_correlation.py", SCRIPTS)}
+    assert {"segrel/analyse/statistics.py", "segrel/analyse/figures.py", "segrel/core/figures.py"} <= found
+    assert not any(p.startswith(("segrel/generate/", "segrel/data/", "segrel/models/")) for p in found), found
+
+
+def rule_blocks():
+    for smk in sorted((REPO / "workflow" / "rules").glob("*.smk")):
+        for block in re.split(r"(?m)^(?=rule )", smk.read_text())[1:]:
+            yield re.match(r"rule (\w+)", block).group(1), block
+
+
+def test_every_rule_script_declares_its_own_import_closure():
+    """No hand-listed module names: each rule with a script names that script in library_code()."""
+    checked = 0
+    for rule, block in rule_blocks():
+        script = re.search(r'script:\s+"\.\./scripts/(\w+\.py)"', block)
+        code = re.findall(r"library_code\(([^)]*)\)", block)
+        if script is None:
+            assert not code, rule
+            continue
+        if rule in DOWNLOADS:
+            assert not code, f"{rule} must not depend on the library (editing it would download again)"
+            continue
+        assert code == [f'"{script.group(1)}"'], f"rule {rule}: code=library_code(\"{script.group(1)}\") expected"
+        checked += 1
+    assert checked >= 20

@@ -1,0 +1,109 @@
+# Stage "generate": synthetic domains, generated from val label maps prompted
+# '<caption>, in <domain>', each evaluated as a Cityscapes-layout test set synthetic_<domain>.
+
+GENERATED_DATASETS = [
+    name
+    for name, dataset in config["datasets"].items()
+    if dataset["source"] == "generated" and "anomalies" not in dataset
+]
+
+
+def domain_shards(domain):
+    """The shard folders of one generated domain."""
+    shards = config["generation"]["domain_generation"]["shards"]
+    return [
+        f"resources/synthetic/{domain}/shard-{shard}-of-{shards}"
+        for shard in range(shards)
+    ]
+
+
+rule generate_domain_shard:
+    """One shard of a synthetic domain: images from val label maps, prompted '<caption>, in <domain>'."""
+    input:
+        unpack(lambda wildcards: generator_files("stable_diffusion")),
+        controlnet="resources/controlnet/model",
+        data=lambda wildcards: dataset_root(
+            caption_set(DOMAIN_GENERATION["source_set"])["dataset"]
+        ),
+        captions=f"results/generate/captions/{DOMAIN_GENERATION['source_set']}.csv",
+        code=library_code("generate_domain_shard.py"),
+    output:
+        directory("resources/synthetic/{domain}/shard-{shard}-of-{shards}"),
+    log:
+        "results/logs/generate/generate_domain_shard/{domain}/shard-{shard}-of-{shards}.log",
+    benchmark:
+        "results/benchmarks/generate/generate_domain_shard/{domain}/shard-{shard}-of-{shards}.tsv"
+    wildcard_constraints:
+        domain="|".join(config["generation"]["domains"]) or "^$",
+        shard=r"\d+",
+        shards=r"\d+",
+    priority: 10
+    conda:
+        "../../envs/generate.yaml"
+    resources:
+        gpu=1,
+    params:
+        base=generator_model("stable_diffusion"),
+        dataset=lambda wildcards: caption_set(DOMAIN_GENERATION["source_set"]),
+        text=lambda wildcards: config["generation"]["domains"][wildcards.domain],
+        resolution=CONTROLNET["resolution"],
+        settings=DOMAIN_GENERATION,
+    script:
+        "../scripts/generate_domain_shard.py"
+
+
+rule synthetic_dataset:
+    """A generated domain as one Cityscapes-layout dataset (the shards put together)."""
+    input:
+        shards=lambda wildcards: domain_shards(
+            config["datasets"][wildcards.dataset]["domain"]
+        ),
+        code=library_code("synthetic_dataset.py"),
+    output:
+        directory("resources/datasets/{dataset}"),
+    log:
+        "results/logs/generate/synthetic_dataset/{dataset}.log",
+    benchmark:
+        "results/benchmarks/generate/synthetic_dataset/{dataset}.tsv"
+    wildcard_constraints:
+        dataset="|".join(GENERATED_DATASETS) or "^$",
+    conda:
+        "../../envs/generate.yaml"
+    script:
+        "../scripts/synthetic_dataset.py"
+
+
+rule plot_domain_samples:
+    """The same label maps in every generated domain (Loiseau et al. Fig. 2/7)."""
+    input:
+        source=lambda wildcards: dataset_root(
+            caption_set(DOMAIN_GENERATION["source_set"])["dataset"]
+        ),
+        captions=f"results/generate/captions/{DOMAIN_GENERATION['source_set']}.csv",
+        domains=[dataset_root(name) for name in GENERATED_DATASETS],
+        code=library_code("plot_domain_samples.py"),
+    output:
+        png=report(
+            "results/figures/generate/domains.png",
+            caption="../report/domains.rst",
+            category="Loiseau et al. 2024",
+            subcategory="Generation",
+            labels={"figure": "Fig. 2/7: generated domains"},
+        ),
+        pdf="results/figures/generate/domains.pdf",
+        data="results/tables/figures/generate/domains.csv",
+    log:
+        "results/logs/generate/plot_domain_samples.log",
+    benchmark:
+        "results/benchmarks/generate/plot_domain_samples.tsv"
+    conda:
+        "../../envs/analyse.yaml"
+    params:
+        dataset=lambda wildcards: caption_set(DOMAIN_GENERATION["source_set"]),
+        domains={
+            name: config["datasets"][name]["domain"] for name in GENERATED_DATASETS
+        },
+        resolution=CONTROLNET["resolution"],
+        images=CONTROLNET["validation"]["images"],
+    script:
+        "../scripts/plot_domain_samples.py"

@@ -1,0 +1,23 @@
+"""The analyse stage's config cross-checks (what the schema cannot say)."""
+
+from __future__ import annotations
+
+
+def config_problems(config: dict) -> list[str]:
+    """Comparisons name test sets; the robust-models comparison and the confidence-map model exist."""
+    analysis, test_sets = config.get("analysis", {}), config.get("test_sets", {})
+    problems = []
+    comparisons = analysis.get("comparisons", {})
+    for name, comparison in comparisons.items():
+        for key, value in [("real", comparison["real"])] + [("proxies", p) for p in comparison["proxies"]]:
+            if value not in test_sets:
+                problems.append(f"config key 'analysis.comparisons.{name}.{key}': no test set named {value!r}; "
+                                f"test sets are: {', '.join(sorted(test_sets))}")
+    robust = analysis.get("robust_models", {}).get("comparison")
+    if comparisons and robust is not None and robust not in comparisons:
+        problems.append(f"config key 'analysis.robust_models.comparison': no comparison named {robust!r}; "
+                        f"comparisons are: {', '.join(sorted(comparisons))}")
+    model = analysis.get("confidence_maps", {}).get("model")
+    if model and model not in config.get("models", {}):
+        problems.append(f"config key 'analysis.confidence_maps.model': no model named {model!r}")
+    return problems

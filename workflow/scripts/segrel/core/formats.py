@@ -1,0 +1,207 @@
+"""Dataset formats: one record per format (:data:`FORMATS`), and one loader for the real datasets
+and the embedded demo, which share the on-disk layout.
+
+A format's record holds its kind (segmentation / anomaly), on-disk layout, label table, local-OOD
+ids, how the real data is obtained and prepared, and which demo writer stands in for it; adding
+a format is adding one record (the config schema's ``format`` enum is filled from it).
+
+``list_samples(format, root, split, subset)`` enumerates (image, label) pairs in a stable
+order; ``read_label`` returns Cityscapes train ids (0..18, 255 = void) for segmentation sets,
+or the anomaly mask (0 / 1 / 255) for SMIYC. Labels are decoded from the datasets' original id
+images (Cityscapes/ACDC ``labelIds``, IDD ``labellevel3Ids``) with the label tables in
+:mod:`segrel.core.labels`, so no pre-converted train-id files are needed.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+from segrel.core import labels as lb
+
+
+@dataclass(frozen=True)
+class Sample:
+    name: str  # unique within a test set; used to name per-image outputs
+    image: Path
+    label: Path
+    group: str  # city, ACDC sequence, IDD sequence: what a split by location uses
+
+
+@dataclass(frozen=True)
+class Layout:
+    """Where a format keeps its images and labels, relative to the dataset root."""
+
+    image_glob: str  # with {split} and {subset}
+    image_suffix: str
+    label_dir: str  # with {split}, {subset} (the image's grand-grandparent folder) and {group}
+    label_suffix: str
+    top_folders: tuple[str, ...]  # what a prepared dataset has at its root
+    splits: tuple[str, ...]  # splits a prepared dataset must have complete (every image labelled)
+
+
+@dataclass(frozen=True)
+class Package:
+    """One archive a publisher distributes."""
+
+    name: str  # archive file name
+    checksum: str | None = None  # published "<md5|sha256>:<hex>", when the server does not give one
+    path: str = ""  # for protocol "url": path under the source's base URL
+
+
+@dataclass(frozen=True)
+class Source:
+    """How a real dataset is obtained (see :mod:`segrel.data.acquisition`)."""
+
+    protocol: str  # cityscapes | acdc | url | none (archives from disk or a user's URL only)
+    base: str  # the publisher's base URL (``mirror`` in the config replaces it)
+    packages: tuple[Package, ...]
+    registration: str  # where a person gets access (named in every error)
+    credentials: tuple[str, str] | None = None  # environment variables (user, password)
+
+    @property
+    def package_names(self) -> list[str]:
+        return [package.name for package in self.packages]
+
+    def package(self, name: str) -> Package | None:
+        return next((package for package in self.packages if package.name == name), None)
+
+
+@dataclass(frozen=True)
+class DatasetFormat:
+    """Everything segrel knows of one dataset format; every stage reads it from here."""
+
+    name: str
+    kind: str  # "segmentation" (train-id labels) or "anomaly" (0 / 1 / 255 masks)
+    layout: Layout
+    label_table: np.ndarray | None  # stored id image -> train ids; None = stored values are the labels
+    source: Source
+    demo_writer: str  # function of segrel.data.demo.writers that writes the embedded demo's copy
+    local_ood_ids: tuple[int, ...] = ()  # stored ids of classes Cityscapes lacks (local OOD regions)
+    labels_from_polygons: bool = False  # label images rendered from polygon files after extraction (IDD)
+
+    def demo_arguments(self, demo: dict) -> dict:
+        """The writer's keyword arguments from the config's ``demo`` section."""
+        common = {key: demo[key] for key in ("seed", "height", "width")}
+        section = demo[self.name]
+        return {**common, **({"cities": section} if self.name == "cityscapes" else section)}
+
+
+_CITYSCAPES_LAYOUT = Layout("leftImg8bit/{split}/{subset}/*_leftImg8bit.png", "_leftImg8bit.png",
+                            "gtFine/{split}/{group}", "_gtFine_labelIds.png", ("leftImg8bit", "gtFine"),
+                            ("train", "val"))
+
+FORMATS: dict[str, DatasetFormat] = {
+    "cityscapes": DatasetFormat(
+        "cityscapes", "segmentation", _CITYSCAPES_LAYOUT, lb.CITYSCAPES_ID_TO_TRAINID,
+        Source("cityscapes", "https://www.cityscapes-dataset.com",
+               (Package("gtFine_trainvaltest.zip"), Package("leftImg8bit_trainvaltest.zip")),
+               "https://www.cityscapes-dataset.com/register/", ("CITYSCAPES_USERNAME", "CITYSCAPES_PASSWORD")),
+        demo_writer="write_cityscapes",
+    ),
+    "acdc": DatasetFormat(
+        "acdc", "segmentation",
+        Layout("rgb_anon/{subset}/{split}/*/*_rgb_anon.png", "_rgb_anon.png", "gt/{subset}/{split}/{group}",
+               "_gt_labelIds.png", ("rgb_anon", "gt"), ("train", "val")),
+        lb.CITYSCAPES_ID_TO_TRAINID,
+        # ACDC publishes no checksums: the zip CRCs are checked on extraction
+        Source("acdc", "https://acdc.vision.ee.ethz.ch",
+               (Package("gt_trainval.zip"), Package("rgb_anon_trainvaltest.zip")),
+               "https://acdc.vision.ee.ethz.ch/download (accept the license)"),
+        demo_writer="write_acdc",
+    ),
+    "idd": DatasetFormat(
+        "idd", "segmentation",
+        Layout("leftImg8bit/{split}/{subset}/*_leftImg8bit.png", "_leftImg8bit.png", "gtFine/{split}/{group}",
+               "_gtFine_labellevel3Ids.png", ("leftImg8bit", "gtFine"), ("train", "val")),
+        lb.IDD_LEVEL3_TO_TRAINID,
+        Source("none", "https://idd.insaan.iiit.ac.in", (Package("idd-segmentation.tar.gz"),),
+               "https://idd.insaan.iiit.ac.in/dataset/download/ (register, then 'IDD - Segmentation (IDD 20k Part I)')"),
+        demo_writer="write_idd",
+        local_ood_ids=lb.IDD_LOCAL_OOD_LEVEL3,
+        labels_from_polygons=True,
+    ),
+    "smiyc": DatasetFormat(
+        "smiyc", "anomaly",
+        # validationNNNN; the test images have no labels
+        Layout("dataset_AnomalyTrack/images/{split}*.jpg", ".jpg", "dataset_AnomalyTrack/labels_masks",
+               "_labels_semantic.png", ("dataset_AnomalyTrack",), ("validation",)),
+        None,
+        # the MD5 Zenodo publishes for the file
+        Source("url", "https://zenodo.org",
+               (Package("dataset_AnomalyTrack.zip", "md5:231bf79ed58924bcd33d9cbe22e61076",
+                        "/record/5270237/files/dataset_AnomalyTrack.zip"),),
+               "https://segmentmeifyoucan.com/datasets (public)"),
+        demo_writer="write_smiyc",
+    ),
+}
+
+
+def dataset_format(fmt: str) -> DatasetFormat:
+    """The record of a format name, or one error listing the known ones."""
+    try:
+        return FORMATS[fmt]
+    except KeyError:
+        raise ValueError(f"unknown dataset format {fmt!r}; choose one of {', '.join(FORMATS)}") from None
+
+
+def list_samples(fmt: str, root: str | Path, split: str = "val", subset: str = "*") -> list[Sample]:
+    """Samples of ``root`` in ``split``; ``subset`` = city / ACDC condition / IDD sequence glob.
+
+    Raises ``FileNotFoundError`` (naming the pattern) when nothing matches, and when an
+    image has no label file: a test set that silently shrinks would bias every metric.
+    """
+    layout = dataset_format(fmt).layout
+    root = Path(root)
+    pattern = layout.image_glob.format(split=split, subset=subset)
+    images = sorted(root.glob(pattern))
+    if not images:
+        raise FileNotFoundError(f"no {fmt} images match {root / pattern}; check the dataset root, split and subset")
+    samples = []
+    for image in images:
+        stem = image.name[: -len(layout.image_suffix)]
+        group = image.parent.name
+        label_dir = root / layout.label_dir.format(split=split, subset=image.parent.parent.parent.name, group=group)
+        label = label_dir / f"{stem}{layout.label_suffix}"
+        if not label.is_file():
+            raise FileNotFoundError(f"{image} has no label file {label}")
+        samples.append(Sample(name=stem, image=image, label=label, group=group))
+    return samples
+
+
+def read_image(path: str | Path) -> np.ndarray:
+    """RGB uint8 (H, W, 3)."""
+    with Image.open(path) as image:
+        return np.asarray(image.convert("RGB"))
+
+
+def read_ids(path: str | Path) -> np.ndarray:
+    """The stored single-channel id image (labelIds, level-3 ids or anomaly mask), uint8 (H, W)."""
+    with Image.open(path) as image:
+        ids = np.asarray(image)
+    if ids.ndim != 2:
+        raise ValueError(f"{path}: expected a single-channel id image, got shape {ids.shape}")
+    return ids
+
+
+def to_labels(fmt: str, ids: np.ndarray) -> np.ndarray:
+    """Stored ids -> train ids (segmentation sets) or the 0/1/255 anomaly mask (SMIYC)."""
+    table = dataset_format(fmt).label_table
+    return ids if table is None else lb.to_train_ids(ids, table)
+
+
+def read_label(fmt: str, path: str | Path) -> np.ndarray:
+    """Train ids (segmentation sets) or the 0/1/255 anomaly mask (SMIYC), uint8 (H, W)."""
+    return to_labels(fmt, read_ids(path))
+
+
+def local_ood_mask(fmt: str, stored_ids: np.ndarray) -> np.ndarray:
+    """True where the pixel's class is absent from Cityscapes (local OOD region; IDD's extra classes)."""
+    return np.isin(stored_ids, dataset_format(fmt).local_ood_ids)
+
+
+def read_local_ood(fmt: str, path: str | Path) -> np.ndarray:
+    return local_ood_mask(fmt, read_ids(path))

@@ -1,0 +1,45 @@
+"""The data stage's config cross-checks (what the schema cannot say)."""
+
+from __future__ import annotations
+
+
+def config_problems(config: dict) -> list[str]:
+    """Real datasets: a download the publisher does not offer, credentials in a URL, pins for
+    archives that are not fetched. (Missing files are the fetch job's error, so that a dry run
+    works before the archives are there.)"""
+
+    from urllib.parse import urlsplit
+
+    from segrel.data.acquisition import is_url, package_names, source
+
+    problems = []
+    for name, dataset in config.get("datasets", {}).items():
+        where = f"config key 'datasets.{name}"
+        kind = dataset.get("source")
+        if kind not in ("download", "archives"):
+            continue
+        src = source(dataset["format"])
+        if kind == "download" and src.protocol == "none":
+            problems.append(f"{where}.source': {dataset['format']} cannot be downloaded by script; get "
+                            f"{', '.join(package_names(dataset['format']))} at {src.registration} and set "
+                            f"source: archives with archives: {{<file name>: <path or URL>}}")
+        if kind == "download" and "archives" in dataset:
+            problems.append(f"{where}.archives': only read with source: archives")
+        for archive, location in dataset.get("archives", {}).items():
+            parts = urlsplit(location)
+            if is_url(location) and (parts.query or parts.fragment):
+                problems.append(f"{where}.archives.{archive}': a URL with a query string usually carries a "
+                                "personal token, which would be kept in Snakemake's metadata and the report; "
+                                "download the file and give its path instead")
+            if parts.username or parts.password:
+                problems.append(f"{where}.archives.{archive}': credentials do not belong in a URL (the config "
+                                f"is logged and shown in the report); use {name.upper()}_USERNAME / "
+                                f"{name.upper()}_PASSWORD or ~/.netrc")
+            if "/" in archive:
+                problems.append(f"{where}.archives.{archive}': the key is the archive's file name, not a path")
+        fetched = dataset.get("archives", {}) if kind == "archives" else package_names(dataset["format"])
+        for archive in dataset.get("checksums", {}):
+            if archive not in fetched:
+                problems.append(f"{where}.checksums.{archive}': not one of this dataset's archives "
+                                f"({', '.join(fetched)})")
+    return problems

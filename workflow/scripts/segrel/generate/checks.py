@@ -1,0 +1,104 @@
+"""The generate stage's config: the test sets it adds and its cross-checks (what the schema
+cannot say)."""
+
+from __future__ import annotations
+
+
+def add_test_sets(config: dict) -> None:
+    """Generated domains and inpainted sets become datasets and test sets of their own."""
+    add_synthetic_test_sets(config)
+    add_anomaly_test_sets(config)
+
+
+def add_synthetic_test_sets(config: dict) -> None:
+    """Each generation.domains entry adds a dataset and a test set ``synthetic_<name>``
+    (unless the config already names them), so that the domain is evaluated and can be a proxy."""
+    for domain in config.get("generation", {}).get("domains", {}):
+        name = f"synthetic_{domain}"
+        config.setdefault("datasets", {}).setdefault(name, {"format": "cityscapes", "source": "generated",
+                                                            "domain": domain})
+        config.setdefault("test_sets", {}).setdefault(name, {"dataset": name, "split": "val", "subset": "*"})
+
+
+#: generation.anomalies: which inpainted set each added dataset / test set holds
+ANOMALY_SETS = {"all": "synthetic_anomalies", "curated": "synthetic_anomalies_curated",
+                "control": "synthetic_anomalies_control"}
+
+
+def add_anomaly_test_sets(config: dict) -> None:
+    """An enabled generation.anomalies adds SMIYC-format datasets and test sets (unless the config
+    already names them): every detected sample, the curated ones (only with a curated list) and
+    the control object, so each is evaluated and can be a proxy."""
+    anomalies = config.get("generation", {}).get("anomalies", {})
+    if not anomalies.get("enabled"):
+        return
+    for kind, name in ANOMALY_SETS.items():
+        if kind == "curated" and not anomalies.get("curated"):
+            continue
+        config.setdefault("datasets", {}).setdefault(name, {"format": "smiyc", "source": "generated",
+                                                            "anomalies": kind})
+        config.setdefault("test_sets", {}).setdefault(name, {"dataset": name, "split": "validation", "subset": "*"})
+
+
+def config_problems(config: dict) -> list[str]:
+    """Generated datasets name a domain; caption sets, ControlNet and domain generation name
+    caption sets and datasets that exist; inpainting settings agree with their datasets."""
+    datasets = config.get("datasets", {})
+    generation = config.get("generation", {})
+    sets = generation.get("captions", {}).get("sets", {})
+    problems = []
+    for name, dataset in datasets.items():
+        if (dataset.get("source") == "generated" and "anomalies" not in dataset
+                and dataset.get("domain") not in generation.get("domains", {})):
+            problems.append(f"config key 'datasets.{name}.domain': no generation.domains entry named "
+                            f"{dataset.get('domain')!r}")
+    source_set = generation.get("domain_generation", {}).get("source_set")
+    if generation.get("domains") and source_set not in sets:
+        problems.append(f"config key 'generation.domain_generation.source_set': no caption set named {source_set!r}")
+    controlnet = generation.get("controlnet", {})
+    for key, name in [("train_set", controlnet.get("train_set")),
+                      ("validation.caption_set", controlnet.get("validation", {}).get("caption_set"))]:
+        if name is not None and name not in sets:
+            problems.append(f"config key 'generation.controlnet.{key}': no caption set named {name!r}; "
+                            f"generation.captions.sets are: {', '.join(sorted(sets)) or 'none'}")
+    for name, caption_set in sets.items():
+        if caption_set["dataset"] not in datasets:
+            problems.append(f"config key 'generation.captions.sets.{name}.dataset': no dataset named "
+                            f"{caption_set['dataset']!r}; datasets are: {', '.join(sorted(datasets))}")
+    return problems + _anomaly_references(config)
+
+
+def _anomaly_references(config: dict) -> list[str]:
+    generation = config.get("generation", {})
+    anomalies = generation.get("anomalies", {})
+    problems = []
+    for name, dataset in config.get("datasets", {}).items():
+        kind = dataset.get("anomalies")
+        if kind is None:
+            continue
+        where = f"config key 'datasets.{name}.anomalies'"
+        if not anomalies.get("enabled"):
+            problems.append(f"{where}: generation.anomalies.enabled is false; enable it or remove the dataset")
+        elif kind == "curated" and not anomalies.get("curated"):
+            problems.append(f"{where}: a curated set needs sample ids in generation.anomalies.curated")
+        if dataset.get("format") != "smiyc" or dataset.get("source") != "generated":
+            problems.append(f"{where}: an inpainted set has format smiyc and source generated")
+    if not anomalies.get("enabled"):
+        return problems
+    sets = generation.get("captions", {}).get("sets", {})
+    if anomalies["source_set"] not in sets:
+        problems.append(f"config key 'generation.anomalies.source_set': no caption set named "
+                        f"{anomalies['source_set']!r}; generation.captions.sets are: "
+                        f"{', '.join(sorted(sets)) or 'none'}")
+    if anomalies["curated"]:
+        from segrel.generate.inpainting import anomaly_items, sample_id  # the ids are known before anything is generated
+
+        objects = anomalies["objects"]
+        ids = {name for name, _, _ in anomaly_items(objects, [None], anomalies["images"])}
+        unknown = [name for name in anomalies["curated"] if name not in ids]
+        if unknown:
+            problems.append(f"config key 'generation.anomalies.curated': {', '.join(unknown[:5])}"
+                            f"{' ...' if len(unknown) > 5 else ''} are not sample ids of the objects set "
+                            f"(ids are <index>_<object>, e.g. {sample_id(0, objects[0])}; "
+                            f"see resources/datasets/synthetic_anomalies/samples.csv)")
+    return problems
