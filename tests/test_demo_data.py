@@ -128,7 +128,7 @@ def test_idd_layout_and_level3_ids(demo):
     values, local_ood = set(), 0
     for path in demo["idd"].glob("gtFine/val/*/*_labellevel3Ids.png"):
         values |= set(np.unique(read(path)).tolist())
-        local_ood += formats.read_local_ood(path).sum()
+        local_ood += formats.read_local_ood("idd", path).sum()
     assert values <= set(range(26)) | {255}
     assert local_ood > 0  # autorickshaws, billboards, guard rails: classes Cityscapes lacks
 
@@ -199,7 +199,7 @@ def test_a_failed_writer_leaves_nothing(tmp_path, monkeypatch):
             raise RuntimeError("disk full")
         return real_render(*args, **kwargs)
 
-    monkeypatch.setattr(demo_data, "render", failing_render)
+    monkeypatch.setattr(writers, "render", failing_render)
     with pytest.raises(RuntimeError, match="disk full"):
         writers.write_idd(tmp_path / "idd", seed=0, images={"val": 5}, **SIZE)
     assert list(tmp_path.iterdir()) == []  # neither the dataset nor a scratch folder

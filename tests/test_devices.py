@@ -25,7 +25,7 @@ def test_concurrent_jobs_take_different_gpus_and_a_third_is_refused(tmp_path):
         second = subprocess.run([sys.executable, "-c", HOLD.replace("time.sleep(30)", "").format(
             library=library, folder=str(tmp_path))], capture_output=True, text=True, timeout=60)
         assert second.stdout.strip() == "1"
-        import segrel
+        import segrel.core.devices
 
         segrel.core.devices._claimed_gpu = None
         with pytest.raises(RuntimeError, match=r"all 1 GPUs are held .*--resources gpu=1"):

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 from sklearn.metrics import average_precision_score, roc_auc_score, roc_curve
 
-from segrel.evaluate.evaluation import metrics
+from segrel.evaluate import metrics
 
 
 def realistic_pixels(n, seed=0, shift=0.0):

@@ -3,7 +3,7 @@ read by hand from mmseg 1.2.2's configs/*/metafile.yaml and ../shared/REFERENCE.
 
 import pytest
 
-from segrel.models.segmentors import zoo
+from segrel.models import zoo
 from segrel.models.segmentors import mmseg_config_dir
 
 
