@@ -25,7 +25,7 @@ help:
 	@echo "make test       set up (once) and run the default test suite"
 	@echo "make test-slow  also run the tests marked slow"
 	@echo "make test-slurm a small study locally and on a single-node SLURM started here; equal tables"
-	@echo "make lint       snakemake --lint and snakefmt --check"
+	@echo "make lint       snakemake --lint, snakefmt --check and ruff check"
 	@echo "make report     the demo's HTML report, results/report.html"
 	@echo "make browser    headless Chromium (Debian), which the report test renders the report with"
 	@echo "make lock       re-resolve requirements.in into requirements.lock"
@@ -101,6 +101,7 @@ report: $(STAMP)
 lint: $(STAMP)
 	$(VENV)/bin/snakemake --lint
 	$(VENV)/bin/snakefmt --check Snakefile workflow/rules
+	$(VENV)/bin/ruff check .
 
 # Re-resolve the top-level requirements into exact pins (run after editing requirements.in).
 lock: $(STAMP)

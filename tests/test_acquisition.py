@@ -18,8 +18,8 @@ from urllib.parse import parse_qs, urlsplit
 import numpy as np
 import pytest
 
-from segrel.data import acquisition
 from segrel.core import formats
+from segrel.data import acquisition
 from segrel.data.demo import writers
 from segrel.data.download import DownloadError
 
@@ -344,7 +344,8 @@ def test_idd_from_a_url_with_credentials_from_the_environment(publisher, monkeyp
                "location": f"{base}/private/idd-segmentation.tar.gz", "credential_prefix": "IDD"}
     monkeypatch.setenv("NETRC", str(tmp_path / "no-netrc"))
     monkeypatch.delenv("IDD_USERNAME", raising=False)
-    with pytest.raises(DownloadError, match=r"HTTP 401.*Credentials come from IDD_USERNAME and IDD_PASSWORD or ~/.netrc"):
+    refused = r"HTTP 401.*Credentials come from IDD_USERNAME and IDD_PASSWORD or ~/.netrc"
+    with pytest.raises(DownloadError, match=refused):
         acquisition.obtain_archive(request, tmp_path / "a" / "idd-segmentation.tar.gz", log=print)
     monkeypatch.setenv("IDD_USERNAME", USER)
     monkeypatch.setenv("IDD_PASSWORD", PASSWORD)

@@ -94,7 +94,8 @@ def test_truncated_download_keeps_the_part_and_says_resume(server, tmp_path):
     with pytest.raises(DownloadError, match=r"interrupted after 524288 of 1048576 bytes; run again to resume"):
         fetch(f"{base}/truncated", tmp_path / "e.bin", checksum="sha256:" + DIGEST, log=lambda m: None)
     assert not (tmp_path / "e.bin").exists() and (tmp_path / "e.bin.part").stat().st_size == len(PAYLOAD) // 2
-    fetch(f"{base}/file", tmp_path / "e.bin", checksum="sha256:" + DIGEST, log=lambda m: None)  # resumes to the whole file
+    # resumes to the whole file
+    fetch(f"{base}/file", tmp_path / "e.bin", checksum="sha256:" + DIGEST, log=lambda m: None)
     assert (tmp_path / "e.bin").read_bytes() == PAYLOAD
 
 

@@ -54,7 +54,8 @@ def test_env_file_agrees_with_lock(stage):
     assert requirements, stage
     for line in requirements:
         name, _, version = line.partition("==")
-        assert pins.get(canonical(name)) == version, f"envs/{stage}.yaml pins {line}, lock has {pins.get(canonical(name))}"
+        locked = pins.get(canonical(name))
+        assert locked == version, f"envs/{stage}.yaml pins {line}, lock has {locked}"
 
 
 def test_every_rule_uses_a_stage_env():

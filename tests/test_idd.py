@@ -18,8 +18,8 @@ import pytest
 from PIL import Image
 
 from segrel.core import formats
-from segrel.data import idd
 from segrel.core import labels as lb
+from segrel.data import idd
 
 W, H = 20, 12
 

@@ -38,7 +38,7 @@ def test_lint_is_clean():
 
 
 def test_snakefmt_is_clean():
-    files = [str(REPO / "Snakefile"), *map(str, sorted((REPO / "workflow" / "rules").glob("*.smk")))]
+    files = [str(REPO / "Snakefile"), *map(str, sorted((REPO / "workflow" / "rules").rglob("*.smk")))]
     result = subprocess.run([str(BIN / "snakefmt"), "--check", *files], capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr
 

@@ -95,9 +95,9 @@ def test_prepare_downloads_a_verified_checkpoint_and_a_single_process_config(tmp
 
 
 def test_config_rejects_an_unknown_zoo_name_with_close_matches():
-    from segrel.config import ConfigError, validate_config
-
     from pathlib import Path
+
+    from segrel.config import ConfigError, validate_config
 
     schema = Path(__file__).resolve().parents[1] / "workflow" / "schemas" / "config.schema.yaml"
     config = validate_config({"models": {"b0": {"family": "SegFormer", "source": "zoo",

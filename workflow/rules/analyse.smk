@@ -2,78 +2,8 @@
 # stability, and every figure. Plotting rules read only tables, so editing a figure re-runs
 # only that figure.
 
-RELIABILITY_FIGURES = [
-    "shift_degradation",
-    "ece_vs_error",
-    "ood_detection",
-    "misclassification",
-]
 
-
-def model_families():
-    """{model: architecture family}: one marker per family in every figure."""
-    return {name: model["family"] for name, model in config["models"].items()}
-
-
-def sample_size_comparisons():
-    """Comparisons whose PCC is traced against the number of proxy images."""
-    return {
-        name: comparison
-        for name, comparison in config["analysis"]["comparisons"].items()
-        if comparison["sample_size"] and "miou" in comparison["metrics"]
-    }
-
-
-def sample_size_shards():
-    """{(model, proxy test set): [shard files]} of the proxies of sample_size_comparisons()."""
-    proxies = {
-        proxy
-        for comparison in sample_size_comparisons().values()
-        for proxy in comparison["proxies"]
-    }
-    return {
-        key: paths for key, paths in evaluation_shards().items() if key[1] in proxies
-    }
-
-
-def confidence_map_model():
-    return config["analysis"]["confidence_maps"]["model"] or next(
-        iter(config["models"])
-    )
-
-
-def analysis_outputs():
-    """Every table and figure of the analyse stage (only those the config can feed)."""
-    analysis = config["analysis"]
-    comparisons = analysis["comparisons"]
-    outputs = [
-        f"results/figures/reliability/{figure}.png" for figure in RELIABILITY_FIGURES
-    ]
-    if config["models"]:
-        outputs.append(f"results/figures/confidence_maps/{confidence_map_model()}.png")
-    if comparisons:
-        outputs.append("results/tables/correlations.csv")
-        outputs += [f"results/figures/correlation/{name}.png" for name in comparisons]
-    robust = analysis["robust_models"]["comparison"]
-    if robust in comparisons:
-        outputs.append(f"results/figures/robust_models/{robust}.png")
-    if sample_size_comparisons():
-        outputs.append("results/figures/sample_size.png")
-    if ANOMALY_DATASETS and config["models"]:
-        outputs.append("results/figures/inpainting_control.png")
-    return outputs
-
-
-def anomaly_test_sets():
-    """{label: test set} of the inpainted sets, objects first and the control last."""
-    kinds = {"all": "OOD objects", "curated": "OOD objects (curated)"}
-    kinds["control"] = f"control: {config['generation']['anomalies']['control']}"
-    found = {}
-    for kind, label in kinds.items():
-        for name, spec in config["test_sets"].items():
-            if config["datasets"][spec["dataset"]].get("anomalies") == kind:
-                found[label if label not in found else f"{label} ({name})"] = name
-    return found
+include: "functions/analyse.smk"
 
 
 rule correlations:

@@ -16,7 +16,8 @@ validate_config(config, Path(workflow.basedir) / "workflow/schemas/config.schema
 def library_code(script):
     """The segrel source files rule script ``script`` imports, directly or through other segrel
     modules (static import closure, segrel.core.imports): a change to any of them re-runs the
-    rule's jobs, and a change elsewhere does not. Snakemake itself tracks only the script."""
+    rule's jobs, and a change elsewhere does not. Snakemake itself tracks only the script.
+    """
     return import_closure(SCRIPTS / script, SCRIPTS)
 
 

@@ -2,80 +2,8 @@
 # the demo's tiny generators (generate_demo.smk), generated domains (generate_domains.smk) and
 # inpainted OOD objects (generate_anomalies.smk) in the files included below.
 
-CONTROLNET = config["generation"]["controlnet"]
-DOMAIN_GENERATION = config["generation"]["domain_generation"]
 
-
-DEMO_GENERATORS = [
-    name
-    for name, model in config["generation"]["models"].items()
-    if model["source"] == "demo"
-]
-
-
-# the demo pre-trains these (segrel.pretraining); the detector and SAM stay as initialised
-PRETRAINED_DEMO_GENERATORS = [
-    name
-    for name in DEMO_GENERATORS
-    if name in ("stable_diffusion", "inpainting", "captioner")
-]
-
-
-def generator_model(name):
-    """What from_pretrained() gets for a generator: a directory, or a Hugging Face id."""
-    model = config["generation"]["models"][name]
-    return {
-        "demo": (
-            f"resources/generators/{name}"
-            if name in PRETRAINED_DEMO_GENERATORS
-            else f"resources/generators/initial/{name}"
-        ),
-        "local": model.get("path"),
-        "hub": model.get("id"),
-    }[model["source"]]
-
-
-def generator_files(name):
-    """The generator as an input file (none for a hub id, which the Hugging Face cache holds)."""
-    model = config["generation"]["models"][name]
-    return {} if model["source"] == "hub" else {name: generator_model(name)}
-
-
-def caption_set(name):
-    """{format, root, split} of a configured caption set."""
-    sets = config["generation"]["captions"]["sets"]
-    if name not in sets:
-        raise ValueError(
-            f"generation.captions.sets has no set named {name!r} (sets: {', '.join(sets) or 'none'}): "
-            "add it, e.g. {name}: {dataset: cityscapes, split: train}"
-        )
-    spec = sets[name]
-    return {
-        "format": config["datasets"][spec["dataset"]]["format"],
-        "dataset": spec["dataset"],
-        "root": dataset_root(spec["dataset"]),
-        "split": spec["split"],
-    }
-
-
-def generation_outputs():
-    outputs = [
-        f"results/generate/captions/{name}.csv"
-        for name in config["generation"]["captions"]["sets"]
-    ]
-    sets = config["generation"]["captions"]["sets"]
-    controlnet = config["generation"]["controlnet"]
-    if (
-        controlnet["train_set"] in sets
-        and controlnet["validation"]["caption_set"] in sets
-    ):
-        outputs.append("results/figures/generate/controlnet_validation.png")
-    outputs += [dataset_root(name) for name in GENERATED_DATASETS]
-    if GENERATED_DATASETS:
-        outputs.append("results/figures/generate/domains.png")
-    return outputs + anomaly_outputs()
-
-
+include: "functions/generate.smk"
 include: "generate_demo.smk"
 
 

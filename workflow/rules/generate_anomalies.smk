@@ -2,52 +2,6 @@
 # painted into real images, refined, then masked by Grounding DINO + SAM; datasets in SMIYC
 # RoadAnomaly21 layout (evaluated like SMIYC).
 
-ANOMALY_DATASETS = [
-    name for name, dataset in config["datasets"].items() if "anomalies" in dataset
-]
-
-
-def anomaly_shards(anomaly_set):
-    """The shard folders of the inpainted 'objects' or 'control' set."""
-    shards = config["generation"]["anomalies"]["shards"]
-    return [
-        f"resources/synthetic_anomalies/{anomaly_set}/shard-{shard}-of-{shards}"
-        for shard in range(shards)
-    ]
-
-
-def anomaly_outputs():
-    """The inpainted datasets, the detection table and the sample grid, when enabled."""
-    if not config["generation"]["anomalies"]["enabled"]:
-        return []
-    outputs = [dataset_root(name) for name in ANOMALY_DATASETS]
-    outputs.append("results/tables/generate/inpainting_detections.csv")
-    if any(config["datasets"][name]["anomalies"] == "all" for name in ANOMALY_DATASETS):
-        outputs.append("results/figures/generate/inpainting_samples.png")
-    return outputs
-
-
-ANOMALIES = config["generation"]["anomalies"]
-# what shapes the images: editing `curated` (or `enabled`) regenerates nothing
-# the models that find the painted object; none when the repainted square is the mask
-ANOMALY_DETECTION = (
-    ["detector", "segmenter"] if ANOMALIES["object_mask"] == "detected" else []
-)
-ANOMALY_SAMPLE_SETTINGS = {
-    key: ANOMALIES[key]
-    for key in (
-        "steps",
-        "guidance",
-        "resolution",
-        "refinement_strength",
-        "refinement_steps",
-        "refinement_guidance",
-        "box_threshold",
-        "text_threshold",
-        "object_mask",
-    )
-}
-
 
 rule inpaint_anomaly_shard:
     """One shard of an inpainted set ('objects' or the in-domain 'control'): inpaint, refine, detect."""

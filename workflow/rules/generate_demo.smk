@@ -1,8 +1,6 @@
 # Stage "generate", demo only: tiny generators built offline in the Hugging Face layout and
 # pre-trained on captioned procedural scenes (the real ones come pre-trained from the hub).
 
-DEMO_PRETRAINING = config["generation"]["demo_pretraining"]
-
 
 rule demo_generator:
     """A tiny randomly initialised generator in the Hugging Face layout (demo only)."""

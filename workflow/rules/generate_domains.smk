@@ -1,21 +1,6 @@
 # Stage "generate": synthetic domains, generated from val label maps prompted
 # '<caption>, in <domain>', each evaluated as a Cityscapes-layout test set synthetic_<domain>.
 
-GENERATED_DATASETS = [
-    name
-    for name, dataset in config["datasets"].items()
-    if dataset["source"] == "generated" and "anomalies" not in dataset
-]
-
-
-def domain_shards(domain):
-    """The shard folders of one generated domain."""
-    shards = config["generation"]["domain_generation"]["shards"]
-    return [
-        f"resources/synthetic/{domain}/shard-{shard}-of-{shards}"
-        for shard in range(shards)
-    ]
-
 
 rule generate_domain_shard:
     """One shard of a synthetic domain: images from val label maps, prompted '<caption>, in <domain>'."""

@@ -4,8 +4,8 @@ import sys
 
 sys.stderr = open(snakemake.log[0], "w", buffering=1)
 
-from segrel.generate.inpainting import detection_table, read_samples
 from segrel.core.io import atomic_file
+from segrel.generate.inpainting import detection_table, read_samples
 
 table = detection_table({"objects": read_samples(snakemake.input.objects),
                          "control": read_samples(snakemake.input.control)},

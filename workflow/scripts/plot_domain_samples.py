@@ -5,11 +5,12 @@ import sys
 sys.stderr = open(snakemake.log[0], "w", buffering=1)
 
 
-from segrel.core import formats, labels as lb
+from segrel.core import formats
+from segrel.core import labels as lb
 from segrel.core.captions import read_captions
-from segrel.generate.figures import generation_grid_figure
-from segrel.generate.domains import center_square
 from segrel.core.figures import write_figure
+from segrel.generate.domains import center_square
+from segrel.generate.figures import generation_grid_figure
 
 spec = snakemake.params.dataset
 captions = read_captions(snakemake.input.captions)

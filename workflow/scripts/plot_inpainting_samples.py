@@ -9,8 +9,8 @@ from pathlib import Path
 import pandas as pd
 
 from segrel.core import formats
-from segrel.generate.figures import inpainting_samples_figure
 from segrel.core.figures import write_figure
+from segrel.generate.figures import inpainting_samples_figure
 
 root = Path(snakemake.input.data[0])
 table = pd.read_csv(root / "samples.csv", keep_default_na=False).set_index("image")

@@ -119,7 +119,8 @@ FORMATS: dict[str, DatasetFormat] = {
                "_gtFine_labellevel3Ids.png", ("leftImg8bit", "gtFine"), ("train", "val")),
         lb.IDD_LEVEL3_TO_TRAINID,
         Source("none", "https://idd.insaan.iiit.ac.in", (Package("idd-segmentation.tar.gz"),),
-               "https://idd.insaan.iiit.ac.in/dataset/download/ (register, then 'IDD - Segmentation (IDD 20k Part I)')"),
+               "https://idd.insaan.iiit.ac.in/dataset/download/ "
+               "(register, then 'IDD - Segmentation (IDD 20k Part I)')"),
         demo_writer="write_idd",
         local_ood_ids=lb.IDD_LOCAL_OOD_LEVEL3,
         labels_from_polygons=True,

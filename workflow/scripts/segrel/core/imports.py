@@ -13,7 +13,7 @@ Standard library only: the Snakefile imports it before any job runs.
 from __future__ import annotations
 
 import ast
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 
 PACKAGE = "segrel"
@@ -61,7 +61,7 @@ def _with_parents(module: str) -> list[str]:
     return [".".join(parts[: i + 1]) for i in range(len(parts))]
 
 
-@lru_cache(maxsize=None)
+@cache
 def _closure(library: Path, path: Path) -> frozenset[Path]:
     files: set[Path] = set()
     pending = list(_imported_modules(library, path))

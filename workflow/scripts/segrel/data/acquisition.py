@@ -15,7 +15,8 @@ Where the archives come from (each format's ``source`` in :data:`segrel.core.for
 - IDD: each account gets its own download links, so there is no scripted download: the archive
   is taken from disk (``source: archives``) or from a URL the user gives.
 
-Checksums: the one the publisher gives (Cityscapes' server, Zenodo's MD5 for SMIYC) unless ``checksums`` in the config pins another; an archive with neither is checked by
+Checksums: the one the publisher gives (Cityscapes' server, Zenodo's MD5 for SMIYC) unless
+``checksums`` in the config pins another; an archive with neither is checked by
 extracting it (zip CRCs, a complete gzip stream) and its SHA-256 is logged and recorded in the
 prepared dataset's ``SOURCE.json``, so it can be pinned.
 
@@ -38,8 +39,17 @@ from urllib.parse import urlencode, urlsplit
 from urllib.request import HTTPCookieProcessor, HTTPRedirectHandler, Request, build_opener
 
 from segrel.core.formats import Source, dataset_format, list_samples
-from segrel.data.download import (DownloadError, MissingCredentials, credentials, fetch, file_digests, public_url,
-                       require_https, unreachable, verify)
+from segrel.data.download import (
+    DownloadError,
+    MissingCredentials,
+    credentials,
+    fetch,
+    file_digests,
+    public_url,
+    require_https,
+    unreachable,
+    verify,
+)
 
 
 def source(fmt: str) -> Source:
@@ -177,7 +187,8 @@ def _fetch_cityscapes(base: str, name: str, dest: Path, checksum, src: Source, l
     _status(opener, Request(login, headers={"User-Agent": "segrel"}))
     status = _status(opener, Request(login, data=form, headers={"User-Agent": "segrel"}))
     if status != 302:  # a good login is redirected; a bad one gets the form again (200)
-        raise DownloadError(f"{public_url(login)}: login refused (HTTP {status}): check {' and '.join(src.credentials)} "
+        raise DownloadError(f"{public_url(login)}: login refused (HTTP {status}): "
+                            f"check {' and '.join(src.credentials)} "
                             f"or the ~/.netrc entry for {urlsplit(base).hostname}; accounts: {src.registration}")
     packages = {p["name"]: p["packageID"] for p in _get_json(opener, f"{base}/downloads/?list")}
     if name not in packages:

@@ -91,7 +91,10 @@ def _anomaly_references(config: dict) -> list[str]:
                         f"{anomalies['source_set']!r}; generation.captions.sets are: "
                         f"{', '.join(sorted(sets)) or 'none'}")
     if anomalies["curated"]:
-        from segrel.generate.inpainting import anomaly_items, sample_id  # the ids are known before anything is generated
+        from segrel.generate.inpainting import (  # the ids are known before anything is generated
+            anomaly_items,
+            sample_id,
+        )
 
         objects = anomalies["objects"]
         ids = {name for name, _, _ in anomaly_items(objects, [None], anomalies["images"])}

@@ -1,0 +1,138 @@
+# Helper functions and constants of stage "generate", used by ../generate*.smk.
+
+CONTROLNET = config["generation"]["controlnet"]
+DOMAIN_GENERATION = config["generation"]["domain_generation"]
+DEMO_PRETRAINING = config["generation"]["demo_pretraining"]
+
+
+DEMO_GENERATORS = [
+    name
+    for name, model in config["generation"]["models"].items()
+    if model["source"] == "demo"
+]
+
+
+# the demo pre-trains these (segrel.generate.demo.pretraining); the detector and SAM stay as initialised
+PRETRAINED_DEMO_GENERATORS = [
+    name
+    for name in DEMO_GENERATORS
+    if name in ("stable_diffusion", "inpainting", "captioner")
+]
+
+
+def generator_model(name):
+    """What from_pretrained() gets for a generator: a directory, or a Hugging Face id."""
+    model = config["generation"]["models"][name]
+    return {
+        "demo": (
+            f"resources/generators/{name}"
+            if name in PRETRAINED_DEMO_GENERATORS
+            else f"resources/generators/initial/{name}"
+        ),
+        "local": model.get("path"),
+        "hub": model.get("id"),
+    }[model["source"]]
+
+
+def generator_files(name):
+    """The generator as an input file (none for a hub id, which the Hugging Face cache holds)."""
+    model = config["generation"]["models"][name]
+    return {} if model["source"] == "hub" else {name: generator_model(name)}
+
+
+def caption_set(name):
+    """{format, root, split} of a configured caption set."""
+    sets = config["generation"]["captions"]["sets"]
+    if name not in sets:
+        raise ValueError(
+            f"generation.captions.sets has no set named {name!r} (sets: {', '.join(sets) or 'none'}): "
+            "add it, e.g. {name}: {dataset: cityscapes, split: train}"
+        )
+    spec = sets[name]
+    return {
+        "format": config["datasets"][spec["dataset"]]["format"],
+        "dataset": spec["dataset"],
+        "root": dataset_root(spec["dataset"]),
+        "split": spec["split"],
+    }
+
+
+def generation_outputs():
+    outputs = [
+        f"results/generate/captions/{name}.csv"
+        for name in config["generation"]["captions"]["sets"]
+    ]
+    sets = config["generation"]["captions"]["sets"]
+    controlnet = config["generation"]["controlnet"]
+    if (
+        controlnet["train_set"] in sets
+        and controlnet["validation"]["caption_set"] in sets
+    ):
+        outputs.append("results/figures/generate/controlnet_validation.png")
+    outputs += [dataset_root(name) for name in GENERATED_DATASETS]
+    if GENERATED_DATASETS:
+        outputs.append("results/figures/generate/domains.png")
+    return outputs + anomaly_outputs()
+
+
+GENERATED_DATASETS = [
+    name
+    for name, dataset in config["datasets"].items()
+    if dataset["source"] == "generated" and "anomalies" not in dataset
+]
+
+
+def domain_shards(domain):
+    """The shard folders of one generated domain."""
+    shards = config["generation"]["domain_generation"]["shards"]
+    return [
+        f"resources/synthetic/{domain}/shard-{shard}-of-{shards}"
+        for shard in range(shards)
+    ]
+
+
+ANOMALY_DATASETS = [
+    name for name, dataset in config["datasets"].items() if "anomalies" in dataset
+]
+
+
+def anomaly_shards(anomaly_set):
+    """The shard folders of the inpainted 'objects' or 'control' set."""
+    shards = config["generation"]["anomalies"]["shards"]
+    return [
+        f"resources/synthetic_anomalies/{anomaly_set}/shard-{shard}-of-{shards}"
+        for shard in range(shards)
+    ]
+
+
+def anomaly_outputs():
+    """The inpainted datasets, the detection table and the sample grid, when enabled."""
+    if not config["generation"]["anomalies"]["enabled"]:
+        return []
+    outputs = [dataset_root(name) for name in ANOMALY_DATASETS]
+    outputs.append("results/tables/generate/inpainting_detections.csv")
+    if any(config["datasets"][name]["anomalies"] == "all" for name in ANOMALY_DATASETS):
+        outputs.append("results/figures/generate/inpainting_samples.png")
+    return outputs
+
+
+ANOMALIES = config["generation"]["anomalies"]
+# what shapes the images: editing `curated` (or `enabled`) regenerates nothing
+# the models that find the painted object; none when the repainted square is the mask
+ANOMALY_DETECTION = (
+    ["detector", "segmenter"] if ANOMALIES["object_mask"] == "detected" else []
+)
+ANOMALY_SAMPLE_SETTINGS = {
+    key: ANOMALIES[key]
+    for key in (
+        "steps",
+        "guidance",
+        "resolution",
+        "refinement_strength",
+        "refinement_steps",
+        "refinement_guidance",
+        "box_threshold",
+        "text_threshold",
+        "object_mask",
+    )
+}
