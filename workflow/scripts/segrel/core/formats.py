@@ -80,6 +80,7 @@ class DatasetFormat:
     label_table: np.ndarray | None  # stored id image -> train ids; None = stored values are the labels
     source: Source
     demo_writer: str  # function of segrel.data.demo.writers that writes the embedded demo's copy
+    demo_argument: str | None = None  # the writer's argument for config['demo'][name] (None: its keys are arguments)
     local_ood_ids: tuple[int, ...] = ()  # stored ids of classes Cityscapes lacks (local OOD regions)
     labels_from_polygons: bool = False  # label images rendered from polygon files after extraction (IDD)
 
@@ -87,7 +88,7 @@ class DatasetFormat:
         """The writer's keyword arguments from the config's ``demo`` section."""
         common = {key: demo[key] for key in ("seed", "height", "width")}
         section = demo[self.name]
-        return {**common, **({"cities": section} if self.name == "cityscapes" else section)}
+        return {**common, **({self.demo_argument: section} if self.demo_argument else section)}
 
 
 _CITYSCAPES_LAYOUT = Layout("leftImg8bit/{split}/{subset}/*_leftImg8bit.png", "_leftImg8bit.png",
@@ -101,6 +102,7 @@ FORMATS: dict[str, DatasetFormat] = {
                (Package("gtFine_trainvaltest.zip"), Package("leftImg8bit_trainvaltest.zip")),
                "https://www.cityscapes-dataset.com/register/", ("CITYSCAPES_USERNAME", "CITYSCAPES_PASSWORD")),
         demo_writer="write_cityscapes",
+        demo_argument="cities",  # demo.cityscapes: {split: {city: images}}
     ),
     "acdc": DatasetFormat(
         "acdc", "segmentation",

@@ -89,8 +89,7 @@ def import_closure(script: str | Path, library: str | Path) -> list[str]:
     >>> from pathlib import Path
     >>> library = Path(__file__).parents[2]
     >>> [Path(p).relative_to(library).as_posix() for p in import_closure(library / "synthetic_dataset.py", library)]
-    ['segrel/__init__.py', 'segrel/core/__init__.py', 'segrel/core/io.py', 'segrel/core/seeds.py', \
-'segrel/generate/__init__.py', 'segrel/generate/controlnet.py', 'segrel/generate/domains.py']
+    ['segrel/__init__.py', 'segrel/core/__init__.py', 'segrel/core/io.py']
     """
     library = Path(library)
     return sorted(str(file) for file in _closure(library, Path(script)))

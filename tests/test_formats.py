@@ -1,0 +1,50 @@
+"""One record per dataset format: every stage reads it, and a new format is one new record."""
+
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+import yaml
+
+from segrel.config import ConfigError, validate_config
+from segrel.core import formats
+from segrel.data.demo import writers
+
+REPO = Path(__file__).resolve().parents[1]
+SCHEMA = REPO / "workflow" / "schemas" / "config.schema.yaml"
+
+
+def test_every_record_names_a_demo_writer_and_its_publisher():
+    for name, record in formats.FORMATS.items():
+        assert record.name == name
+        assert callable(getattr(writers, record.demo_writer)), record.demo_writer
+        assert record.kind in ("segmentation", "anomaly")
+        assert record.source.package_names and record.source.registration.startswith("https://")
+        assert (record.label_table is None) == (record.kind == "anomaly")
+
+
+def test_local_ood_ids_are_idds_classes_cityscapes_lacks():
+    """IDD level-3 ids (AutoNUE's anue_labels.py) of autorickshaw, vehicle fallback, guard rail,
+    billboard, obs-str-bar-fallback and bridge; no other format has local OOD regions."""
+    assert sorted(formats.FORMATS["idd"].local_ood_ids) == [8, 12, 16, 17, 21, 23]
+    assert all(not record.local_ood_ids for name, record in formats.FORMATS.items() if name != "idd")
+
+
+def test_a_new_record_is_a_valid_config_format(monkeypatch):
+    def config():  # the small study, with a dataset of the new format as one more test set
+        study = yaml.safe_load((REPO / "tools" / "slurm" / "small-study.yaml").read_text())
+        study["datasets"]["mapillary"] = {"format": "mapillary", "source": "local", "path": "/data/mapillary"}
+        study["test_sets"]["mapillary_val"] = {"dataset": "mapillary", "split": "val"}
+        return study
+
+    with pytest.raises(ConfigError, match="'mapillary' is not one of"):
+        validate_config(config(), SCHEMA)
+    record = replace(formats.FORMATS["cityscapes"], name="mapillary")
+    monkeypatch.setitem(formats.FORMATS, "mapillary", record)
+    validate_config(config(), SCHEMA)
+    assert formats.dataset_format("mapillary") is record
+
+
+def test_unknown_format_names_the_known_ones():
+    with pytest.raises(ValueError, match="unknown dataset format 'kitti'; choose one of cityscapes, acdc, idd, smiyc"):
+        formats.dataset_format("kitti")
