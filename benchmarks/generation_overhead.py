@@ -17,14 +17,19 @@ import tempfile
 from pathlib import Path
 
 import torch
-
 from timing import interleaved_min  # benchmarks/timing.py
 
-from segrel.core.devices import configure_torch
 from segrel.core import formats
-from segrel.generate.controlnet import condition_map
+from segrel.core.devices import configure_torch
 from segrel.core.seeds import image_seed
-from segrel.generate.domains import center_square, domain_items, load_pipeline, write_domain_shard
+from segrel.generate.controlnet import condition_map
+from segrel.generate.domains import (
+    DomainGenerationSettings,
+    center_square,
+    domain_items,
+    load_pipeline,
+    write_domain_shard,
+)
 
 
 def main() -> None:
@@ -48,6 +53,8 @@ def main() -> None:
     captions = {sample.name: "a city street" for _, sample in items}
     maps = [center_square(formats.read_ids(sample.label), args.resolution) for _, sample in items]
     conditions = [torch.from_numpy(condition_map(m))[None, None].expand(1, 3, -1, -1) for m in maps]
+    settings = DomainGenerationSettings(source_set="cityscapes_val", images=args.images, shards=1, batch_size=1,
+                                        steps=args.steps, guidance=args.guidance, eta=0.0, seed=0, device=args.device)
 
     def bare():
         for (name, _), condition in zip(items, conditions):
@@ -57,8 +64,8 @@ def main() -> None:
 
     def rule():
         with tempfile.TemporaryDirectory() as out:
-            write_domain_shard(Path(out), pipeline, items, captions, "fog", resolution=args.resolution, seed=0,
-                               steps=args.steps, guidance=args.guidance, eta=0.0, batch_size=1)
+            write_domain_shard(Path(out), pipeline, items, captions, "fog", resolution=args.resolution,
+                               settings=settings)
 
     bare()  # warm-up
     best = interleaved_min({"bare": bare, "rule": rule}, args.repeats, args.device)

@@ -33,13 +33,19 @@ def flush_denormal():
 
 def test_unreachable_thresholds_fail_every_sample_and_no_empty_set_is_written(built, tmp_path, flush_denormal):
     from segrel.data.demo.writers import write_cityscapes
-    from segrel.generate.inpainting import (anomaly_items, detection_table, load_models, write_anomaly_dataset,
-                                   write_anomaly_shard)
+    from segrel.generate.inpainting import (
+        InpaintingSettings,
+        anomaly_items,
+        detection_table,
+        load_models,
+        write_anomaly_dataset,
+        write_anomaly_shard,
+    )
 
     write_cityscapes(tmp_path / "cs", seed=0, height=64, width=128, cities={"val": {"lindau": 1}})
     sources = formats.list_samples("cityscapes", tmp_path / "cs", "val")
     models = load_models(built / "inpainting", built / "detector", built / "segmenter")
-    settings = {"steps": 1, "resolution": 64, "refinement_steps": 2, "box_threshold": 1.01, "text_threshold": 1.01}
+    settings = InpaintingSettings(steps=1, resolution=64, refinement_steps=2, box_threshold=1.01, text_threshold=1.01)
     table = write_anomaly_shard(tmp_path / "shard", models, anomaly_items(OBJECTS, sources, 3), set_name="objects",
                                 seed=0, settings=settings)
     assert table.detected.tolist() == [False, False, False] and table.mask_pixels.tolist() == [0, 0, 0]

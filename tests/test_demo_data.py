@@ -14,7 +14,7 @@ from cityscapesscripts.helpers.labels import id2label
 from PIL import Image
 
 from segrel.core import formats
-from segrel.data.demo import writers, weather
+from segrel.data.demo import weather, writers
 
 SIZE = {"height": 96, "width": 192}
 CITIES = {"train": {"aachen": 3, "bremen": 2}, "val": {"frankfurt": 2, "lindau": 1, "munster": 1}}

@@ -5,6 +5,7 @@ matches Stable Diffusion 1.5's published ids, and the captions rule captions eve
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -42,7 +43,8 @@ def test_bert_vocab_keeps_the_ids_grounding_dino_hard_codes():
 
 def test_builds_are_deterministic_and_pipelines_run(built, tmp_path):
     builders.build("segmenter", tmp_path / "again")
-    assert (tmp_path / "again" / "model.safetensors").read_bytes() == (built / "segmenter" / "model.safetensors").read_bytes()
+    again, first = tmp_path / "again" / "model.safetensors", built / "segmenter" / "model.safetensors"
+    assert again.read_bytes() == first.read_bytes()
     from diffusers import StableDiffusionInpaintPipeline, StableDiffusionPipeline
 
     image = StableDiffusionPipeline.from_pretrained(built / "stable_diffusion")(
@@ -116,21 +118,24 @@ def test_caption_rule_captions_every_image(snakemake, tmp_path):
 
 def test_controlnet_training_resumes_bit_exactly(built, tmp_path):
     """2 optimiser steps straight == 1 step, stop, resume from the checkpoint, 1 more step."""
+    from dataclasses import replace
+
     from safetensors.torch import load_file
 
     from segrel.core import formats
-    from segrel.generate.controlnet import TrainingExample, train_controlnet
     from segrel.data.demo.writers import write_cityscapes
+    from segrel.generate.controlnet import ControlNetSettings, TrainingExample, train_controlnet
 
     write_cityscapes(tmp_path / "cs", seed=0, height=64, width=128, cities={"train": {"aachen": 3}})
     examples = [TrainingExample(s.image, s.label, "a street") for s in
                 formats.list_samples("cityscapes", tmp_path / "cs", "train")]
-    settings = dict(resolution=64, learning_rate=1e-3, batch_size=2, gradient_accumulation=2, checkpoint_every=1,
-                    seed=0, log=lambda message: None)
-    base = built / "stable_diffusion"
-    train_controlnet(base, examples, tmp_path / "straight", tmp_path / "work-straight", max_steps=2, **settings)
-    train_controlnet(base, examples, tmp_path / "resumed", tmp_path / "work-resumed", max_steps=1, **settings)
-    train_controlnet(base, examples, tmp_path / "resumed", tmp_path / "work-resumed", max_steps=2, **settings)
+    settings = ControlNetSettings(resolution=64, learning_rate=1e-3, batch_size=2, gradient_accumulation=2,
+                                  max_steps=2, checkpoint_every=1, seed=0)
+    one_step = replace(settings, max_steps=1)
+    base, quiet = built / "stable_diffusion", lambda message: None
+    train_controlnet(base, examples, tmp_path / "straight", tmp_path / "work-straight", settings, log=quiet)
+    train_controlnet(base, examples, tmp_path / "resumed", tmp_path / "work-resumed", one_step, log=quiet)
+    train_controlnet(base, examples, tmp_path / "resumed", tmp_path / "work-resumed", settings, log=quiet)
     straight = load_file(tmp_path / "straight" / "diffusion_pytorch_model.safetensors")
     resumed = load_file(tmp_path / "resumed" / "diffusion_pytorch_model.safetensors")
     assert all(torch.equal(straight[k], resumed[k]) for k in straight)
@@ -140,9 +145,35 @@ def test_controlnet_training_resumes_bit_exactly(built, tmp_path):
     assert any(not torch.equal(first[k], straight[k]) for k in straight if k in first)
     # other settings: the checkpoints are not this run's, so it starts afresh and drops them
     logged = []
-    train_controlnet(base, examples, tmp_path / "other", tmp_path / "work-resumed", max_steps=1,
-                     **{**settings, "learning_rate": 2e-3, "log": logged.append})
+    train_controlnet(base, examples, tmp_path / "other", tmp_path / "work-resumed",
+                     replace(one_step, learning_rate=2e-3), log=logged.append)
     assert not any(line.startswith("resumed from") for line in logged) and not run.exists()
+
+
+SCHEMA = Path(__file__).resolve().parents[1] / "workflow" / "schemas" / "config.schema.yaml"
+
+
+def test_settings_objects_take_what_the_rules_pass():
+    """Each rule's params dict (the validated config sections) builds its settings object; the
+    inpainting defaults are the schema's; an unknown key is one error naming it."""
+    from dataclasses import fields
+
+    from segrel.config import validate_config
+    from segrel.generate.controlnet import ControlNetSettings
+    from segrel.generate.domains import DomainGenerationSettings
+    from segrel.generate.inpainting import InpaintingSettings
+
+    generation = validate_config({}, SCHEMA)["generation"]
+    controlnet = {key: value for key, value in generation["controlnet"].items() if key != "validation"}
+    assert ControlNetSettings.from_params(controlnet).train_set == controlnet["train_set"]
+    assert DomainGenerationSettings.from_params(generation["domain_generation"]).seed == 0
+    anomalies = generation["anomalies"]
+    sample = {field.name: anomalies[field.name] for field in fields(InpaintingSettings)}
+    assert InpaintingSettings.from_params(sample) == InpaintingSettings()
+    with pytest.raises(ValueError, match=r"generation.controlnet has no setting\(s\) validation \(its settings: "):
+        ControlNetSettings.from_params(generation["controlnet"])
+    with pytest.raises(ValueError, match=r"generation.domain_generation needs the setting\(s\) steps"):
+        DomainGenerationSettings.from_params({k: v for k, v in generation["domain_generation"].items() if k != "steps"})
 
 
 def test_square_crop_takes_the_full_height_and_resizes_nearest():
@@ -201,8 +232,7 @@ def test_domain_generation_makes_an_evaluated_cityscapes_test_set(snakemake, tin
 def test_inpainting_and_detection_run_on_the_tiny_models(built):
     from diffusers import StableDiffusionInpaintPipeline
     from PIL import Image
-    from transformers import (GroundingDinoForObjectDetection, GroundingDinoProcessor, SamModel,
-                              SamProcessor)
+    from transformers import GroundingDinoForObjectDetection, GroundingDinoProcessor, SamModel, SamProcessor
 
     from segrel.generate.inpainting import Box, detect_object, inpaint_object
 

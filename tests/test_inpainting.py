@@ -8,11 +8,25 @@ import pandas as pd
 import pytest
 from PIL import Image
 
-from segrel.generate import inpainting
 from segrel.core.formats import Sample
-from segrel.generate.inpainting import (Box, InpaintedSample, anomaly_items, anomaly_label, context_box, detection_table,
-                               inpainting_mask, object_prompt, paste_square, place_square, write_anomaly_dataset,
-                               write_anomaly_shard)
+from segrel.generate import inpainting
+from segrel.generate.inpainting import (
+    Box,
+    InpaintedSample,
+    InpaintingSettings,
+    anomaly_items,
+    anomaly_label,
+    context_box,
+    detection_table,
+    inpainting_mask,
+    object_prompt,
+    paste_square,
+    place_square,
+    write_anomaly_dataset,
+    write_anomaly_shard,
+)
+
+DEFAULTS = InpaintingSettings()  # the schema's, as the rule would pass them
 
 
 @pytest.mark.parametrize("height, width", [(1024, 2048), (256, 512)])
@@ -134,24 +148,26 @@ def test_sample_mask_lands_in_the_square_and_empty_masks_fail(monkeypatch):
     found = np.zeros((side, side), bool)
     found[1, 2] = True
     crop_mask["mask"] = found
-    result = inpainting.inpaint_sample(models, image, "lion", seed=7, resolution=64, steps=2)
+    tiny = InpaintingSettings(resolution=64, steps=2)
+    result = inpainting.inpaint_sample(models, image, "lion", seed=7, settings=tiny)
     assert result.square == square and crop_mask["shape"] == (side, side)
     assert list(zip(*np.nonzero(result.mask))) == [(square.top + 1, square.left + 2)]
     assert pipeline.calls[0]["prompt"] == "A photo of a lion" and pipeline.calls[1]["prompt"] == "lion"
     crop_mask["mask"] = np.zeros((side, side), bool)
-    assert inpainting.inpaint_sample(models, image, "lion", seed=7, resolution=64, steps=2).mask is None
+    assert inpainting.inpaint_sample(models, image, "lion", seed=7, settings=tiny).mask is None
     crop_mask["mask"] = None
-    assert inpainting.inpaint_sample(models, image, "lion", seed=7, resolution=64, steps=2).mask is None
+    assert inpainting.inpaint_sample(models, image, "lion", seed=7, settings=tiny).mask is None
     # object_mask="square": the whole repainted square, whatever the detector says
-    whole = inpainting.inpaint_sample(models, image, "lion", seed=7, resolution=64, steps=2, object_mask="square")
+    whole = inpainting.inpaint_sample(models, image, "lion", seed=7,
+                                      settings=InpaintingSettings(resolution=64, steps=2, object_mask="square"))
     expected = np.zeros((64, 128), bool)
     expected[square.top : square.top + side, square.left : square.left + side] = True
     np.testing.assert_array_equal(whole.mask, expected)
     with pytest.raises(ValueError, match="object_mask must be"):
-        inpainting.inpaint_sample(models, image, "lion", seed=7, object_mask="box")
+        InpaintingSettings(object_mask="box")
 
 
-def _fake_sample(models, image, name, *, seed, **settings):
+def _fake_sample(models, image, name, *, seed, settings):
     """Deterministic in the seed; 'ghost' is never detected."""
     rng = np.random.default_rng(seed)
     square = Box(top=2, left=int(rng.integers(0, 4)), side=4)
@@ -181,7 +197,7 @@ def test_shards_write_detected_samples_and_count_failures(monkeypatch, tmp_path,
 
     monkeypatch.setattr(inpainting, "inpaint_sample", _fake_sample)
     items = anomaly_items(["lion", "ghost", "box"], sources, 5)
-    whole = write_anomaly_shard(tmp_path / "whole", None, items, set_name="objects", seed=1, settings={},
+    whole = write_anomaly_shard(tmp_path / "whole", None, items, set_name="objects", seed=1, settings=DEFAULTS,
                                 void_square=True)
     assert whole["sample"].tolist() == ["00000_lion", "00001_ghost", "00002_box", "00003_lion", "00004_ghost"]
     assert whole.detected.tolist() == [True, False, True, True, False]
@@ -197,11 +213,11 @@ def test_shards_write_detected_samples_and_count_failures(monkeypatch, tmp_path,
     np.testing.assert_array_equal(label, expected)
     # each sample's seed depends on (set, id) only: two shards give the same samples
     parts = [write_anomaly_shard(tmp_path / f"part{k}", None, shard_samples(items, k, 2), set_name="objects", seed=1,
-                                 settings={}) for k in range(2)]
+                                 settings=DEFAULTS) for k in range(2)]
     merged = pd.concat(parts).sort_values("sample", ignore_index=True)
     pd.testing.assert_frame_equal(merged, whole)
     assert len(set(whole.seed)) == 5
-    other = write_anomaly_shard(tmp_path / "other", None, items[:1], set_name="control", seed=1, settings={})
+    other = write_anomaly_shard(tmp_path / "other", None, items[:1], set_name="control", seed=1, settings=DEFAULTS)
     assert other.seed[0] != whole.seed[0]  # the set is part of the seed
 
 
@@ -213,7 +229,7 @@ def test_datasets_renumber_detected_samples_and_refuse_to_be_empty(monkeypatch, 
     items = anomaly_items(["lion", "ghost", "box"], sources, 5)
     shards = [tmp_path / f"shard-{k}" for k in range(2)]
     for k, shard in enumerate(shards):
-        write_anomaly_shard(shard, None, shard_samples(items, k, 2), set_name="objects", seed=1, settings={})
+        write_anomaly_shard(shard, None, shard_samples(items, k, 2), set_name="objects", seed=1, settings=DEFAULTS)
     kept = write_anomaly_dataset(tmp_path / "all", shards, set_label="synthetic_anomalies")
     assert kept[["image", "sample"]].values.tolist() == [
         ["validation0000", "00000_lion"], ["validation0001", "00002_box"], ["validation0002", "00003_lion"]]
@@ -228,7 +244,7 @@ def test_datasets_renumber_detected_samples_and_refuse_to_be_empty(monkeypatch, 
     with pytest.raises(ValueError, match="not detected in curated: 00001_ghost"):
         write_anomaly_dataset(tmp_path / "bad", shards, set_label="curated", keep=["00001_ghost"])
     ghosts = anomaly_items(["ghost"], sources, 2)
-    write_anomaly_shard(tmp_path / "ghosts", None, ghosts, set_name="control", seed=1, settings={})
+    write_anomaly_shard(tmp_path / "ghosts", None, ghosts, set_name="control", seed=1, settings=DEFAULTS)
     with pytest.raises(ValueError, match=r"no sample of control was detected \(2 generated, 2 failed"):
         write_anomaly_dataset(tmp_path / "empty", [tmp_path / "ghosts"], set_label="control")
 

@@ -4,8 +4,8 @@ import sys
 
 sys.stderr = open(snakemake.log[0], "w", buffering=1)
 
-from segrel.generate.inpainting import write_anomaly_dataset
 from segrel.core.io import atomic_directory
+from segrel.generate.inpainting import write_anomaly_dataset
 
 with atomic_directory(snakemake.output[0]) as out:
     kept = write_anomaly_dataset(out, snakemake.input.shards, set_label=snakemake.wildcards.dataset,

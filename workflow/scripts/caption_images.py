@@ -6,11 +6,11 @@ sys.stderr = open(snakemake.log[0], "w", buffering=1)
 
 import pandas as pd
 
-from segrel.core.devices import configure_torch, resolve_device
-from segrel.core.logs import progress
 from segrel.core import formats
-from segrel.generate.captions import caption_images, load_captioner
+from segrel.core.devices import configure_torch, resolve_device
 from segrel.core.io import atomic_file
+from segrel.core.logs import progress
+from segrel.generate.captions import caption_images, load_captioner
 
 configure_torch(snakemake.threads)
 spec = snakemake.params.dataset

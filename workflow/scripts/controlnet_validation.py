@@ -7,13 +7,14 @@ sys.stderr = open(snakemake.log[0], "w", buffering=1)
 import numpy as np
 from PIL import Image
 
-from segrel.core.devices import resolve_device
+from segrel.core import formats
+from segrel.core import labels as lb
 from segrel.core.captions import read_captions
-from segrel.core import formats, labels as lb
-from segrel.generate.figures import generation_grid_figure
+from segrel.core.devices import resolve_device
+from segrel.core.figures import write_figure
 from segrel.core.seeds import image_seed
 from segrel.generate.domains import center_square, generate, load_pipeline
-from segrel.core.figures import write_figure
+from segrel.generate.figures import generation_grid_figure
 
 spec, validation, size = snakemake.params.dataset, snakemake.params.validation, snakemake.params.resolution
 device = resolve_device(snakemake.params.device)

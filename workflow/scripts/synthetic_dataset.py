@@ -4,8 +4,7 @@ import sys
 
 sys.stderr = open(snakemake.log[0], "w", buffering=1)
 
-from segrel.core.io import merge_trees
-from segrel.core.io import atomic_directory
+from segrel.core.io import atomic_directory, merge_trees
 
 with atomic_directory(snakemake.output[0]) as out:
     count = merge_trees(snakemake.input.shards, out)

@@ -6,15 +6,14 @@ sys.stderr = open(snakemake.log[0], "w", buffering=1)
 
 from pathlib import Path
 
-
-from segrel.core.devices import configure_torch, use_free_gpu
-from segrel.core.captions import read_captions
 from segrel.core import formats
-from segrel.generate.controlnet import TrainingExample, train_controlnet
+from segrel.core.captions import read_captions
+from segrel.core.devices import configure_torch, use_free_gpu
+from segrel.generate.controlnet import ControlNetSettings, TrainingExample, train_controlnet
 
 configure_torch(snakemake.threads)
 use_free_gpu()  # on a multi-GPU machine: a GPU no other job holds (accelerate says just 'cuda')
-spec, settings = snakemake.params.dataset, dict(snakemake.params.settings)
+spec, settings = snakemake.params.dataset, ControlNetSettings.from_params(snakemake.params.settings)
 captions = read_captions(snakemake.input.captions)
 samples = formats.list_samples(spec["format"], spec["root"], spec["split"])
 missing = [s.name for s in samples if s.name not in captions.index]
@@ -23,9 +22,5 @@ if missing:
                      f"(e.g. {missing[0]}): re-run caption_images")
 examples = [TrainingExample(s.image, Path(s.label), captions[s.name]) for s in samples]
 print(f"{len(examples)} training examples; base {snakemake.params.base}; {settings}", file=sys.stderr)
-train_controlnet(snakemake.params.base, examples, Path(snakemake.output[0]), Path(snakemake.params.work_dir),
-                 resolution=settings["resolution"], learning_rate=settings["learning_rate"],
-                 batch_size=settings["batch_size"], gradient_accumulation=settings["gradient_accumulation"],
-                 max_steps=settings["max_steps"], mixed_precision=settings["mixed_precision"],
-                 checkpoint_every=settings["checkpoint_every"], seed=settings["seed"],
+train_controlnet(snakemake.params.base, examples, Path(snakemake.output[0]), Path(snakemake.params.work_dir), settings,
                  log=lambda message: print(message, file=sys.stderr))

@@ -13,12 +13,14 @@ from __future__ import annotations
 
 import re
 import shutil
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from pathlib import Path
 
 import numpy as np
 import torch
 from PIL import Image
+
+from segrel.generate.settings import SectionSettings
 
 LABEL_ID_LEVELS = 34  # Cityscapes labelIds -1..33 -> (id + 1) / 34 in [0, 1]
 
@@ -83,15 +85,52 @@ def latest_checkpoint(work_dir: Path) -> tuple[Path | None, int]:
     return path, step
 
 
-def run_fingerprint(base: str, examples: list[TrainingExample], settings: dict) -> str:
-    """What a checkpoint is only valid for: the base model (a hub id, or a directory's files by
-    name, size and modification time), the examples and the training settings. max_steps and
-    checkpoint_every are left out: a longer run resumes a shorter one.
+@dataclass(frozen=True, kw_only=True)
+class ControlNetSettings(SectionSettings):
+    """``generation.controlnet`` less its ``validation`` block: what the train_controlnet rule
+    passes as ``params.settings``."""
 
+    SECTION = "generation.controlnet"
+    # left out of a checkpoint's identity: max_steps and checkpoint_every do not change what a step
+    # computes (a longer run resumes a shorter one); the examples themselves stand for train_set
+    RESUMABLE_ACROSS = ("train_set", "max_steps", "checkpoint_every")
+
+    resolution: int  # side of the square training crops (px)
+    learning_rate: float  # AdamW
+    batch_size: int  # images per micro-batch
+    gradient_accumulation: int  # micro-batches per optimiser step
+    max_steps: int  # optimiser steps
+    mixed_precision: str = "no"  # accelerate's: "no", "fp16" or "bf16"
+    checkpoint_every: int = 500  # optimiser steps between resumable checkpoints
+    seed: int = 0  # initialisation, crops, noise and shuffling
+    train_set: str | None = None  # the caption set the examples come from (the examples are passed in)
+
+    def run_identity(self) -> dict:
+        """The settings a checkpoint depends on, as :func:`run_fingerprint` hashes them.
+
+        >>> ControlNetSettings(resolution=64, learning_rate=1e-3, batch_size=2, gradient_accumulation=1,
+        ...                    max_steps=9, train_set="cs_train").run_identity()  # doctest: +NORMALIZE_WHITESPACE
+        {'resolution': 64, 'learning_rate': 0.001, 'batch_size': 2, 'gradient_accumulation': 1,
+         'mixed_precision': 'no', 'seed': 0}
+        """
+        return {field.name: getattr(self, field.name) for field in fields(self)
+                if field.name not in self.RESUMABLE_ACROSS}
+
+
+def run_fingerprint(base: str, examples: list[TrainingExample], settings: ControlNetSettings) -> str:
+    """What a checkpoint is only valid for: the base model (a hub id, or a directory's files by
+    name, size and modification time), the examples and the training settings (see
+    :meth:`ControlNetSettings.run_identity`).
+
+    >>> from dataclasses import replace
     >>> example = [TrainingExample(Path("a.png"), Path("a_labelIds.png"), "a street")]
-    >>> run_fingerprint("org/sd", example, {"seed": 0}) == run_fingerprint("org/sd", example, {"seed": 0})
-    True
-    >>> run_fingerprint("org/sd", example, {"seed": 0}) == run_fingerprint("org/sd", example, {"seed": 1})
+    >>> settings = ControlNetSettings(resolution=64, learning_rate=1e-5, batch_size=2, gradient_accumulation=16,
+    ...                               max_steps=10)
+    >>> run_fingerprint("org/sd", example, settings)
+    '86b43023307ff315'
+    >>> run_fingerprint("org/sd", example, replace(settings, max_steps=20, checkpoint_every=1))
+    '86b43023307ff315'
+    >>> run_fingerprint("org/sd", example, replace(settings, seed=1)) == run_fingerprint("org/sd", example, settings)
     False
     """
     import hashlib
@@ -104,41 +143,75 @@ def run_fingerprint(base: str, examples: list[TrainingExample], settings: dict) 
     else:
         base_identity = base
     record = {"base": base_identity, "examples": [[str(e.image), str(e.label), e.caption] for e in examples],
-              "settings": settings}
+              "settings": settings.run_identity()}
     return hashlib.sha256(json.dumps(record, sort_keys=True).encode()).hexdigest()[:16]
 
 
-def train_controlnet(base: str, examples: list[TrainingExample], output: Path, work_dir: Path, *, resolution: int,
-                     learning_rate: float, batch_size: int, gradient_accumulation: int, max_steps: int,
-                     mixed_precision: str = "no", checkpoint_every: int = 500, seed: int = 0,
-                     log=print) -> None:
+@dataclass
+class _TrainingRun:
+    """Everything one training run's steps touch; ``controlnet``, ``optimizer`` and ``loader`` as
+    accelerate prepared them, the frozen models in the compute precision."""
+
+    accelerator: object
+    text_encoder: object
+    vae: object
+    unet: object
+    scheduler: object
+    controlnet: object
+    optimizer: object
+    dataset: LabelMapDataset
+    loader: object
+    shuffle: torch.Generator  # the loader's shuffling generator, reseeded at each epoch
+    weight_dtype: torch.dtype
+
+
+def train_controlnet(base: str, examples: list[TrainingExample], output: Path, work_dir: Path,
+                     settings: ControlNetSettings, *, log=print) -> None:
     """Train a ControlNet on (image, label map, caption) examples and save it to ``output``.
 
     ``base``: Stable Diffusion (hub id or directory). Checkpoints go to
-    ``work_dir/<fingerprint>`` every ``checkpoint_every`` optimiser steps; a rerun of the same
-    training (same base, examples and settings, see :func:`run_fingerprint`) resumes from the
-    newest one, any other starts afresh and deletes the stale checkpoints.
+    ``work_dir/<fingerprint>`` every ``settings.checkpoint_every`` optimiser steps; a rerun of
+    the same training (same base, examples and settings, see :func:`run_fingerprint`) resumes
+    from the newest one, any other starts afresh and deletes the stale checkpoints.
     """
+    work_dir = _run_directory(Path(work_dir), run_fingerprint(base, examples, settings), log)
+    run = _prepare_run(base, examples, settings, work_dir)
+    step = _resume(run, work_dir, log)
+    _train_steps(run, settings, work_dir, step, log)
+    run.accelerator.wait_for_everyone()
+    if run.accelerator.is_main_process:
+        from segrel.core.io import atomic_directory
+
+        with atomic_directory(output) as scratch:
+            run.accelerator.unwrap_model(run.controlnet).save_pretrained(scratch)
+    run.accelerator.end_training()
+
+
+def _run_directory(work_dir: Path, fingerprint: str, log) -> Path:
+    """This run's checkpoint folder ``work_dir/<fingerprint>``; other runs' folders are deleted."""
+    for stale in (p for p in work_dir.glob("*") if p.is_dir() and p.name != fingerprint):
+        log(f"removing checkpoints of another training run: {stale}")
+        shutil.rmtree(stale)
+    return work_dir / fingerprint
+
+
+def _prepare_run(base: str, examples: list[TrainingExample], settings: ControlNetSettings,
+                 work_dir: Path) -> _TrainingRun:
+    """The accelerator, Stable Diffusion's parts (frozen), the ControlNet initialised from its
+    UNet, the data loader and the optimiser. The order of the seeded steps is part of the run's
+    identity: a resumed run must draw what a straight run draws."""
     from accelerate import Accelerator
     from accelerate.utils import GradientAccumulationPlugin, set_seed
     from diffusers import AutoencoderKL, ControlNetModel, DDPMScheduler, UNet2DConditionModel
     from transformers import AutoTokenizer, CLIPTextModel
 
-    fingerprint = run_fingerprint(base, examples, {
-        "resolution": resolution, "learning_rate": learning_rate, "batch_size": batch_size,
-        "gradient_accumulation": gradient_accumulation, "mixed_precision": mixed_precision, "seed": seed})
-    work_dir = Path(work_dir)
-    for stale in (p for p in work_dir.glob("*") if p.is_dir() and p.name != fingerprint):
-        log(f"removing checkpoints of another training run: {stale}")
-        shutil.rmtree(stale)
-    work_dir = work_dir / fingerprint
     # Every optimiser step takes exactly `gradient_accumulation` micro-batches, across epoch
     # ends too (accelerate would otherwise step early at each epoch's end): step s has consumed
     # s x accumulation batches, which is where a resumed run starts reading again.
-    plugin = GradientAccumulationPlugin(num_steps=gradient_accumulation, sync_with_dataloader=False)
-    accelerator = Accelerator(gradient_accumulation_plugin=plugin, mixed_precision=mixed_precision,
+    plugin = GradientAccumulationPlugin(num_steps=settings.gradient_accumulation, sync_with_dataloader=False)
+    accelerator = Accelerator(gradient_accumulation_plugin=plugin, mixed_precision=settings.mixed_precision,
                               project_dir=str(work_dir))
-    set_seed(seed)
+    set_seed(settings.seed)
     tokenizer = AutoTokenizer.from_pretrained(base, subfolder="tokenizer", use_fast=False)
     text_encoder = CLIPTextModel.from_pretrained(base, subfolder="text_encoder")
     vae = AutoencoderKL.from_pretrained(base, subfolder="vae")
@@ -149,70 +222,76 @@ def train_controlnet(base: str, examples: list[TrainingExample], output: Path, w
         frozen.requires_grad_(False)
     controlnet.train()
 
-    dataset = LabelMapDataset(examples, tokenizer, resolution, seed)
-    generator = torch.Generator().manual_seed(seed)
-    loader = torch.utils.data.DataLoader(dataset, batch_size=batch_size, shuffle=True, generator=generator,
-                                         drop_last=len(dataset) >= batch_size)
-    optimizer = torch.optim.AdamW(controlnet.parameters(), lr=learning_rate)
+    dataset = LabelMapDataset(examples, tokenizer, settings.resolution, settings.seed)
+    shuffle = torch.Generator().manual_seed(settings.seed)
+    loader = torch.utils.data.DataLoader(dataset, batch_size=settings.batch_size, shuffle=True, generator=shuffle,
+                                         drop_last=len(dataset) >= settings.batch_size)
+    optimizer = torch.optim.AdamW(controlnet.parameters(), lr=settings.learning_rate)
     controlnet, optimizer, loader = accelerator.prepare(controlnet, optimizer, loader)
     weight_dtype = {"fp16": torch.float16, "bf16": torch.bfloat16}.get(accelerator.mixed_precision, torch.float32)
     for frozen in (vae, unet, text_encoder):  # frozen models in the compute precision
         frozen.to(accelerator.device, dtype=weight_dtype)
+    return _TrainingRun(accelerator, text_encoder, vae, unet, scheduler, controlnet, optimizer, dataset, loader,
+                        shuffle, weight_dtype)
 
+
+def _resume(run: _TrainingRun, work_dir: Path, log) -> int:
+    """Load this run's newest complete checkpoint, if any; the optimiser step it reached (0 if none)."""
     checkpoint, step = latest_checkpoint(work_dir)
     if checkpoint is not None:
-        accelerator.load_state(str(checkpoint))
+        run.accelerator.load_state(str(checkpoint))
         log(f"resumed from {checkpoint} (step {step})")
-    batches_per_epoch = len(loader)
+    return step
+
+
+def _train_steps(run: _TrainingRun, settings: ControlNetSettings, work_dir: Path, step: int, log) -> None:
+    """Optimiser steps from ``step`` to ``settings.max_steps``, with progress logs and checkpoints."""
     # micro-batches already consumed: resume at the same place of the same epoch's order
-    done = step * gradient_accumulation
-    epoch, skip = divmod(done, batches_per_epoch)
-    while step < max_steps:
-        dataset.epoch = epoch
-        generator.manual_seed(seed + epoch)  # the epoch's shuffle, whatever came before
-        batches = accelerator.skip_first_batches(loader, skip) if skip else loader
+    epoch, skip = divmod(step * settings.gradient_accumulation, len(run.loader))
+    while step < settings.max_steps:
+        run.dataset.epoch = epoch
+        run.shuffle.manual_seed(settings.seed + epoch)  # the epoch's shuffle, whatever came before
+        batches = run.accelerator.skip_first_batches(run.loader, skip) if skip else run.loader
         skip = 0
         for batch in batches:
-            with accelerator.accumulate(controlnet):
-                latents = vae.encode(batch["pixel_values"].to(weight_dtype)).latent_dist.sample()
-                latents = latents * vae.config.scaling_factor
-                noise = torch.randn_like(latents)
-                timesteps = torch.randint(0, scheduler.config.num_train_timesteps, (latents.shape[0],),
-                                          device=latents.device).long()
-                noisy = scheduler.add_noise(latents, noise, timesteps)
-                text = text_encoder(batch["input_ids"], return_dict=False)[0]
-                down, mid = controlnet(noisy, timesteps, encoder_hidden_states=text,
-                                       controlnet_cond=batch["conditioning_pixel_values"].to(weight_dtype),
-                                       return_dict=False)
-                prediction = unet(noisy, timesteps, encoder_hidden_states=text,
-                                  down_block_additional_residuals=[r.to(weight_dtype) for r in down],
-                                  mid_block_additional_residual=mid.to(weight_dtype), return_dict=False)[0]
-                if scheduler.config.prediction_type == "v_prediction":
-                    target = scheduler.get_velocity(latents, noise, timesteps)
-                else:
-                    target = noise
-                loss = torch.nn.functional.mse_loss(prediction.float(), target.float())
-                accelerator.backward(loss)
-                if accelerator.sync_gradients:
-                    accelerator.clip_grad_norm_(controlnet.parameters(), 1.0)
-                optimizer.step()
-                optimizer.zero_grad(set_to_none=True)
-            if accelerator.sync_gradients:
+            with run.accelerator.accumulate(run.controlnet):
+                loss = _diffusion_loss(run, batch)
+                run.accelerator.backward(loss)
+                if run.accelerator.sync_gradients:
+                    run.accelerator.clip_grad_norm_(run.controlnet.parameters(), 1.0)
+                run.optimizer.step()
+                run.optimizer.zero_grad(set_to_none=True)
+            if run.accelerator.sync_gradients:
                 step += 1
-                if step % max(1, max_steps // 20) == 0:
-                    log(f"step {step}/{max_steps} loss {loss.item():.4f}")
-                if step % checkpoint_every == 0 or step == max_steps:
-                    _save_checkpoint(accelerator, work_dir, step)
-                if step >= max_steps:
+                if step % max(1, settings.max_steps // 20) == 0:
+                    log(f"step {step}/{settings.max_steps} loss {loss.item():.4f}")
+                if step % settings.checkpoint_every == 0 or step == settings.max_steps:
+                    _save_checkpoint(run.accelerator, work_dir, step)
+                if step >= settings.max_steps:
                     break
         epoch += 1
-    accelerator.wait_for_everyone()
-    if accelerator.is_main_process:
-        from segrel.core.io import atomic_directory
 
-        with atomic_directory(output) as scratch:
-            accelerator.unwrap_model(controlnet).save_pretrained(scratch)
-    accelerator.end_training()
+
+def _diffusion_loss(run: _TrainingRun, batch) -> torch.Tensor:
+    """The denoising loss of one micro-batch: noise the image latents at random timesteps, predict
+    with the UNet steered by the ControlNet's residuals, compare with the noise (or velocity)."""
+    vae, unet, scheduler, dtype = run.vae, run.unet, run.scheduler, run.weight_dtype
+    latents = vae.encode(batch["pixel_values"].to(dtype)).latent_dist.sample() * vae.config.scaling_factor
+    noise = torch.randn_like(latents)
+    timesteps = torch.randint(0, scheduler.config.num_train_timesteps, (latents.shape[0],),
+                              device=latents.device).long()
+    noisy = scheduler.add_noise(latents, noise, timesteps)
+    text = run.text_encoder(batch["input_ids"], return_dict=False)[0]
+    down, mid = run.controlnet(noisy, timesteps, encoder_hidden_states=text,
+                               controlnet_cond=batch["conditioning_pixel_values"].to(dtype), return_dict=False)
+    prediction = unet(noisy, timesteps, encoder_hidden_states=text,
+                      down_block_additional_residuals=[r.to(dtype) for r in down],
+                      mid_block_additional_residual=mid.to(dtype), return_dict=False)[0]
+    if scheduler.config.prediction_type == "v_prediction":
+        target = scheduler.get_velocity(latents, noise, timesteps)
+    else:
+        target = noise
+    return torch.nn.functional.mse_loss(prediction.float(), target.float())
 
 
 def _save_checkpoint(accelerator, work_dir: Path, step: int) -> None:

@@ -7,7 +7,7 @@ not depend on which shard or batch produced it.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from pathlib import Path
+from dataclasses import dataclass
 
 import numpy as np
 import torch
@@ -15,6 +15,7 @@ from PIL import Image
 
 from segrel.core.seeds import image_seed
 from segrel.generate.controlnet import condition_map
+from segrel.generate.settings import SectionSettings
 
 
 def center_square(array: np.ndarray, size: int) -> np.ndarray:
@@ -66,21 +67,41 @@ def domain_items(samples: Sequence, images: int) -> list[tuple[str, object]]:
     return items
 
 
-def write_domain_shard(out, pipeline, items, captions, domain: str, *, resolution: int, seed: int, steps: int,
-                       guidance: float, eta: float, batch_size: int = 1, progress=None) -> None:
-    """Generate ``items`` in ``domain`` into a Cityscapes-layout folder (split val): the image,
-    and as ground truth the conditioning label map (labelIds and train ids)."""
+@dataclass(frozen=True, kw_only=True)
+class DomainGenerationSettings(SectionSettings):
+    """``generation.domain_generation``: how the domain images are generated (the
+    generate_domain_shard rule's ``params.settings``)."""
+
+    SECTION = "generation.domain_generation"
+
+    source_set: str  # caption set whose label maps and captions condition generation
+    images: int  # images per domain (the label maps cycled when fewer)
+    shards: int  # jobs per domain
+    batch_size: int  # images per pipeline call
+    steps: int  # DDIM steps
+    guidance: float  # classifier-free guidance scale
+    eta: float  # DDIM eta
+    seed: int  # base seed; each image's own comes from (seed, domain, name)
+    device: str  # "auto", "cpu" or "cuda"
+
+
+def write_domain_shard(out, pipeline, items, captions, domain: str, *, resolution: int,
+                       settings: DomainGenerationSettings, progress=None) -> None:
+    """Generate ``items`` in ``domain`` at ``resolution`` px into a Cityscapes-layout folder
+    (split val): the image, and as ground truth the conditioning label map (labelIds and train ids)."""
     from segrel.core import labels as lb
-    from segrel.generate.captions import prompt
     from segrel.core.formats import read_ids
     from segrel.core.io import save_png
+    from segrel.generate.captions import prompt
 
+    batch_size = settings.batch_size
     batches = [items[i : i + batch_size] for i in range(0, len(items), batch_size)]
     for batch in progress(batches) if progress else batches:
         maps = [center_square(read_ids(sample.label), resolution) for _, sample in batch]
         prompts = [prompt(captions[sample.name], domain) for _, sample in batch]
-        seeds = [image_seed(seed, domain, name) for name, _ in batch]
-        images = generate(pipeline, maps, prompts, seeds, steps=steps, guidance=guidance, eta=eta)
+        seeds = [image_seed(settings.seed, domain, name) for name, _ in batch]
+        images = generate(pipeline, maps, prompts, seeds, steps=settings.steps, guidance=settings.guidance,
+                          eta=settings.eta)
         for (name, sample), label_ids, image in zip(batch, maps, images):
             city = sample.group
             save_png(out / "leftImg8bit" / "val" / city / f"{name}_leftImg8bit.png", image)

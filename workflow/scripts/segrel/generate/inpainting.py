@@ -19,6 +19,8 @@ import numpy as np
 import pandas as pd
 from PIL import Image, ImageFilter
 
+from segrel.generate.settings import SectionSettings
+
 REFERENCE_HEIGHT = 1024  # Cityscapes: the sizes below are in pixels at this height
 SIDE_RANGE = (256, 512)
 CONTEXT_SCALE = 1.5
@@ -239,32 +241,50 @@ class InpaintedSample:
     mask: np.ndarray | None  # (H, W) bool object mask in image coordinates; None = detection failed
 
 
-def inpaint_sample(models: Models, image: Image.Image, name: str, *, seed: int, steps: int = 25,
-                   guidance: float = 15.0, resolution: int = MODEL_SIZE, refinement_strength: float = 0.65,
-                   refinement_steps: int = 50, refinement_guidance: float = 7.5, box_threshold: float = 0.25,
-                   text_threshold: float = 0.25, object_mask: str = "detected") -> InpaintedSample:
+@dataclass(frozen=True, kw_only=True)
+class InpaintingSettings(SectionSettings):
+    """How one sample is made: the per-sample part of ``generation.anomalies`` (the
+    inpaint_anomaly_shard rule's ``params.settings``)."""
+
+    SECTION = "generation.anomalies"
+
+    steps: int = 25  # inpainting denoising steps
+    guidance: float = 15.0  # inpainting classifier-free guidance (Loiseau et al. 15)
+    resolution: int = MODEL_SIZE  # side of the context crop the model sees; the mask blur scales with it
+    refinement_strength: float = 0.65  # the square re-noised to this level in the refinement pass
+    refinement_steps: int = 50  # refinement scheduler steps, of which strength x steps run
+    refinement_guidance: float = 7.5  # refinement guidance scale
+    box_threshold: float = 0.25  # Grounding DINO
+    text_threshold: float = 0.25  # Grounding DINO
+    object_mask: str = "detected"  # "detected" (Grounding DINO + SAM) or "square" (the repainted square)
+
+    def __post_init__(self):
+        if self.object_mask not in ("detected", "square"):
+            raise ValueError(f"object_mask must be 'detected' or 'square', not {self.object_mask!r}")
+
+
+def inpaint_sample(models: Models, image: Image.Image, name: str, *, seed: int,
+                   settings: InpaintingSettings) -> InpaintedSample:
     """One sample: place the square (seeded), inpaint ``name`` on its context crop, refine the
     whole image, detect ``name`` on the refined square. An empty SAM mask counts as a failed
-    detection too: a sample without anomaly pixels tests nothing. ``object_mask="square"``
-    labels the whole repainted square instead of detecting (for when no detector that knows
+    detection too: a sample without anomaly pixels tests nothing. ``settings.object_mask``
+    "square" labels the whole repainted square instead of detecting (for when no detector that knows
     the objects is at hand, as in the demo, whose tiny detector is untrained)."""
     from segrel.core.seeds import image_seed
 
-    if object_mask not in ("detected", "square"):
-        raise ValueError(f"object_mask must be 'detected' or 'square', not {object_mask!r}")
-
     square = place_square(image.height, image.width, np.random.default_rng(seed))
-    blur = max(1, round(MASK_BLUR * resolution / MODEL_SIZE))  # 128 px at 512
-    painted = inpaint_object(models.inpainting, image, square, object_prompt(name), seed=seed, steps=steps,
-                             guidance=guidance, size=resolution, blur=blur)
+    blur = max(1, round(MASK_BLUR * settings.resolution / MODEL_SIZE))  # 128 px at 512
+    painted = inpaint_object(models.inpainting, image, square, object_prompt(name), seed=seed, steps=settings.steps,
+                             guidance=settings.guidance, size=settings.resolution, blur=blur)
     refined = refine(models.inpainting, painted, square, name, seed=image_seed(seed, "refinement"),
-                     strength=refinement_strength, steps=refinement_steps, guidance=refinement_guidance)
-    if object_mask == "square":
+                     strength=settings.refinement_strength, steps=settings.refinement_steps,
+                     guidance=settings.refinement_guidance)
+    if settings.object_mask == "square":
         found = np.ones((square.side, square.side), bool)
     else:
         found = detect_object(models.detector, models.detector_processor, models.segmenter,
                               models.segmenter_processor, refined.crop(square.pil), name,
-                              box_threshold=box_threshold, text_threshold=text_threshold)
+                              box_threshold=settings.box_threshold, text_threshold=settings.text_threshold)
     if found is None or not found.any():
         return InpaintedSample(refined, square, None)
     mask = np.zeros((image.height, image.width), bool)
@@ -288,22 +308,23 @@ def anomaly_label(mask: np.ndarray, void: np.ndarray | None = None) -> np.ndarra
     return label
 
 
-def write_anomaly_shard(out, models: Models, items, *, set_name: str, seed: int, settings: dict,
+def write_anomaly_shard(out, models: Models, items, *, set_name: str, seed: int, settings: InpaintingSettings,
                         void_square: bool = False, progress=None) -> pd.DataFrame:
     """Generate ``items`` (see :func:`anomaly_items`) into ``out``: ``images/<id>.jpg`` and
     ``labels/<id>_labels_semantic.png`` for each detected sample, and ``samples.csv`` with a row
     for every sample (detected or not). Each sample's seed comes from (seed, set, id) only, so a
-    sample does not depend on the shard that makes it. ``settings``: the keywords of
-    :func:`inpaint_sample`."""
+    sample does not depend on the shard that makes it. ``void_square``: label the rest of
+    the repainted square void."""
     from segrel.core.formats import read_image
-    from segrel.core.seeds import image_seed
     from segrel.core.io import save_jpeg, save_png
+    from segrel.core.seeds import image_seed
 
     out = Path(out)
     rows = []
     for name, obj, source in progress(items) if progress else items:
         sample_seed = image_seed(seed, set_name, name)
-        result = inpaint_sample(models, Image.fromarray(read_image(source.image)), obj, seed=sample_seed, **settings)
+        result = inpaint_sample(models, Image.fromarray(read_image(source.image)), obj, seed=sample_seed,
+                                settings=settings)
         detected = result.mask is not None
         if detected:
             void = square_mask(result.mask.shape, result.square) if void_square else None

@@ -65,42 +65,9 @@ def demo_training_config(base: str, *, data_root: str, image_size, crop_size, it
     cfg = Config.fromfile(str(path))
     if overrides:
         cfg.merge_from_dict(dict(overrides))
-    height, width = image_size
-    crop_h, crop_w = crop_size
-    model = cfg.model.to_dict()
-    _replace_syncbn(model)
-    _drop_pretrained(model)
-    model["data_preprocessor"]["size"] = (crop_h, crop_w)
-    model["test_cfg"] = {"mode": "whole"}  # demo images are smaller than any sliding window
-    cfg.model = model
-
-    train_pipeline = [
-        {"type": "LoadImageFromFile"},
-        {"type": "LoadAnnotations"},
-        {"type": "RandomResize", "scale": (width, height), "ratio_range": (0.5, 2.0), "keep_ratio": True},
-        {"type": "RandomCrop", "crop_size": (crop_h, crop_w), "cat_max_ratio": 0.75},
-        {"type": "RandomFlip", "prob": 0.5},
-        {"type": "PhotoMetricDistortion"},
-        {"type": "PackSegInputs"},
-    ]
-    cfg.test_pipeline = [
-        {"type": "LoadImageFromFile"},
-        {"type": "Resize", "scale": (width, height), "keep_ratio": True},
-        {"type": "LoadAnnotations"},
-        {"type": "PackSegInputs"},
-    ]
-    cfg.train_dataloader = {
-        "batch_size": batch_size,
-        "num_workers": 0,
-        "persistent_workers": False,
-        "sampler": {"type": "InfiniteSampler", "shuffle": True},
-        "dataset": {
-            "type": "CityscapesDataset",
-            "data_root": data_root,
-            "data_prefix": {"img_path": "leftImg8bit/train", "seg_map_path": "gtFine/train"},
-            "pipeline": train_pipeline,
-        },
-    }
+    cfg.model = _demo_model(cfg.model.to_dict(), crop_size)
+    cfg.test_pipeline = _test_pipeline(image_size)
+    cfg.train_dataloader = _train_dataloader(data_root, batch_size, _train_pipeline(image_size, crop_size))
     for key in ("val_dataloader", "val_evaluator", "val_cfg", "test_dataloader", "test_evaluator", "test_cfg"):
         cfg[key] = None
     cfg.train_cfg = {"type": "IterBasedTrainLoop", "max_iters": iterations, "val_interval": iterations + 1}
@@ -109,19 +76,8 @@ def demo_training_config(base: str, *, data_root: str, image_size, crop_size, it
         "optimizer": {"type": "AdamW", "lr": learning_rate, "betas": (0.9, 0.999), "weight_decay": 0.01},
         "clip_grad": {"max_norm": 10.0},
     }
-    warmup = max(1, iterations // 10)
-    cfg.param_scheduler = [
-        {"type": "LinearLR", "start_factor": 0.1, "by_epoch": False, "begin": 0, "end": warmup},
-        {"type": "PolyLR", "power": 1.0, "eta_min": 0.0, "by_epoch": False, "begin": warmup, "end": iterations},
-    ]
-    cfg.default_hooks = {
-        "timer": {"type": "IterTimerHook"},
-        "logger": {"type": "LoggerHook", "interval": max(1, iterations // 20), "log_metric_by_epoch": False},
-        "param_scheduler": {"type": "ParamSchedulerHook"},
-        "checkpoint": {"type": "CheckpointHook", "by_epoch": False, "interval": iterations, "save_last": True},
-        "sampler_seed": {"type": "DistSamplerSeedHook"},
-        "visualization": {"type": "SegVisualizationHook", "draw": False},
-    }
+    cfg.param_scheduler = _warmup_then_poly(iterations)
+    cfg.default_hooks = _hooks(iterations)
     cfg.visualizer = {"type": "SegLocalVisualizer", "vis_backends": [], "name": "visualizer"}
     cfg.log_processor = {"by_epoch": False}
     cfg.randomness = {"seed": seed, "deterministic": False}
@@ -131,6 +87,78 @@ def demo_training_config(base: str, *, data_root: str, image_size, crop_size, it
     cfg.load_from = None
     cfg.resume = False
     return cfg
+
+
+def _demo_model(model: dict, crop_size) -> dict:
+    """mmseg's model config for one CPU process, no downloads and the demo's crops."""
+    crop_h, crop_w = crop_size
+    _replace_syncbn(model)
+    _drop_pretrained(model)
+    model["data_preprocessor"]["size"] = (crop_h, crop_w)
+    model["test_cfg"] = {"mode": "whole"}  # demo images are smaller than any sliding window
+    return model
+
+
+def _train_pipeline(image_size, crop_size) -> list[dict]:
+    """mmseg's Cityscapes augmentations, at the demo's image and crop sizes."""
+    height, width = image_size
+    crop_h, crop_w = crop_size
+    return [
+        {"type": "LoadImageFromFile"},
+        {"type": "LoadAnnotations"},
+        {"type": "RandomResize", "scale": (width, height), "ratio_range": (0.5, 2.0), "keep_ratio": True},
+        {"type": "RandomCrop", "crop_size": (crop_h, crop_w), "cat_max_ratio": 0.75},
+        {"type": "RandomFlip", "prob": 0.5},
+        {"type": "PhotoMetricDistortion"},
+        {"type": "PackSegInputs"},
+    ]
+
+
+def _test_pipeline(image_size) -> list[dict]:
+    height, width = image_size
+    return [
+        {"type": "LoadImageFromFile"},
+        {"type": "Resize", "scale": (width, height), "keep_ratio": True},
+        {"type": "LoadAnnotations"},
+        {"type": "PackSegInputs"},
+    ]
+
+
+def _train_dataloader(data_root: str, batch_size: int, pipeline: list[dict]) -> dict:
+    """The train split of a Cityscapes-layout dataset, in the main process (num_workers 0)."""
+    return {
+        "batch_size": batch_size,
+        "num_workers": 0,
+        "persistent_workers": False,
+        "sampler": {"type": "InfiniteSampler", "shuffle": True},
+        "dataset": {
+            "type": "CityscapesDataset",
+            "data_root": data_root,
+            "data_prefix": {"img_path": "leftImg8bit/train", "seg_map_path": "gtFine/train"},
+            "pipeline": pipeline,
+        },
+    }
+
+
+def _warmup_then_poly(iterations: int) -> list[dict]:
+    """Linear warm-up over the first tenth of training, then mmseg's poly decay."""
+    warmup = max(1, iterations // 10)
+    return [
+        {"type": "LinearLR", "start_factor": 0.1, "by_epoch": False, "begin": 0, "end": warmup},
+        {"type": "PolyLR", "power": 1.0, "eta_min": 0.0, "by_epoch": False, "begin": warmup, "end": iterations},
+    ]
+
+
+def _hooks(iterations: int) -> dict:
+    """Logging about 20 times a run, one checkpoint at the end, no visualisation."""
+    return {
+        "timer": {"type": "IterTimerHook"},
+        "logger": {"type": "LoggerHook", "interval": max(1, iterations // 20), "log_metric_by_epoch": False},
+        "param_scheduler": {"type": "ParamSchedulerHook"},
+        "checkpoint": {"type": "CheckpointHook", "by_epoch": False, "interval": iterations, "save_last": True},
+        "sampler_seed": {"type": "DistSamplerSeedHook"},
+        "visualization": {"type": "SegVisualizationHook", "draw": False},
+    }
 
 
 def train_demo_model(config_out: str | Path, checkpoint_out: str | Path, **settings) -> None:

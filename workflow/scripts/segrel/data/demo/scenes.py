@@ -295,6 +295,7 @@ def _sample_camera(rng, style: SceneStyle, height: int, width: int) -> Camera:
 
 @dataclass
 class _Layout:
+    centre: float  # X of the road's middle (the ego lane is not always centred)
     road_left: float
     road_right: float
     sidewalk: float
@@ -432,7 +433,8 @@ def _pole(canvas: _Canvas, rng, x, z, with_lamp: bool):
         canvas.disc(x, 3.9, 0.09, 0.09, z - 0.03, class_id("traffic light"), lamp, texture=0.0, emissive=True)
         canvas.lights.append(Light((x, 3.9, z), lamp, 0.6, "traffic"))
     if with_lamp:
-        canvas.box(x - 0.5, x + 0.1, height - 0.15, height, z - 0.01, class_id("pole"), (0.85, 0.85, 0.75), emissive=True)
+        canvas.box(x - 0.5, x + 0.1, height - 0.15, height, z - 0.01, class_id("pole"), (0.85, 0.85, 0.75),
+                   emissive=True)
         canvas.lights.append(Light((x - 0.2, height, z), (1.0, 0.8, 0.5), 3.0, "lamp"))
 
 
@@ -447,13 +449,15 @@ def _car(canvas: _Canvas, rng, x, z, facing_camera: bool, kind: str = "car"):
     if kind == "car":
         canvas.box(x - half, x + half, 0.3, 0.95, z, label, body, instance, texture=0.4)
         canvas.box(x - half * 0.8, x + half * 0.8, 0.95, height, z, label, body * 0.9, instance, texture=0.4)
-        canvas.box(x - half * 0.7, x + half * 0.7, 1.0, height - 0.1, z - 0.01, label, (0.08, 0.1, 0.12), instance, texture=0.2)
+        canvas.box(x - half * 0.7, x + half * 0.7, 1.0, height - 0.1, z - 0.01, label, (0.08, 0.1, 0.12), instance,
+                   texture=0.2)
     else:
         canvas.box(x - half, x + half, 0.3, height, z, label, body, instance, texture=0.4)
         canvas.box(x - half * 0.9, x + half * 0.9, height * 0.55, height * 0.9, z - 0.01, label,
                    (0.1, 0.12, 0.14), instance, texture=0.2)
     for wheel_x in (x - half * 0.75, x + half * 0.75):
-        canvas.box(wheel_x - 0.18, wheel_x + 0.18, 0.0, 0.35, z - 0.02, label, (0.04, 0.04, 0.04), instance, texture=0.2)
+        canvas.box(wheel_x - 0.18, wheel_x + 0.18, 0.0, 0.35, z - 0.02, label, (0.04, 0.04, 0.04), instance,
+                   texture=0.2)
     lamp_color = (1.0, 0.95, 0.8) if facing_camera else (0.9, 0.05, 0.02)
     lamp_kind = "headlight" if facing_camera else "taillight"
     for lamp_x in (x - half * 0.8, x + half * 0.8):
@@ -552,102 +556,25 @@ def generate_scene(
     style: SceneStyle = CITYSCAPES_STYLE,
     anomalies: int = 0,
 ) -> Scene:
-    """Lay out and rasterise one scene. Deterministic in ``seed_sequence``."""
+    """Lay out and rasterise one scene. Deterministic in ``seed_sequence``.
+
+    Every step draws from the one generator in turn, so their order is part of each scene's
+    bytes: reordering them changes every demo image.
+    """
     rng = np.random.default_rng(seed_sequence)
     camera = _sample_camera(rng, style, height, width)
     canvas = _Canvas(camera, rng)
-
-    road_half = rng.uniform(*style.road_half_width)
-    centre = rng.uniform(-0.4, 0.4) * road_half  # the ego lane is not always centred
-    sidewalk = rng.uniform(*style.sidewalk_width)
-
-    def shoulder():
-        return "drivable fallback" if rng.random() < style.dirt_shoulder else "sidewalk"
-
-    layout = _Layout(
-        road_left=centre - road_half,
-        road_right=centre + road_half,
-        sidewalk=sidewalk,
-        facade_left=centre - road_half - sidewalk - rng.uniform(0.0, 4.0),
-        facade_right=centre + road_half + sidewalk + rng.uniform(0.0, 4.0),
-        shoulder_left=shoulder(),
-        shoulder_right=shoulder(),
-        crossing=(lambda z0: (z0, z0 + rng.uniform(8, 14)))(rng.uniform(12, 40)) if rng.random() < 0.3 else None,
-    )
+    layout = _sample_layout(rng, style)
 
     _sky(canvas, rng, style)
     _ground(canvas, rng, style, layout)
     _facades(canvas, rng, style, layout)
-
-    if style.bridge and rng.random() < style.bridge:
-        z = rng.uniform(40, 90)
-        canvas.box(layout.facade_left - 20, layout.facade_right + 20, 5.5, 7.5, z, class_id("bridge"),
-                   _jitter(rng, (0.55, 0.52, 0.48)))
-
+    _bridge(canvas, rng, style, layout)
     # Street furniture and objects, painted far to near by the depth test.
-    for _ in range(rng.integers(*style.trees, endpoint=True)):
-        side = rng.choice([-1, 1])
-        edge = layout.road_left if side < 0 else layout.road_right
-        _tree(canvas, rng, style, edge + side * sidewalk * rng.uniform(0.5, 0.9), rng.uniform(6, 70))
-    for _ in range(rng.integers(*style.poles, endpoint=True)):
-        side = rng.choice([-1, 1])
-        edge = layout.road_left if side < 0 else layout.road_right
-        _pole(canvas, rng, edge + side * rng.uniform(0.3, 0.8), rng.uniform(5, 60), rng.random() < 0.6)
-    for side, edge in ((-1, layout.road_left), (1, layout.road_right)):
-        if rng.random() < 0.35:
-            z0 = rng.uniform(3, 20)
-            kind = "wall" if rng.random() < 0.5 else "fence"
-            _barrier(canvas, rng, edge + side * sidewalk, z0, z0 + rng.uniform(5, 30), kind)
-    if style.guard_rail and rng.random() < style.guard_rail:
-        side = rng.choice([-1, 1])
-        x_rail = (layout.road_left if side < 0 else layout.road_right) + side * 0.3
-        _barrier(canvas, rng, x_rail, 2.0, 60.0, "guard rail")
-    for _ in range(rng.integers(*style.billboards, endpoint=True)):
-        side = rng.choice([-1, 1])
-        x_b = (layout.facade_left if side < 0 else layout.facade_right) - side * 0.5
-        z_b = rng.uniform(10, 50)
-        canvas.box(x_b - 0.1, x_b + 0.1, 0.0, 4.0, z_b, class_id("pole"), (0.3, 0.3, 0.3))
-        canvas.box(x_b - 2.5, x_b + 2.5, 4.0, 6.5, z_b - 0.01, class_id("billboard"),
-                   _jitter(rng, rng.uniform(0.1, 0.95, 3), 0.0), texture=2.5)
-
-    lanes = np.arange(layout.road_left + 1.6, layout.road_right - 1.0, 3.2)
-    for _ in range(rng.integers(*style.cars, endpoint=True)):
-        parked = rng.random() < 0.4
-        if parked:
-            side = rng.choice([-1, 1])
-            x = (layout.road_left + 1.1) if side < 0 else (layout.road_right - 1.1)
-        else:
-            x = rng.choice(lanes) if len(lanes) else centre
-        kind = "car"
-        if rng.random() < style.large_vehicles / 3:
-            kind = ["truck", "bus", "caravan"][rng.integers(3)]
-        _car(canvas, rng, x, rng.uniform(8, 70), facing_camera=x < 0 and not parked, kind=kind)
-    if rng.random() < style.train:
-        canvas_train = class_id("train")
-        z_t = rng.uniform(15, 50)
-        instance = canvas.new_instance()
-        canvas.box(centre - 1.3, centre + 1.3, 0.4, 3.6, z_t, canvas_train, _jitter(rng, (0.8, 0.75, 0.2)), instance)
-        canvas.box(centre - 1.1, centre + 1.1, 1.8, 3.0, z_t - 0.01, canvas_train, (0.1, 0.1, 0.12), instance)
-    for _ in range(rng.integers(*style.autorickshaws, endpoint=True)):
-        x = rng.choice(lanes) if len(lanes) else centre
-        _autorickshaw(canvas, rng, x + rng.uniform(-0.8, 0.8), rng.uniform(5, 40))
-    for _ in range(rng.integers(*style.two_wheelers, endpoint=True)):
-        x = rng.uniform(layout.road_left + 0.5, layout.road_right - 0.5)
-        _two_wheeler(canvas, rng, x, rng.uniform(9, 45), motor=rng.random() < 0.5)
-    for _ in range(rng.integers(*style.persons, endpoint=True)):
-        side = rng.choice([-1, 1])
-        edge = layout.road_left if side < 0 else layout.road_right
-        x = edge + side * sidewalk * rng.uniform(0.2, 0.9)
-        if rng.random() < 0.15:  # crossing the road
-            x = rng.uniform(layout.road_left, layout.road_right)
-        _person(canvas, rng, x, rng.uniform(4, 40))
-
-    anomaly_mask = None
-    if anomalies:
-        anomaly_mask = np.zeros((height, width), dtype=bool)
-        for _ in range(anomalies):
-            x = rng.uniform(layout.road_left + 1.0, layout.road_right - 1.0)
-            anomaly_mask |= _anomaly_object(canvas, rng, x, rng.uniform(7, 30))
+    _street_furniture(canvas, rng, style, layout)
+    _vehicles(canvas, rng, style, layout)
+    _pedestrians(canvas, rng, style, layout)
+    anomaly_mask = _anomalies(canvas, rng, layout, anomalies)
 
     _ego_vehicle(canvas, rng)
     if anomaly_mask is not None:
@@ -662,6 +589,123 @@ def generate_scene(
         lights=canvas.lights,
         anomaly=anomaly_mask,
     )
+
+
+def _sample_layout(rng, style: SceneStyle) -> _Layout:
+    """Road, sidewalks, façade lines, shoulders and an optional side street."""
+    road_half = rng.uniform(*style.road_half_width)
+    centre = rng.uniform(-0.4, 0.4) * road_half  # the ego lane is not always centred
+    sidewalk = rng.uniform(*style.sidewalk_width)
+    facade_left = centre - road_half - sidewalk - rng.uniform(0.0, 4.0)
+    facade_right = centre + road_half + sidewalk + rng.uniform(0.0, 4.0)
+    shoulder_left = "drivable fallback" if rng.random() < style.dirt_shoulder else "sidewalk"
+    shoulder_right = "drivable fallback" if rng.random() < style.dirt_shoulder else "sidewalk"
+    crossing = None
+    if rng.random() < 0.3:
+        crossing_start = rng.uniform(12, 40)
+        crossing = (crossing_start, crossing_start + rng.uniform(8, 14))
+    return _Layout(
+        centre=centre,
+        road_left=centre - road_half,
+        road_right=centre + road_half,
+        sidewalk=sidewalk,
+        facade_left=facade_left,
+        facade_right=facade_right,
+        shoulder_left=shoulder_left,
+        shoulder_right=shoulder_right,
+        crossing=crossing,
+    )
+
+
+def _bridge(canvas: _Canvas, rng, style: SceneStyle, layout: _Layout):
+    """Sometimes (IDD-like scenes) a bridge across the whole street."""
+    if style.bridge and rng.random() < style.bridge:
+        z = rng.uniform(40, 90)
+        canvas.box(layout.facade_left - 20, layout.facade_right + 20, 5.5, 7.5, z, class_id("bridge"),
+                   _jitter(rng, (0.55, 0.52, 0.48)))
+
+
+def _street_furniture(canvas: _Canvas, rng, style: SceneStyle, layout: _Layout):
+    """Trees, poles (signs, traffic lights, lamps), walls and fences, guard rails and billboards."""
+    for _ in range(rng.integers(*style.trees, endpoint=True)):
+        side = rng.choice([-1, 1])
+        edge = layout.road_left if side < 0 else layout.road_right
+        _tree(canvas, rng, style, edge + side * layout.sidewalk * rng.uniform(0.5, 0.9), rng.uniform(6, 70))
+    for _ in range(rng.integers(*style.poles, endpoint=True)):
+        side = rng.choice([-1, 1])
+        edge = layout.road_left if side < 0 else layout.road_right
+        _pole(canvas, rng, edge + side * rng.uniform(0.3, 0.8), rng.uniform(5, 60), rng.random() < 0.6)
+    for side, edge in ((-1, layout.road_left), (1, layout.road_right)):
+        if rng.random() < 0.35:
+            z0 = rng.uniform(3, 20)
+            kind = "wall" if rng.random() < 0.5 else "fence"
+            _barrier(canvas, rng, edge + side * layout.sidewalk, z0, z0 + rng.uniform(5, 30), kind)
+    if style.guard_rail and rng.random() < style.guard_rail:
+        side = rng.choice([-1, 1])
+        x_rail = (layout.road_left if side < 0 else layout.road_right) + side * 0.3
+        _barrier(canvas, rng, x_rail, 2.0, 60.0, "guard rail")
+    for _ in range(rng.integers(*style.billboards, endpoint=True)):
+        side = rng.choice([-1, 1])
+        x_b = (layout.facade_left if side < 0 else layout.facade_right) - side * 0.5
+        z_b = rng.uniform(10, 50)
+        canvas.box(x_b - 0.1, x_b + 0.1, 0.0, 4.0, z_b, class_id("pole"), (0.3, 0.3, 0.3))
+        canvas.box(x_b - 2.5, x_b + 2.5, 4.0, 6.5, z_b - 0.01, class_id("billboard"),
+                   _jitter(rng, rng.uniform(0.1, 0.95, 3), 0.0), texture=2.5)
+
+
+def _vehicles(canvas: _Canvas, rng, style: SceneStyle, layout: _Layout):
+    """Cars (some parked, some large vehicles), a tram, autorickshaws and two-wheelers."""
+    lanes = np.arange(layout.road_left + 1.6, layout.road_right - 1.0, 3.2)
+    for _ in range(rng.integers(*style.cars, endpoint=True)):
+        parked = rng.random() < 0.4
+        if parked:
+            side = rng.choice([-1, 1])
+            x = (layout.road_left + 1.1) if side < 0 else (layout.road_right - 1.1)
+        else:
+            x = rng.choice(lanes) if len(lanes) else layout.centre
+        kind = "car"
+        if rng.random() < style.large_vehicles / 3:
+            kind = ["truck", "bus", "caravan"][rng.integers(3)]
+        _car(canvas, rng, x, rng.uniform(8, 70), facing_camera=x < 0 and not parked, kind=kind)
+    if rng.random() < style.train:
+        _tram(canvas, rng, layout.centre)
+    for _ in range(rng.integers(*style.autorickshaws, endpoint=True)):
+        x = rng.choice(lanes) if len(lanes) else layout.centre
+        _autorickshaw(canvas, rng, x + rng.uniform(-0.8, 0.8), rng.uniform(5, 40))
+    for _ in range(rng.integers(*style.two_wheelers, endpoint=True)):
+        x = rng.uniform(layout.road_left + 0.5, layout.road_right - 0.5)
+        _two_wheeler(canvas, rng, x, rng.uniform(9, 45), motor=rng.random() < 0.5)
+
+
+def _tram(canvas: _Canvas, rng, x: float):
+    """A tram seen from behind, in the middle of the road."""
+    label = class_id("train")
+    z = rng.uniform(15, 50)
+    instance = canvas.new_instance()
+    canvas.box(x - 1.3, x + 1.3, 0.4, 3.6, z, label, _jitter(rng, (0.8, 0.75, 0.2)), instance)
+    canvas.box(x - 1.1, x + 1.1, 1.8, 3.0, z - 0.01, label, (0.1, 0.1, 0.12), instance)
+
+
+def _pedestrians(canvas: _Canvas, rng, style: SceneStyle, layout: _Layout):
+    """People on the sidewalks, a few crossing the road."""
+    for _ in range(rng.integers(*style.persons, endpoint=True)):
+        side = rng.choice([-1, 1])
+        edge = layout.road_left if side < 0 else layout.road_right
+        x = edge + side * layout.sidewalk * rng.uniform(0.2, 0.9)
+        if rng.random() < 0.15:  # crossing the road
+            x = rng.uniform(layout.road_left, layout.road_right)
+        _person(canvas, rng, x, rng.uniform(4, 40))
+
+
+def _anomalies(canvas: _Canvas, rng, layout: _Layout, count: int) -> np.ndarray | None:
+    """``count`` out-of-distribution objects on the road; the mask of what they painted (None if none)."""
+    if not count:
+        return None
+    anomaly_mask = np.zeros(canvas.labels.shape, dtype=bool)
+    for _ in range(count):
+        x = rng.uniform(layout.road_left + 1.0, layout.road_right - 1.0)
+        anomaly_mask |= _anomaly_object(canvas, rng, x, rng.uniform(7, 30))
+    return anomaly_mask
 
 
 def _anomaly_object(canvas: _Canvas, rng, x: float, z: float) -> np.ndarray:
@@ -679,7 +723,8 @@ def _anomaly_object(canvas: _Canvas, rng, x: float, z: float) -> np.ndarray:
         length, body_h = rng.uniform(1.0, 2.2), rng.uniform(0.5, 1.0)
         painted = canvas.disc(x, 0.6 + body_h / 2, length / 2, body_h / 2, z, label, color, instance)
         for leg in (-0.35, -0.15, 0.15, 0.35):
-            painted |= canvas.box(x + leg * length - 0.06, x + leg * length + 0.06, 0.0, 0.7, z, label, color * 0.7, instance)
+            painted |= canvas.box(x + leg * length - 0.06, x + leg * length + 0.06, 0.0, 0.7, z, label, color * 0.7,
+                                  instance)
         painted |= canvas.disc(x + length * 0.55, 1.0 + body_h / 2, 0.2, 0.18, z - 0.01, label, color, instance)
     elif kind == 1:  # an irregular rock / debris pile
         radius = rng.uniform(0.4, 1.2)

@@ -35,7 +35,16 @@ from segrel.core import labels as lb
 from segrel.core.io import atomic_directory, save_jpeg, save_png
 from segrel.core.logs import progress
 from segrel.core.seeds import seed_sequence
-from segrel.data.demo.scenes import CITYSCAPES_STYLE, EXTRA_CLASSES, IDD_STYLE, SKY_DEPTH, Scene, SceneStyle, class_id, generate_scene
+from segrel.data.demo.scenes import (
+    CITYSCAPES_STYLE,
+    EXTRA_CLASSES,
+    IDD_STYLE,
+    SKY_DEPTH,
+    Scene,
+    SceneStyle,
+    class_id,
+    generate_scene,
+)
 from segrel.data.demo.weather import render
 
 # Cityscapes' stereo baseline (metres), used to turn depth into its disparity encoding.
@@ -148,7 +157,8 @@ def idd_level3_ids(scene: Scene) -> np.ndarray:
     return _INTERNAL_TO_IDD_LEVEL3[scene.labels]
 
 
-def write_idd(root, *, seed: int, height: int, width: int, images: Mapping[str, int], images_per_sequence: int = 10) -> None:
+def write_idd(root, *, seed: int, height: int, width: int, images: Mapping[str, int],
+              images_per_sequence: int = 10) -> None:
     """IDD-format dataset (different look and layout, classes Cityscapes lacks)."""
     with atomic_directory(root) as out:
         items = [(split, index) for split, count in images.items() for index in range(count)]
@@ -180,7 +190,8 @@ def write_smiyc(root, *, seed: int, height: int, width: int, images: int, object
     with atomic_directory(root) as out:
         track = out / "dataset_AnomalyTrack"
         for index in progress(range(images), "smiyc"):
-            count = int(np.random.default_rng(seed_sequence(seed, "smiyc-objects", index)).integers(low, high, endpoint=True))
+            object_rng = np.random.default_rng(seed_sequence(seed, "smiyc-objects", index))
+            count = int(object_rng.integers(low, high, endpoint=True))
             scene, rng = _make(seed_sequence(seed, "smiyc", index), height, width, CITYSCAPES_STYLE, anomalies=count)
             image = render(scene, "clear", rng, CITYSCAPES_STYLE.haze)
             name = f"validation{index:04d}"

@@ -219,8 +219,12 @@ def build_captioner(out: Path, seed: int = 0, image_size: int = 64) -> None:
 
 def build_detector(out: Path, seed: int = 0, shortest_edge: int = 256, longest_edge: int = 512) -> None:
     """Grounding DINO (tiny Swin + tiny BERT; decoder_layers >= 2 for the tied box heads)."""
-    from transformers import (GroundingDinoConfig, GroundingDinoForObjectDetection, GroundingDinoImageProcessor,
-                              GroundingDinoProcessor)
+    from transformers import (
+        GroundingDinoConfig,
+        GroundingDinoForObjectDetection,
+        GroundingDinoImageProcessor,
+        GroundingDinoProcessor,
+    )
 
     tokenizer = _bert_tokenizer(out / ".vocab")
     config = GroundingDinoConfig(
