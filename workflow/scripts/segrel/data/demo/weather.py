@@ -20,7 +20,8 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from segrel.data.demo.scenes import Scene, class_id, smooth_noise
+from segrel.data.demo.canvas import class_id, smooth_noise
+from segrel.data.demo.scenes import Scene
 
 CONDITIONS = ("clear", "fog", "rain", "snow", "night")
 

@@ -35,16 +35,8 @@ from segrel.core import labels as lb
 from segrel.core.io import atomic_directory, save_jpeg, save_png
 from segrel.core.logs import progress
 from segrel.core.seeds import seed_sequence
-from segrel.data.demo.scenes import (
-    CITYSCAPES_STYLE,
-    EXTRA_CLASSES,
-    IDD_STYLE,
-    SKY_DEPTH,
-    Scene,
-    SceneStyle,
-    class_id,
-    generate_scene,
-)
+from segrel.data.demo.canvas import EXTRA_CLASSES, SKY_DEPTH, class_id
+from segrel.data.demo.scenes import CITYSCAPES_STYLE, IDD_STYLE, Scene, SceneStyle, generate_scene
 from segrel.data.demo.weather import render
 
 # Cityscapes' stereo baseline (metres), used to turn depth into its disparity encoding.

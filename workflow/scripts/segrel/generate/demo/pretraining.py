@@ -34,7 +34,8 @@ import torch
 from PIL import Image
 
 from segrel.core.io import atomic_directory, save_png
-from segrel.data.demo.scenes import CITYSCAPES_STYLE, IDD_STYLE, class_id, generate_scene
+from segrel.data.demo.canvas import class_id
+from segrel.data.demo.scenes import CITYSCAPES_STYLE, IDD_STYLE, generate_scene
 
 #: condition -> (scene style, renderer condition, caption suffix). "india" is the IDD-like
 #: layout and look in clear weather; the suffix matches generation's "<caption>, in <domain>".
