@@ -20,7 +20,7 @@ import numpy as np
 import torch
 from PIL import Image
 
-from segrel.generate.settings import SectionSettings
+from segrel.core.settings import SectionSettings
 
 LABEL_ID_LEVELS = 34  # Cityscapes labelIds -1..33 -> (id + 1) / 34 in [0, 1]
 

@@ -14,8 +14,8 @@ import torch
 from PIL import Image
 
 from segrel.core.seeds import image_seed
+from segrel.core.settings import SectionSettings
 from segrel.generate.controlnet import condition_map
-from segrel.generate.settings import SectionSettings
 
 
 def center_square(array: np.ndarray, size: int) -> np.ndarray:

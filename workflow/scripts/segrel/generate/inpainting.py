@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 from PIL import Image, ImageFilter
 
-from segrel.generate.settings import SectionSettings
+from segrel.core.settings import SectionSettings
 
 REFERENCE_HEIGHT = 1024  # Cityscapes: the sizes below are in pixels at this height
 SIDE_RANGE = (256, 512)

@@ -1,6 +1,6 @@
-"""What the generate stage's settings objects share: each is one frozen dataclass per config
-section, built from exactly the dict its rule passes in ``params:`` (so the rule's params, and
-with them Snakemake's rerun decisions, stay what they were).
+"""What every stage's settings objects share: each is one frozen dataclass per config section,
+built from exactly the dict its rule passes in ``params:`` (so the rule's params, and with them
+Snakemake's rerun decisions, stay plain config values), instead of a dozen keyword parameters.
 """
 
 from __future__ import annotations
