@@ -22,7 +22,6 @@ import tempfile
 import torch
 from mmengine import Config
 from mmseg.apis import inference_model
-
 from timing import interleaved_min  # benchmarks/timing.py
 
 from segrel.core import formats

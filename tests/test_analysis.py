@@ -1,11 +1,12 @@
 """Correlation analysis against independent references: numpy's corrcoef, the textbook Fisher-z
-interval, pandas' rank correlation, a hand-computed subset mIoU."""
+interval, pandas' rank correlation, a hand-computed subset mIoU; the analyse stage's config checks."""
 
 import numpy as np
 import pandas as pd
 import pytest
 from scipy.stats import norm
 
+from segrel.analyse.checks import config_problems
 from segrel.analyse.statistics import correlation, correlation_table, paired_values, pcc_vs_sample_size
 
 
@@ -42,15 +43,17 @@ def test_correlation_is_seeded_and_refuses_too_few_models():
 
 
 def _metrics(values: dict) -> pd.DataFrame:
-    return pd.DataFrame([{"model": m, "test_set": t, "metric": k, "value": v} for (m, t, k), v in values.items()])
+    """A metrics table from {(model, test set, measure, score): value}."""
+    return pd.DataFrame([{"model": m, "test_set": t, "measure": k, "score": s, "value": v}
+                         for (m, t, k, s), v in values.items()])
 
 
 def test_correlation_table_pairs_models_by_name():
     values = {}
     for i, model in enumerate(["c", "a", "d", "b"]):  # unsorted on purpose
-        values[model, "proxy", "miou"] = 0.1 * i
-        values[model, "real", "miou"] = 0.2 * i ** 2
-    values["e", "proxy", "miou"] = 0.9  # only on the proxy: left out
+        values[model, "proxy", "miou", ""] = 0.1 * i
+        values[model, "real", "miou", ""] = 0.2 * i ** 2
+    values["e", "proxy", "miou", ""] = 0.9  # only on the proxy: left out
     metrics = _metrics(values)
     pairs = paired_values(metrics, "proxy", "real", "miou")
     assert pairs.model.tolist() == ["a", "b", "c", "d"]
@@ -61,6 +64,41 @@ def test_correlation_table_pairs_models_by_name():
     assert table.n_models.item() == 4
     with pytest.raises(ValueError, match="no 'ece' for test set"):
         paired_values(metrics, "proxy", "real", "ece")
+
+
+def test_correlation_table_selects_the_named_score():
+    # the same measure under three scores, each with its own values: only the named score's count
+    values = {}
+    proxy = {"msp": [0.1, 0.2, 0.3, 0.4], "entropy": [0.4, 0.1, 0.3, 0.2], "max_logit": [0.9, 0.5, 0.7, 0.6]}
+    real = [0.2, 0.1, 0.5, 0.3]
+    for score, xs in proxy.items():
+        for model, x, y in zip("abcd", xs, real):
+            values[model, "proxy", "ood_auroc", score] = x
+            values[model, "real", "ood_auroc", score] = y if score == "entropy" else 1 - y
+        values["a", "real", "ood_fpr95", score] = 0.5  # another measure under the same score
+    comparisons = {"ood": {"real": "real", "proxies": ["proxy"],
+                           "metrics": ["ood_auroc_entropy", "ood_auroc_max_logit"]}}
+    table = correlation_table(_metrics(values), comparisons, confidence=0.95, resamples=200, seed=0)
+    assert table.metric.tolist() == ["ood_auroc_entropy", "ood_auroc_max_logit"]
+    assert table.pearson_r.tolist() == pytest.approx(
+        [np.corrcoef(proxy["entropy"], real)[0, 1], np.corrcoef(proxy["max_logit"], 1 - np.array(real))[0, 1]],
+        abs=1e-12)
+    pairs = paired_values(_metrics(values), "proxy", "real", "ood_auroc_msp")
+    assert pairs.proxy.tolist() == proxy["msp"] and pairs.real.tolist() == pytest.approx([0.8, 0.9, 0.5, 0.7])
+    with pytest.raises(ValueError, match="unknown metric 'ood_auroc'; known metrics are: images, miou, "):
+        paired_values(_metrics(values), "proxy", "real", "ood_auroc")
+
+
+def test_config_problems_name_an_unknown_metric():
+    config = {"test_sets": {"fog": {}, "cs": {}},
+              "analysis": {"comparisons": {
+                  "shift": {"real": "fog", "proxies": ["cs"], "metrics": ["miou", "ood_auroc_mps", "ood_fpr95_msp"]}}}}
+    (problem,) = config_problems(config)
+    assert problem.startswith("config key 'analysis.comparisons.shift.metrics': unknown metric 'ood_auroc_mps'; "
+                              "known metrics are: images, miou, ece, ")
+    assert "ood_auroc_msp" in problem and "ood_fpr95_max_logit" in problem
+    config["analysis"]["comparisons"]["shift"]["metrics"] = ["ood_mean_entropy", "ood_aupr_negative_max_logit"]
+    assert config_problems(config) == []
 
 
 def test_pcc_vs_sample_size_recomputes_dataset_level_miou():

@@ -101,11 +101,11 @@ def test_inpainted_sets_are_evaluated_roadanomaly21_datasets(snakemake, tiny_stu
             assert row.top <= ys.min() and ys.max() < row.top + row.side
             assert row.left <= xs.min() and xs.max() < row.left + row.side
 
-    metrics = pd.read_csv(tmp_path / "results" / "tables" / "metrics.csv")
+    metrics = pd.read_csv(tmp_path / "results" / "tables" / "metrics.csv", keep_default_na=False)
     for name, count in [("synthetic_anomalies", detected["objects"]),
                         ("synthetic_anomalies_control", detected["control"])]:
-        values = metrics[metrics.test_set == name].set_index("metric").value
-        assert values["images"] == count and 0 <= values["ood_auroc_msp"] <= 1, name
+        values = metrics[metrics.test_set == name].set_index(["measure", "score"]).value
+        assert values["images", ""] == count and 0 <= values["ood_auroc", "msp"] <= 1, name
     figure = pd.read_csv(tmp_path / "results" / "tables" / "figures" / "inpainting_control.csv")
     assert set(figure.test_set) == {"synthetic_anomalies", "synthetic_anomalies_control"}
 

@@ -1,14 +1,19 @@
-"""The evaluation stage: per-pixel scores, shard states, and a small real run of the workflow
-checked against mmseg's own inference and IoU metric."""
+"""The evaluation stage: per-pixel scores, shard states and the settings they record, the tidy
+metrics table and the registry of metric names, and a small real run of the workflow checked
+against mmseg's own inference and IoU metric."""
 
 import numpy as np
 import pandas as pd
 import pytest
 import torch
+from PIL import Image
 from scipy.stats import entropy as scipy_entropy
+from sklearn.metrics import average_precision_score, roc_auc_score
 
 from segrel.core import formats
-from segrel.evaluate.evaluation import EvaluationState, _accumulate, pixel_scores
+from segrel.evaluate.evaluation import EvaluationState, _accumulate, load_merged, merge_shard_tables, pixel_scores
+from segrel.evaluate.metrics import DetectionAccumulator
+from segrel.evaluate.metrics_table import METRIC_NAMES, metric_key, metric_name, read_metrics, select_metrics
 
 
 def test_pixel_scores_against_direct_softmax():
@@ -30,24 +35,27 @@ def test_pixel_scores_against_direct_softmax():
     assert scores["msp"][0, 0].item() == pytest.approx(np.log(18) - 60, abs=1e-4)
 
 
+class Sample:
+    def __init__(self, name, label):
+        self.name, self.label, self.image = name, label, name
+
+
+def cityscapes_shard(folder, part: int, calibration_pixels: int, seed: int = 0) -> EvaluationState:
+    """A state of 2 random 16 x 32 Cityscapes images (about 5/6 of the pixels labelled)."""
+    rng = np.random.default_rng(part)
+    state = EvaluationState(kind="segmentation", calibration_pixels=calibration_pixels, seed=seed)
+    for index in range(2):
+        label_path = folder / f"{part}_{index}_gtFine_labelIds.png"
+        Image.fromarray(rng.choice([7, 8, 11, 21, 23, 0], size=(16, 32)).astype(np.uint8)).save(label_path)
+        logits = torch.from_numpy(rng.normal(size=(19, 16, 32)))
+        _accumulate(state, "cityscapes", Sample(f"img{part}{index}", label_path), logits, logits.argmax(0))
+    return state
+
+
 def test_state_roundtrip_and_merge(tmp_path):
-    rng = np.random.default_rng(0)
-
-    class Sample:
-        def __init__(self, name, label):
-            self.name, self.label, self.image = name, label, name
-
     states = []
     for part in range(2):
-        state = EvaluationState(kind="segmentation")
-        for index in range(2):
-            label_path = tmp_path / f"{part}_{index}_gtFine_labelIds.png"
-            from PIL import Image
-
-            Image.fromarray(rng.choice([7, 8, 11, 21, 23, 0], size=(16, 32)).astype(np.uint8)).save(label_path)
-            logits = torch.from_numpy(rng.normal(size=(19, 16, 32)))
-            _accumulate(state, "cityscapes", Sample(f"img{part}{index}", label_path), logits, logits.argmax(0), 200,
-                        seed=0)
+        state = cityscapes_shard(tmp_path, part, calibration_pixels=200)
         state.save(tmp_path / f"shard{part}.npz")
         states.append(state)
     loaded = [EvaluationState.load(tmp_path / f"shard{part}.npz") for part in range(2)]
@@ -57,7 +65,115 @@ def test_state_roundtrip_and_merge(tmp_path):
     # per-image confusions: one per image, adding up to the total
     assert merged.image_confusion_array().shape == (4, 19, 19)
     np.testing.assert_array_equal(merged.image_confusion_array().sum(0), merged.confusion)
-    assert merged.metrics()["images"] == 4.0
+    assert merged.metrics()["images", ""] == 4.0
+    # the state's own setting drew the pixels: 200 of the ~430 labelled ones per image
+    assert merged.calibration.count.sum() == merged.calibration_relis.count.sum() == 4 * 200
+
+
+def test_state_records_its_settings_and_binning(tmp_path):
+    state = cityscapes_shard(tmp_path, 0, calibration_pixels=123, seed=7)
+    state.detection["entropy"] = DetectionAccumulator(-1.0, 2.5, bins=64)  # not the default binning
+    state.save(tmp_path / "state.npz")
+    loaded = EvaluationState.load(tmp_path / "state.npz")
+    settings = loaded.settings()
+    assert (settings["kind"], settings["calibration_pixels"], settings["seed"]) == ("segmentation", 123, 7)
+    assert settings["detection_entropy.range"] == [-1.0, 2.5, 64.0]
+    assert settings["detection_msp.range"] == [-28.0, 0.0, 20_000.0]
+    assert settings["calibration.bins"] == settings["calibration_relis.bins"] == [14_000, 8_000]
+    assert loaded.detection["entropy"].positives.shape == (64,)
+
+
+def test_merge_refuses_states_made_with_different_settings(tmp_path):
+    paths = []
+    for part, pixels in enumerate([200, 300]):
+        paths.append(tmp_path / f"shard-{part}-of-2.npz")
+        cityscapes_shard(tmp_path, part, calibration_pixels=pixels).save(paths[-1])
+    with pytest.raises(ValueError) as error:
+        load_merged(paths)
+    message = str(error.value)
+    assert f"cannot merge {paths[1]} into {paths[0]}" in message
+    assert "calibration_pixels 300 vs 200" in message
+    assert "seed" not in message  # only what differs is named
+    # the binning of a detection histogram is a setting too
+    first, second = (EvaluationState(kind="anomaly", calibration_pixels=200, seed=0) for _ in range(2))
+    second.detection["msp"] = DetectionAccumulator(-28.0, 0.0, bins=10)
+    with pytest.raises(ValueError, match=r"detection_msp.range \[-28.0, 0.0, 10.0\] vs \[-28.0, 0.0, 20000.0\]"):
+        first.merge(second)
+    with pytest.raises(ValueError, match="kind segmentation vs anomaly"):
+        first.merge(EvaluationState(kind="segmentation", calibration_pixels=200, seed=0))
+
+
+# Every metric name a config may write, spelt out as the README does (an independent list).
+EXPECTED_NAMES = {"images", "miou", "ece", "adaptive_ece", "ks_error", "prr", "prr_relis", "accuracy", "pixels",
+                  "image_confidence", "image_ood_auroc", "ood_mean_entropy"} | {
+    f"ood_{measure}_{score}" for measure in ("auroc", "aupr", "aupr_negative", "fpr95")
+    for score in ("msp", "entropy", "max_logit")}
+
+
+def handmade_shard(path, kind: str, detection: dict | None = None, seed: int = 0) -> None:
+    """A saved state fed directly: calibration pixels and image confidences for segmentation
+    sets; for each score, the (scores, is_ood) pixels of ``detection``."""
+    rng = np.random.default_rng(seed)
+    state = EvaluationState(kind=kind, calibration_pixels=100, seed=0)
+    state.image_names = [f"{path.stem}_{i}" for i in range(4)]
+    if kind == "segmentation":
+        state.confusion[np.diag_indices(19)] = rng.integers(1, 100, 19)
+        confidence = rng.uniform(0.3, 1.0, 400)
+        state.calibration.update(confidence, rng.random(400) < confidence)
+        state.calibration_relis.update(confidence, rng.random(400) < confidence)
+        state.image_confidence = list(rng.uniform(0.5, 1.0, 4))
+    for score, (scores, is_ood) in (detection or {}).items():
+        state.detection[score].update(scores, is_ood)
+        state.ood_entropy += (1.0, 1)
+    state.save(path)
+
+
+def test_metrics_table_is_tidy_and_every_name_maps_to_its_rows(tmp_path):
+    rng = np.random.default_rng(1)
+    is_ood = rng.random(3000) < 0.2
+    # one score separates perfectly, one not at all, one in reverse: a row under the wrong
+    # score would show it
+    detection = {"msp": (np.where(is_ood, -1.0, -20.0), is_ood),
+                 "entropy": (rng.uniform(0.0, 2.9, is_ood.size) + 0.5 * is_ood, is_ood),
+                 "max_logit": (np.where(is_ood, -50.0, 50.0), is_ood)}
+    shards = {}
+    for model in ("a", "b"):
+        for test_set, kind, pixels in (("clean", "segmentation", None), ("shifted", "segmentation", detection),
+                                       ("anomalies", "anomaly", detection)):
+            path = tmp_path / f"{model}_{test_set}.npz"
+            handmade_shard(path, kind, pixels, seed=len(shards))
+            shards[model, test_set] = [path]
+    table, _ = merge_shard_tables(shards, in_domain="clean")
+    assert list(table.columns) == ["model", "test_set", "measure", "score", "value"]
+    table.to_csv(tmp_path / "metrics.csv", index=False)
+    assert "a,anomalies,ood_auroc,msp," in (tmp_path / "metrics.csv").read_text()
+    assert "a,clean,miou,," in (tmp_path / "metrics.csv").read_text()
+    table = read_metrics(tmp_path / "metrics.csv")
+
+    assert set(METRIC_NAMES) == EXPECTED_NAMES
+    written = set(zip(table.measure, table.score))
+    assert written == set(METRIC_NAMES.values())  # every name has rows, every row a name
+    for name in EXPECTED_NAMES:
+        measure, score = metric_key(name)
+        assert metric_name(measure, score) == name
+        rows = select_metrics(table, [name])
+        assert len(rows) == len(table[(table.measure == measure) & (table.score == score)]) > 0
+        assert (rows.metric == name).all()
+        assert (score != "") == (name.startswith("ood_") and name != "ood_mean_entropy")
+
+    value = table.set_index(["model", "test_set", "measure", "score"]).value
+    for test_set in ("shifted", "anomalies"):
+        assert value["a", test_set, "ood_auroc", "msp"] == 1.0
+        assert value["a", test_set, "ood_auroc", "max_logit"] == 0.0
+        entropy, _ = detection["entropy"]
+        assert value["a", test_set, "ood_auroc", "entropy"] == pytest.approx(roc_auc_score(is_ood, entropy), abs=1e-3)
+        assert value["a", test_set, "ood_aupr_negative", "entropy"] == pytest.approx(
+            average_precision_score(~is_ood, -entropy), abs=1e-3)
+    assert ("a", "clean", "image_ood_auroc", "") not in value.index
+    assert ("a", "anomalies", "image_ood_auroc", "") not in value.index
+    assert ("a", "clean", "ood_auroc", "msp") not in value.index
+    with pytest.raises(ValueError, match="unknown metric 'ood_auroc'; known metrics are: images, miou"):
+        select_metrics(table, ["ood_auroc"])
 
 
 TINY_EVAL = {
@@ -82,24 +198,22 @@ TINY_EVAL = {
 @pytest.mark.workflow
 def test_evaluation_stage_end_to_end(snakemake, tmp_path):
     snakemake(tmp_path, TINY_EVAL, "--cores", "2", "evaluate")
-    table = pd.read_csv(tmp_path / "results" / "tables" / "metrics.csv")
-    value = table.set_index(["model", "test_set", "metric"])["value"]
-    assert value["segformer_b0", "cityscapes_val", "images"] == 3
-    assert value["segformer_b0", "idd_val", "images"] == 2
-    assert {"miou", "ece", "adaptive_ece", "ks_error", "prr", "prr_relis", "image_confidence"} <= set(
-        value["segformer_b0", "cityscapes_val"].index)
-    assert {"ood_auroc_entropy", "ood_fpr95_msp", "ood_aupr_max_logit", "ood_mean_entropy"} <= set(
+    table = pd.read_csv(tmp_path / "results" / "tables" / "metrics.csv").fillna({"score": ""})
+    value = table.set_index(["model", "test_set", "measure", "score"])["value"].sort_index()
+    assert value["segformer_b0", "cityscapes_val", "images", ""] == 3
+    assert value["segformer_b0", "idd_val", "images", ""] == 2
+    segmentation = ("miou", "ece", "adaptive_ece", "ks_error", "prr", "prr_relis", "image_confidence")
+    assert {(measure, "") for measure in segmentation} <= set(value["segformer_b0", "cityscapes_val"].index)
+    assert {("ood_auroc", "entropy"), ("ood_fpr95", "msp"), ("ood_aupr", "max_logit"), ("ood_mean_entropy", "")} <= set(
         value["segformer_b0", "smiyc_anomaly"].index)
-    assert "ood_auroc_msp" in value["segformer_b0", "idd_val"].index  # local OOD
-    assert "ood_auroc_msp" not in value["segformer_b0", "cityscapes_val"].index
+    assert ("ood_auroc", "msp") in value["segformer_b0", "idd_val"].index  # local OOD
+    assert ("ood_auroc", "msp") not in value["segformer_b0", "cityscapes_val"].index
     # image-level OOD: Cityscapes val images (positives) against IDD's, from the per-image table
     images = pd.read_csv(tmp_path / "results" / "tables" / "image_confidence.csv")
-    from sklearn.metrics import roc_auc_score
-
     pair = images[images.test_set.isin(["cityscapes_val", "idd_val"])]
     expected = roc_auc_score(pair.test_set == "cityscapes_val", pair.confidence)
-    assert value["segformer_b0", "idd_val", "image_ood_auroc"] == pytest.approx(expected, abs=1e-12)
-    assert ("segformer_b0", "smiyc_anomaly", "image_ood_auroc") not in value.index
+    assert value["segformer_b0", "idd_val", "image_ood_auroc", ""] == pytest.approx(expected, abs=1e-12)
+    assert ("segformer_b0", "smiyc_anomaly", "image_ood_auroc", "") not in value.index
 
     # mIoU against mmseg's own inference and IoU metric on the same model and images
     from mmseg.apis import inference_model
@@ -118,11 +232,12 @@ def test_evaluation_stage_end_to_end(snakemake, tmp_path):
         totals = areas if totals is None else [a + b for a, b in zip(totals, areas)]
     with np.errstate(invalid="ignore", divide="ignore"):
         reference = np.nanmean(IoUMetric.total_area_to_metrics(*totals, metrics=["mIoU"])["IoU"])
-    assert value["segformer_b0", "cityscapes_val", "miou"] == pytest.approx(reference, abs=1e-6)
+    assert value["segformer_b0", "cityscapes_val", "miou", ""] == pytest.approx(reference, abs=1e-6)
 
     # One shard or two: the very same numbers (pixel sampling is seeded per image, not per
     # shard, and shard states merge exactly).
     one_shard = {**TINY_EVAL, "evaluation": {**TINY_EVAL["evaluation"], "shards": 1}}
     snakemake(tmp_path, one_shard, "--cores", "2", "evaluate")
-    again = pd.read_csv(tmp_path / "results" / "tables" / "metrics.csv").set_index(["model", "test_set", "metric"])
+    again = pd.read_csv(tmp_path / "results" / "tables" / "metrics.csv").fillna({"score": ""})
+    again = again.set_index(["model", "test_set", "measure", "score"])
     pd.testing.assert_series_equal(again["value"].sort_index(), value.sort_index(), check_exact=True)

@@ -216,8 +216,7 @@ def test_domain_generation_makes_an_evaluated_cityscapes_test_set(snakemake, tin
         np.testing.assert_array_equal(formats.read_ids(sample.label), original[:, 32:96])
         assert formats.read_image(sample.image).shape == (64, 64, 3)
     metrics = pd.read_csv(tmp_path / "results" / "tables" / "metrics.csv")
-    assert ((metrics.test_set == "synthetic_fog") & (metrics.metric == "images")).any()
-    assert metrics[(metrics.test_set == "synthetic_fog") & (metrics.metric == "images")].value.item() == 3
+    assert metrics[(metrics.test_set == "synthetic_fog") & (metrics.measure == "images")].value.item() == 3
     for figure in ("controlnet_validation", "domains"):
         assert (tmp_path / "results" / "figures" / "generate" / f"{figure}.png").is_file(), figure
 

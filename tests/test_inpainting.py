@@ -289,7 +289,7 @@ def test_control_figure_keeps_the_requested_sets_and_metrics():
 
     metrics = pd.DataFrame({"model": ["a", "a", "b", "b", "a"],
                             "test_set": ["synthetic_anomalies", "synthetic_anomalies_control"] * 2 + ["smiyc_anomaly"],
-                            "metric": ["ood_auroc_msp"] * 5, "value": [0.9, 0.6, 0.8, 0.5, 0.7]})
+                            "measure": ["ood_auroc"] * 5, "score": ["msp"] * 5, "value": [0.9, 0.6, 0.8, 0.5, 0.7]})
     figure, data = inpainting_control_figure(
         metrics, {"OOD objects": "synthetic_anomalies", "control: car": "synthetic_anomalies_control"},
         ["ood_auroc_msp", "ood_aupr_msp"])

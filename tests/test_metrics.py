@@ -196,8 +196,30 @@ def test_merged_shards_equal_one_pass_exactly():
 
 
 def test_merge_refuses_different_binning():
-    with pytest.raises(ValueError, match="different binning"):
+    with pytest.raises(ValueError, match=r"cannot merge DetectionAccumulator\(range=\[0.0, 2.0, 10.0\]\) into "
+                                         r"DetectionAccumulator\(range=\[0.0, 1.0, 10.0\]\): different binning"):
         metrics.DetectionAccumulator(0, 1, bins=10).merge(metrics.DetectionAccumulator(0, 2, bins=10))
+    with pytest.raises(ValueError, match=r"CalibrationAccumulator\(bins=\[1400, 8000\]\).*different binning"):
+        metrics.CalibrationAccumulator().merge(metrics.CalibrationAccumulator(linear_bins=1400))
+
+
+def test_state_dict_restores_counts_and_binning():
+    confidence, correct = realistic_pixels(5000, seed=10)
+    calibration = metrics.CalibrationAccumulator(linear_bins=1400, log_bins=300)
+    calibration.update(confidence, correct)
+    detection = metrics.DetectionAccumulator(-1.0, 0.0, bins=77)
+    detection.update(-confidence, ~correct)
+    for original in (calibration, detection):
+        state = {key: value.copy() for key, value in original.state_dict().items()}
+        restored = type(original).from_state_dict(state)
+        assert restored.settings() == original.settings()
+        assert restored.compute() == original.compute()
+    # with its own binning, not the default one: ECE is exact on any multiple of 14 linear bins
+    assert metrics.CalibrationAccumulator.from_state_dict(calibration.state_dict()).ece() == pytest.approx(
+        ece_reference(confidence, correct), abs=1e-9)
+    state = detection.state_dict() | {"positives": np.zeros(10, np.int64)}
+    with pytest.raises(ValueError, match=r"positives has shape \(10,\) but its binning"):
+        metrics.DetectionAccumulator.from_state_dict(state)
 
 
 def test_detection_accumulator_close_to_sklearn():

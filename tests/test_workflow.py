@@ -54,6 +54,9 @@ def test_snakefmt_is_clean():
         ({"demo": {"smiyc": {"objects_per_image": [1]}}}, "config key 'demo.smiyc.objects_per_image'"),
         ({"analysis": {"comparisons": {"fog": {"real": "acdc_fgo", "proxies": ["cityscapes_val"]}}}},
          "config key 'analysis.comparisons.fog.real': no test set named 'acdc_fgo'"),
+        ({"analysis": {"comparisons": {"fog": {"real": "acdc_fog", "proxies": ["cityscapes_val"],
+                                               "metrics": ["ood_auroc_mps"]}}}},
+         "config key 'analysis.comparisons.fog.metrics': unknown metric 'ood_auroc_mps'; known metrics are: images, "),
         ({"analysis": {"confidence_maps": {"model": "segformer"}}},
          "config key 'analysis.confidence_maps.model': no model named 'segformer'"),
     ],
@@ -73,7 +76,8 @@ def test_data_stage_runs_and_is_tracked(snakemake, tmp_path):
     assert len(formats.list_samples("idd", root / "idd", "val")) == 2
     assert len(formats.list_samples("smiyc", root / "smiyc")) == 2
     for name in ("cityscapes", "acdc", "idd", "smiyc"):
-        assert (tmp_path / "results" / "logs" / "data" / "demo_dataset" / f"{name}.log").read_text().strip().endswith("done")
+        log = tmp_path / "results" / "logs" / "data" / "demo_dataset" / f"{name}.log"
+        assert log.read_text().strip().endswith("done")
         assert (tmp_path / "results" / "benchmarks" / "data" / "demo_dataset" / f"{name}.tsv").is_file()
 
     assert "Nothing to be done" in snakemake(tmp_path, TINY, "-n", "data").stdout

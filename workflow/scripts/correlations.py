@@ -5,12 +5,11 @@ import sys
 
 sys.stderr = open(snakemake.log[0], "w", buffering=1)
 
-import pandas as pd
-
 from segrel.analyse.statistics import correlation_table
 from segrel.core.io import atomic_file
+from segrel.evaluate.metrics_table import read_metrics
 
-table = correlation_table(pd.read_csv(snakemake.input.metrics), snakemake.params.comparisons,
+table = correlation_table(read_metrics(snakemake.input.metrics), snakemake.params.comparisons,
                           confidence=snakemake.params.confidence_level, resamples=snakemake.params.resamples,
                           seed=snakemake.params.seed)
 with atomic_file(snakemake.output[0]) as handle:

@@ -6,13 +6,12 @@ sys.stderr = open(snakemake.log[0], "w", buffering=1)
 
 import torch
 
-from segrel.core.devices import resolve_device
-from segrel.core.logs import progress
 from segrel.core import formats
-from segrel.core.logs import log
+from segrel.core.devices import resolve_device
+from segrel.core.io import atomic_file
+from segrel.core.logs import log, progress
 from segrel.core.sharding import shard_samples
 from segrel.evaluate.evaluation import evaluate_shard
-from segrel.core.io import atomic_file
 from segrel.models.segmentors import load_model
 
 torch.set_num_threads(snakemake.threads)

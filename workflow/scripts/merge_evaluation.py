@@ -1,11 +1,11 @@
-"""Rule merge_evaluation: merge shard states, one tidy row per (model, test set, metric)."""
+"""Rule merge_evaluation: merge shard states, one tidy row per (model, test set, measure, score)."""
 
 import sys
 
 sys.stderr = open(snakemake.log[0], "w", buffering=1)
 
-from segrel.evaluate.evaluation import merge_shard_tables
 from segrel.core.io import atomic_file
+from segrel.evaluate.evaluation import merge_shard_tables
 
 metrics, images = merge_shard_tables(snakemake.params.shards, snakemake.params.in_domain)
 with atomic_file(snakemake.output.metrics) as handle:

@@ -8,14 +8,14 @@ sys.stderr = open(snakemake.log[0], "w", buffering=1)
 import numpy as np
 import torch
 from mmseg.apis import inference_model
-from PIL import Image
 
-from segrel.core.devices import resolve_device
-from segrel.core import formats, labels as lb
-from segrel.evaluate.evaluation import max_softmax
 from segrel.analyse.figures import confidence_maps_figure
-from segrel.models.segmentors import load_model
+from segrel.core import formats
+from segrel.core import labels as lb
+from segrel.core.devices import resolve_device
 from segrel.core.figures import write_figure
+from segrel.evaluate.evaluation import max_softmax
+from segrel.models.segmentors import load_model
 
 device = resolve_device(snakemake.params.device)
 model = load_model(snakemake.input.config, snakemake.input.checkpoint, device=device)
@@ -30,14 +30,14 @@ for name, spec in snakemake.params.test_sets.items():
         confidence = max_softmax(logits.flatten(1).T).reshape(logits.shape[1:]).cpu().numpy()
         prediction = result.pred_sem_seg.data[0].cpu().numpy()
         label = formats.read_label(spec["format"], sample.label)
-        if spec["format"] == "smiyc":  # anomaly sets: white anomalies, grey void
+        if formats.dataset_format(spec["format"]).kind == "anomaly":  # white anomalies, grey void
             ground_truth = np.select([label == lb.ANOMALY_YES, label == lb.ANOMALY_VOID], [255, 128], 0)
             ground_truth = np.repeat(ground_truth[..., None], 3, axis=2).astype(np.uint8)
             marked = np.where(label == lb.ANOMALY_VOID, np.nan, (label == lb.ANOMALY_YES).astype(float))
         else:
             ground_truth = lb.TRAINID_COLORS[label]
             marked = np.where(label == lb.VOID, np.nan, (prediction != label).astype(float))
-        rows.append({"test_set": name, "name": sample.name, "image": np.asarray(Image.open(sample.image).convert("RGB")),
+        rows.append({"test_set": name, "name": sample.name, "image": formats.read_image(sample.image),
                      "ground_truth": ground_truth, "prediction": lb.TRAINID_COLORS[prediction],
                      "confidence": confidence, "marked": marked})
     print(f"{name}: {len(samples)} images", file=sys.stderr)

@@ -6,12 +6,13 @@ sys.stderr = open(snakemake.log[0], "w", buffering=1)
 
 import pandas as pd
 
-from segrel.analyse.statistics import paired_values
 from segrel.analyse.figures import correlation_figure
+from segrel.analyse.statistics import paired_values
 from segrel.core.figures import write_figure
+from segrel.evaluate.metrics_table import read_metrics
 
 comparison, name = snakemake.params.comparison, snakemake.wildcards.comparison
-metrics = pd.read_csv(snakemake.input.metrics)
+metrics = read_metrics(snakemake.input.metrics)
 correlations = pd.read_csv(snakemake.input.correlations)
 correlations = correlations[correlations.comparison == name]
 panels = pd.concat([paired_values(metrics, proxy, comparison["real"], metric).rename(

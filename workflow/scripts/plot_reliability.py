@@ -4,12 +4,11 @@ import sys
 
 sys.stderr = open(snakemake.log[0], "w", buffering=1)
 
-import pandas as pd
-
 from segrel.analyse import figures
 from segrel.core.figures import write_figure
+from segrel.evaluate.metrics_table import read_metrics
 
-metrics = pd.read_csv(snakemake.input.metrics)
+metrics = read_metrics(snakemake.input.metrics)
 families = snakemake.params.families
 draw = {
     "shift_degradation": lambda: figures.shift_degradation_figure(metrics, snakemake.params.in_domain, families),

@@ -8,11 +8,12 @@ sys.stderr = open(snakemake.log[0], "w", buffering=1)
 import pandas as pd
 
 from segrel.analyse.statistics import pcc_vs_sample_size
-from segrel.evaluate.evaluation import load_merged
 from segrel.core.io import atomic_file
+from segrel.evaluate.evaluation import load_merged
+from segrel.evaluate.metrics_table import read_metrics
 
-metrics = pd.read_csv(snakemake.input.metrics)
-miou = metrics[metrics.metric == "miou"].set_index(["test_set", "model"]).value
+metrics = read_metrics(snakemake.input.metrics)
+miou = metrics[metrics.measure == "miou"].set_index(["test_set", "model"]).value
 shards = snakemake.params.shards
 
 

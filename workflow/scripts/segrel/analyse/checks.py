@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from segrel.evaluate.metrics_table import METRIC_NAMES, unknown_metric
+
 
 def config_problems(config: dict) -> list[str]:
-    """Comparisons name test sets; the robust-models comparison and the confidence-map model exist."""
+    """Comparisons name test sets and known metrics; the robust-models comparison and the
+    confidence-map model exist."""
     analysis, test_sets = config.get("analysis", {}), config.get("test_sets", {})
     problems = []
     comparisons = analysis.get("comparisons", {})
@@ -13,6 +16,8 @@ def config_problems(config: dict) -> list[str]:
             if value not in test_sets:
                 problems.append(f"config key 'analysis.comparisons.{name}.{key}': no test set named {value!r}; "
                                 f"test sets are: {', '.join(sorted(test_sets))}")
+        problems += [f"config key 'analysis.comparisons.{name}.metrics': {unknown_metric(metric)}"
+                     for metric in comparison["metrics"] if metric not in METRIC_NAMES]
     robust = analysis.get("robust_models", {}).get("comparison")
     if comparisons and robust is not None and robust not in comparisons:
         problems.append(f"config key 'analysis.robust_models.comparison': no comparison named {robust!r}; "

@@ -13,23 +13,26 @@ import pandas as pd
 import seaborn as sns
 
 from segrel.core.figures import bare, panel_grid, style
+from segrel.evaluate.metrics_table import metric_key, select_metrics
 
 MARKERS = ["o", "s", "^", "D", "v", "P", "X", "*", "<", ">", "h", "p"]
-METRIC_LABELS = {
+MEASURE_LABELS = {
     "miou": "mIoU", "ece": "ECE", "adaptive_ece": "AdaECE", "ks_error": "KS error", "prr": "PRR (%)",
+    "prr_relis": "PRR, RELIS code (%)", "accuracy": "pixel accuracy", "image_confidence": "mean image MSP",
     "image_ood_auroc": "image-level OOD AUROC", "ood_mean_entropy": "mean entropy in OOD regions",
+    "ood_auroc": "OOD AUROC", "ood_aupr": "OOD AUPR", "ood_aupr_negative": "OOD AUPR (in-distribution positive)",
+    "ood_fpr95": "OOD FPR95",
 }
 
 
-def metric_label(metric: str) -> str:
-    if metric in METRIC_LABELS:
-        return METRIC_LABELS[metric]
-    if metric.startswith("ood_"):  # ood_<measure>_<score>
-        measure, _, score = metric[4:].rpartition("_")
-        if score == "logit":
-            measure, score = measure.rsplit("_", 1)[0], "max_logit"
-        return f"OOD {measure.upper()} ({score})"
-    return metric
+def metric_label(measure: str, score: str = "") -> str:
+    """Axis label of a (measure, score) of the metrics table.
+
+    >>> metric_label("ood_auroc", "max_logit"), metric_label("miou")
+    ('OOD AUROC (max_logit)', 'mIoU')
+    """
+    label = MEASURE_LABELS.get(measure, measure)
+    return f"{label} ({score})" if score else label
 
 
 def family_markers(families) -> dict[str, str]:
@@ -61,8 +64,9 @@ def correlation_figure(panels: pd.DataFrame, correlations: pd.DataFrame, familie
             ax.plot(xs, slope * xs + intercept, color="0.3", linestyle="--", linewidth=1)
         row = correlations[(correlations.proxy == proxy) & (correlations.metric == metric)].iloc[0]
         ax.set_title(f"{proxy}: PCC = {row.pearson_r:.2f} [{row.fisher_low:.2f}, {row.fisher_high:.2f}]")
-        ax.set_xlabel(f"{metric_label(metric)} on {proxy}")
-        ax.set_ylabel(f"{metric_label(metric)} on {row.real}")
+        label = metric_label(*metric_key(metric))
+        ax.set_xlabel(f"{label} on {proxy}")
+        ax.set_ylabel(f"{label} on {row.real}")
     handles, labels = axes[0].get_legend_handles_labels()
     figure.legend(handles, labels, title="family", loc="center left", bbox_to_anchor=(1.0, 0.5), frameon=False)
     figure.suptitle(title)
@@ -74,7 +78,7 @@ def robust_models_figure(metrics: pd.DataFrame, real: str, proxies: list[str], t
     """Loiseau et al. Fig. 4: the ``top`` models on the real shift (best first) and their
     mIoU on the real set and on each proxy; a good proxy keeps the order."""
     style()
-    table = metrics[(metrics.metric == "miou") & metrics.test_set.isin([real, *proxies])]
+    table = metrics[(metrics.measure == "miou") & metrics.test_set.isin([real, *proxies])]
     table = table.pivot(index="model", columns="test_set", values="value").dropna()
     order = table[real].sort_values(ascending=False).index[:top]
     data = table.loc[order].reset_index().melt(id_vars="model", var_name="test_set", value_name="miou")
@@ -116,7 +120,7 @@ def sample_size_figure(table: pd.DataFrame):
 
 def shift_order(metrics: pd.DataFrame, in_domain: str) -> list[str]:
     """Segmentation test sets from the in-domain one to the hardest (by mean mIoU over models)."""
-    miou = metrics[metrics.metric == "miou"].groupby("test_set").value.mean()
+    miou = metrics[metrics.measure == "miou"].groupby("test_set").value.mean()
     rest = miou.drop(in_domain, errors="ignore").sort_values(ascending=False)
     return ([in_domain] if in_domain in miou.index else []) + list(rest.index)
 
@@ -126,8 +130,8 @@ def shift_degradation_figure(metrics: pd.DataFrame, in_domain: str, families: di
     ordered by mean mIoU over models). Calibration degrades along with accuracy."""
     style()
     order = shift_order(metrics, in_domain)
-    data = metrics[metrics.metric.isin(["miou", "ece"]) & metrics.test_set.isin(order)]
-    data = data.pivot_table(index=["model", "test_set"], columns="metric", values="value").reset_index()
+    data = metrics[metrics.measure.isin(["miou", "ece"]) & metrics.test_set.isin(order)]
+    data = data.pivot_table(index=["model", "test_set"], columns="measure", values="value").reset_index()
     data["miou_error"] = 1.0 - data.miou
     data["family"] = data.model.map(families)
     data["shift_rank"] = data.test_set.map({name: i for i, name in enumerate(order)})
@@ -151,8 +155,8 @@ def ece_vs_error_figure(metrics: pd.DataFrame, families: dict[str, str]):
     from scipy.stats import pearsonr
 
     style()
-    data = metrics[metrics.metric.isin(["miou", "ece"])]
-    data = data.pivot_table(index=["model", "test_set"], columns="metric", values="value").reset_index().dropna()
+    data = metrics[metrics.measure.isin(["miou", "ece"])]
+    data = data.pivot_table(index=["model", "test_set"], columns="measure", values="value").reset_index().dropna()
     data["miou_error"] = 1.0 - data.miou
     data["family"] = data.model.map(families)
     data = data.sort_values(["test_set", "model"])
@@ -181,14 +185,12 @@ def ood_detection_figure(metrics: pd.DataFrame):
     """RELIS OOD detection: image-level AUROC (in-domain images vs each shifted set, mean MSP
     as the score) and pixel-level AUROC / FPR95 on every set with OOD pixels, per score."""
     style()
-    image = metrics[metrics.metric == "image_ood_auroc"].assign(measure="auroc", score="image_msp")
-    pixel = metrics[metrics.metric.str.match(r"ood_(auroc|fpr95)_")]
-    parts = pixel.metric.str.extract(r"ood_(?P<measure>auroc|fpr95)_(?P<score>.+)")
-    data = pd.concat([image, pd.concat([pixel, parts], axis=1)], ignore_index=True)
-    data["column"] = np.where(data.score == "image_msp", data.test_set, data.test_set + " / " + data.score)
-    panels = [(data.metric == "image_ood_auroc", "image-level OOD AUROC (mean MSP)")]
-    panels += [((data.score != "image_msp") & (data.measure == m), f"pixel-level OOD {m.upper()}")
-               for m in ("auroc", "fpr95")]
+    pixel_measures = ["ood_auroc", "ood_fpr95"]
+    data = pd.concat([metrics[metrics.measure == "image_ood_auroc"], metrics[metrics.measure.isin(pixel_measures)]],
+                     ignore_index=True)
+    data["column"] = np.where(data.score == "", data.test_set, data.test_set + " / " + data.score)
+    panels = [(data.measure == "image_ood_auroc", "image-level OOD AUROC (mean MSP)")]
+    panels += [(data.measure == measure, f"pixel-level {metric_label(measure)}") for measure in pixel_measures]
     panels = [(mask, title) for mask, title in panels if mask.any()]
     if not panels:
         raise ValueError("no OOD metric in the metrics table: configure an anomaly set or an in-domain test set")
@@ -197,15 +199,15 @@ def ood_detection_figure(metrics: pd.DataFrame):
     for ax, (mask, title) in zip(axes[0], panels):
         _heatmap(ax, data[mask], "value", title, columns="column", vmin=0, vmax=1)
     figure.tight_layout()
-    return figure, data[["model", "test_set", "metric", "measure", "score", "value"]]
+    return figure, data[["model", "test_set", "measure", "score", "value"]]
 
 
 def misclassification_figure(metrics: pd.DataFrame):
     """RELIS misclassification detection: PRR (%) per model and test set, and PRR against
     mIoU (does a better segmenter also know better where it fails?)."""
     style()
-    data = metrics[metrics.metric.isin(["prr", "miou"])]
-    data = data.pivot_table(index=["model", "test_set"], columns="metric", values="value").reset_index().dropna()
+    data = metrics[metrics.measure.isin(["prr", "miou"])]
+    data = data.pivot_table(index=["model", "test_set"], columns="measure", values="value").reset_index().dropna()
     figure, axes = plt.subplots(1, 2, figsize=(12, 0.45 * data.model.nunique() + 3))
     _heatmap(axes[0], data, "prr", "PRR (%) of MSP", fmt=".1f")
     sns.scatterplot(data=data.sort_values(["test_set", "model"]), x="miou", y="prr", hue="test_set", s=60, ax=axes[1])
@@ -253,26 +255,26 @@ def confidence_maps_figure(rows: list[dict]):
 # ---- OOD-object inpainting
 
 
-def inpainting_control_figure(metrics: pd.DataFrame, test_sets: dict[str, str], measures: list[str]):
+def inpainting_control_figure(metrics: pd.DataFrame, test_sets: dict[str, str], names: list[str]):
     """Loiseau et al. Fig. 11: per model, pixel-level OOD detection on the inpainted OOD objects
     and on the in-domain control object inpainted the same way (``test_sets``: label -> test
-    set, the control last), one panel per metric. Scores well above the control's come from the
-    objects, not from the inpainting."""
+    set, the control last), one panel per metric (``names``: metric names). Scores well above
+    the control's come from the objects, not from the inpainting."""
     style()
     labels = {name: label for label, name in test_sets.items()}
-    data = metrics[metrics.test_set.isin(labels) & metrics.metric.isin(measures)].copy()
+    data = select_metrics(metrics[metrics.test_set.isin(labels)], names)
     if data.empty:
-        raise ValueError(f"no {', '.join(measures)} of {', '.join(test_sets.values())} in the metrics table: "
+        raise ValueError(f"no {', '.join(names)} of {', '.join(test_sets.values())} in the metrics table: "
                          "enable generation.anomalies and evaluate the models on its test sets")
     data["set"] = data.test_set.map(labels)
     data = data.sort_values(["metric", "model", "test_set"])[["model", "set", "test_set", "metric", "value"]]
-    shown = [m for m in measures if m in set(data.metric)]
+    shown = [m for m in names if m in set(data.metric)]
     models = sorted(data.model.unique())
     figure, axes = plt.subplots(1, len(shown), figsize=(4.6 * len(shown), 0.45 * len(models) + 2), squeeze=False)
     for ax, metric in zip(axes[0], shown):
         sns.barplot(data=data[data.metric == metric], y="model", x="value", hue="set",
                     hue_order=[label for label in test_sets if label in set(data.set)], order=models, ax=ax)
-        ax.set_xlabel(metric_label(metric))
+        ax.set_xlabel(metric_label(*metric_key(metric)))
         ax.set_ylabel("")
         ax.set_xlim(0, 1)
         if ax is not axes[0][-1]:

@@ -17,6 +17,7 @@ import pandas as pd
 from scipy import stats
 
 from segrel.evaluate.metrics import miou
+from segrel.evaluate.metrics_table import select_metrics
 
 CORRELATION_COLUMNS = ["n_models", "pearson_r", "pearson_p", "fisher_low", "fisher_high", "bootstrap_low",
                        "bootstrap_high", "spearman_rho", "spearman_p"]
@@ -64,8 +65,9 @@ def bootstrap_interval(x: np.ndarray, y: np.ndarray, *, confidence: float, resam
 
 
 def paired_values(metrics: pd.DataFrame, proxy: str, real: str, metric: str) -> pd.DataFrame:
-    """Models with ``metric`` on both test sets: columns model, proxy, real (sorted by model)."""
-    table = metrics[metrics.metric == metric].pivot(index="model", columns="test_set", values="value")
+    """Models with ``metric`` (a config's metric name) on both test sets of ``metrics`` (a metrics
+    table): columns model, proxy, real (sorted by model)."""
+    table = select_metrics(metrics, [metric]).pivot(index="model", columns="test_set", values="value")
     missing = [name for name in (proxy, real) if name not in table.columns]
     if missing:
         raise ValueError(f"no {metric!r} for test set(s) {missing} in the metrics table; "
@@ -78,7 +80,8 @@ def correlation_table(metrics: pd.DataFrame, comparisons: dict[str, dict], *, co
                       seed: int) -> pd.DataFrame:
     """One row per (comparison, proxy, metric).
 
-    ``comparisons``: {name: {"real": test set, "proxies": [test sets], "metrics": [names]}}.
+    ``comparisons``: {name: {"real": test set, "proxies": [test sets], "metrics": [metric names]}}
+    (names of :data:`segrel.evaluate.metrics_table.METRIC_NAMES`).
     """
     rows = []
     for name, spec in comparisons.items():

@@ -20,17 +20,18 @@ near-certain pixels stay distinct; monotone in -MSP, so AUROC/AP/FPR are those o
 from __future__ import annotations
 
 import math
-import sys
 import zlib
 from dataclasses import dataclass, field
 
 import numpy as np
 import torch
 
-from segrel.core import formats, labels as lb
+from segrel.core import formats
+from segrel.core import labels as lb
 from segrel.evaluate.metrics import CalibrationAccumulator, DetectionAccumulator
+from segrel.evaluate.metrics_table import COLUMNS, SCORES
 
-# Bounded ranges for the detection histograms (values outside fall into the end bins).
+# Bounded ranges for the detection histograms of each of SCORES (values outside fall into the end bins).
 SCORE_RANGES = {"msp": (-28.0, 0.0), "entropy": (0.0, float(np.log(lb.NUM_CLASSES))), "max_logit": (-100.0, 100.0)}
 SCORE_BINS = 20_000
 
@@ -60,14 +61,17 @@ def pixel_scores(logits: torch.Tensor) -> dict[str, torch.Tensor]:
 
 
 def _detection_accumulators():
-    return {name: DetectionAccumulator(*SCORE_RANGES[name], bins=SCORE_BINS) for name in SCORE_RANGES}
+    return {score: DetectionAccumulator(*SCORE_RANGES[score], bins=SCORE_BINS) for score in SCORES}
 
 
 @dataclass
 class EvaluationState:
-    """Everything a shard contributes; states of shards of one (model, test set) add up."""
+    """Everything a shard contributes, and the settings that made it (:meth:`settings`): states
+    of the shards of one (model, test set) add up, and only if made with the same settings."""
 
     kind: str  # "segmentation" or "anomaly"
+    calibration_pixels: int  # pixels drawn per image for calibration (and again for RELIS' PRR)
+    seed: int  # of the per-image pixel draws
     confusion: np.ndarray = field(default_factory=lambda: np.zeros((lb.NUM_CLASSES, lb.NUM_CLASSES), np.int64))
     calibration: CalibrationAccumulator = field(default_factory=CalibrationAccumulator)
     calibration_relis: CalibrationAccumulator = field(default_factory=CalibrationAccumulator)
@@ -77,6 +81,8 @@ class EvaluationState:
     image_confidence: list = field(default_factory=list)
     # per-image confusion matrices: mIoU of any subset of images (sample-size analysis)
     image_confusion: list = field(default_factory=list)
+    # the file the state was loaded from, to name it in errors
+    source: str = field(default="an unsaved state", compare=False)
 
     def accumulators(self):
         """(name, accumulator) of every histogram in the state."""
@@ -85,8 +91,17 @@ class EvaluationState:
         for score, acc in self.detection.items():
             yield f"detection_{score}", acc
 
+    def settings(self) -> dict:
+        """What made the state: the test set's kind, the pixel draws, and every histogram's
+        binning (the calibration bins; SCORE_RANGES and SCORE_BINS)."""
+        settings = {"kind": self.kind, "calibration_pixels": self.calibration_pixels, "seed": self.seed}
+        for prefix, acc in self.accumulators():
+            settings |= {f"{prefix}.{key}": value for key, value in acc.settings().items()}
+        return settings
+
     def save(self, path) -> None:
-        arrays = {"kind": np.array(self.kind), "confusion": self.confusion, "ood_entropy": self.ood_entropy,
+        arrays = {"kind": np.array(self.kind), "calibration_pixels": np.array(self.calibration_pixels),
+                  "seed": np.array(self.seed), "confusion": self.confusion, "ood_entropy": self.ood_entropy,
                   "image_names": np.array(self.image_names, dtype=str),
                   "image_confidence": np.array(self.image_confidence, dtype=np.float64),
                   "image_confusion": self.image_confusion_array()}
@@ -96,22 +111,38 @@ class EvaluationState:
         np.savez_compressed(path, **arrays)
 
     @classmethod
-    def load(cls, path) -> "EvaluationState":
+    def load(cls, path) -> EvaluationState:
+        """The state :meth:`save` wrote, its histograms binned as they were then."""
         with np.load(path) as data:
-            state = cls(kind=str(data["kind"]))
+            if "calibration_pixels" not in data:
+                raise ValueError(f"{path}: a shard state saved without the settings that made it (by an older "
+                                 "segrel): re-run its evaluation (snakemake --forcerun evaluate_shard)")
+            state = cls(kind=str(data["kind"]), calibration_pixels=int(data["calibration_pixels"]),
+                        seed=int(data["seed"]), source=str(path))
             state.confusion = data["confusion"].copy()
             state.ood_entropy = data["ood_entropy"].copy()
             state.image_names = data["image_names"].tolist()
             state.image_confidence = data["image_confidence"].tolist()
             state.image_confusion = list(data["image_confusion"])
-            for prefix, acc in state.accumulators():
-                for name in acc._fields:
-                    setattr(acc, name, data[f"{prefix}.{name}"].copy())
+
+            def saved(prefix: str) -> dict[str, np.ndarray]:
+                return {key[len(prefix) + 1 :]: data[key] for key in data.files if key.startswith(f"{prefix}.")}
+
+            state.calibration = CalibrationAccumulator.from_state_dict(saved("calibration"))
+            state.calibration_relis = CalibrationAccumulator.from_state_dict(saved("calibration_relis"))
+            state.detection = {score: DetectionAccumulator.from_state_dict(saved(f"detection_{score}"))
+                               for score in SCORES}
         return state
 
-    def merge(self, other: "EvaluationState") -> "EvaluationState":
-        if other.kind != self.kind:
-            raise ValueError(f"cannot merge a {other.kind} state into a {self.kind} state")
+    def merge(self, other: EvaluationState) -> EvaluationState:
+        """Add ``other`` (another shard of the same model and test set) to this state."""
+        settings, other_settings = self.settings(), other.settings()
+        different = [key for key in dict.fromkeys([*settings, *other_settings])
+                     if settings.get(key) != other_settings.get(key)]
+        if different:
+            changes = "; ".join(f"{key} {other_settings.get(key)} vs {settings.get(key)}" for key in different)
+            raise ValueError(f"cannot merge {other.source} into {self.source}: they were made with different "
+                             f"settings ({changes}); evaluate both with the same config")
         self.confusion += other.confusion
         for (_, acc), (_, theirs) in zip(self.accumulators(), other.accumulators()):
             acc.merge(theirs)
@@ -126,27 +157,28 @@ class EvaluationState:
         shape = (len(self.image_confusion), lb.NUM_CLASSES, lb.NUM_CLASSES)
         return np.array(self.image_confusion, dtype=np.int32).reshape(shape)
 
-    def metrics(self) -> dict[str, float]:
-        """Every metric this state supports, as a flat {name: value}."""
+    def metrics(self) -> dict[tuple[str, str], float]:
+        """Every metric this state supports, as {(measure, score): value} in the table's row order
+        (``score`` is "" except for the OOD detection measures; see segrel.evaluate.metrics_table)."""
         from segrel.evaluate.metrics import miou
 
-        out: dict[str, float] = {"images": float(len(self.image_names))}
+        out: dict[tuple[str, str], float] = {("images", ""): float(len(self.image_names))}
         if self.kind == "segmentation":
-            out["miou"] = miou(self.confusion)
-            out.update({k: v for k, v in self.calibration.compute().items() if k != "prr_relis"})
-            out["prr_relis"] = self.calibration_relis.prr(relis_compat=True)
+            out["miou", ""] = miou(self.confusion)
+            out |= {(measure, ""): value for measure, value in self.calibration.compute().items()
+                    if measure != "prr_relis"}
+            out["prr_relis", ""] = self.calibration_relis.prr(relis_compat=True)
             # fsum: exactly rounded, so the mean does not depend on the order shards were merged in
-            out["image_confidence"] = (math.fsum(self.image_confidence) / len(self.image_confidence)
-                                       if self.image_confidence else float("nan"))
+            out["image_confidence", ""] = (math.fsum(self.image_confidence) / len(self.image_confidence)
+                                           if self.image_confidence else float("nan"))
         # OOD pixels: anomalies (anomaly sets) or local OOD (IDD classes Cityscapes lacks); one
-        # name for both, so a proxy set's OOD metrics line up with the real set's
+        # measure for both, so a proxy set's OOD metrics line up with the real set's
         for score, acc in self.detection.items():
             if acc.positives.sum() == 0:  # no OOD pixels in this test set (e.g. Cityscapes)
                 continue
-            for metric, value in acc.compute().items():
-                out[f"ood_{metric}_{score}"] = value
+            out |= {(f"ood_{measure}", score): value for measure, value in acc.compute().items()}
         if self.ood_entropy[1] > 0:
-            out["ood_mean_entropy"] = float(self.ood_entropy[0] / self.ood_entropy[1])
+            out["ood_mean_entropy", ""] = float(self.ood_entropy[0] / self.ood_entropy[1])
         return out
 
 
@@ -159,7 +191,7 @@ def evaluate_shard(model, fmt: str, samples: list[formats.Sample], *, batch_size
     """Run ``model`` once over ``samples`` and accumulate every metric."""
     from mmseg.apis import inference_model
 
-    state = EvaluationState(kind=formats.dataset_format(fmt).kind)
+    state = EvaluationState(kind=formats.dataset_format(fmt).kind, calibration_pixels=calibration_pixels, seed=seed)
     batches = [samples[i : i + batch_size] for i in range(0, len(samples), batch_size)]
     iterator = progress(batches) if progress else batches
     with torch.no_grad():
@@ -168,8 +200,7 @@ def evaluate_shard(model, fmt: str, samples: list[formats.Sample], *, batch_size
             for sample, result in zip(batch, results):
                 # mmseg's post-processing already took the arg-max: reuse it (3.8 ms of a
                 # 2-core 256x512 image, 2% of SegFormer-B0's forward)
-                _accumulate(state, fmt, sample, result.seg_logits.data, result.pred_sem_seg.data[0],
-                            calibration_pixels, seed)
+                _accumulate(state, fmt, sample, result.seg_logits.data, result.pred_sem_seg.data[0])
     return state
 
 
@@ -179,9 +210,9 @@ def max_softmax(pixel_logits: torch.Tensor) -> torch.Tensor:
     return torch.softmax(pixel_logits.float(), dim=1).amax(dim=1)
 
 
-def _accumulate(state: EvaluationState, fmt: str, sample, logits: torch.Tensor, prediction: torch.Tensor,
-                calibration_pixels: int, seed: int) -> None:
-    """Add one image: ``logits`` (C, H, W) and its arg-max ``prediction`` (H, W)."""
+def _accumulate(state: EvaluationState, fmt: str, sample, logits: torch.Tensor, prediction: torch.Tensor) -> None:
+    """Add one image: ``logits`` (C, H, W) and its arg-max ``prediction`` (H, W), drawing pixels
+    as the state's settings say."""
     # (H*W, C): a view for mmseg's channels-last logits, so gathering the sampled pixels reads
     # contiguous rows (0.14 ms for 20,000 pixels vs 1.6 ms gathering columns of (C, H*W))
     pixels = logits.flatten(1).T
@@ -189,7 +220,7 @@ def _accumulate(state: EvaluationState, fmt: str, sample, logits: torch.Tensor, 
     label = formats.to_labels(fmt, stored_ids)
     if label.size != pixels.shape[0]:
         raise ValueError(f"{sample.image}: prediction has {pixels.shape[0]} pixels, label {label.size}")
-    rng = np.random.default_rng([seed, zlib.crc32(sample.name.encode())])
+    rng = np.random.default_rng([state.seed, zlib.crc32(sample.name.encode())])
     state.image_names.append(sample.name)
 
     def rows(index: np.ndarray) -> torch.Tensor:
@@ -207,9 +238,9 @@ def _accumulate(state: EvaluationState, fmt: str, sample, logits: torch.Tensor, 
                                 minlength=lb.NUM_CLASSES**2).reshape(lb.NUM_CLASSES, lb.NUM_CLASSES)
         state.confusion += confusion
         state.image_confusion.append(confusion.astype(np.int32))
-        picked = _sample(rng, np.flatnonzero(valid), calibration_pixels)
+        picked = _sample(rng, np.flatnonzero(valid), state.calibration_pixels)
         # RELIS' PRR draws from every pixel and counts void as an error
-        any_pixel = _sample(rng, np.arange(label.size), calibration_pixels)
+        any_pixel = _sample(rng, np.arange(label.size), state.calibration_pixels)
         confidence = max_softmax(rows(np.concatenate([picked, any_pixel]))).cpu().numpy()
         state.calibration.update(confidence[: len(picked)], prediction[picked] == label[picked])
         state.image_confidence.append(float(confidence[: len(picked)].mean()) if len(picked) else float("nan"))
@@ -229,7 +260,8 @@ def _accumulate(state: EvaluationState, fmt: str, sample, logits: torch.Tensor, 
 
 
 def load_merged(paths) -> EvaluationState:
-    """The state of a whole (model, test set) from its shard files (images in shard order)."""
+    """The state of a whole (model, test set) from its shard files (images in shard order);
+    a ValueError naming two of them if they were made with different settings."""
     state = EvaluationState.load(paths[0])
     for path in paths[1:]:
         state.merge(EvaluationState.load(path))
@@ -238,6 +270,9 @@ def load_merged(paths) -> EvaluationState:
 
 def merge_shard_tables(shards: dict[tuple[str, str], list[str]], in_domain: str | None = None):
     """{(model, test set): [shard files]} -> (tidy metrics table, per-image confidence table).
+
+    The metrics table has one row per (model, test set, measure, score), columns
+    :data:`segrel.evaluate.metrics_table.COLUMNS`.
 
     With ``in_domain`` (a test set name), each other segmentation test set also gets
     ``image_ood_auroc``: how well the image confidence (mean MSP) tells the in-domain images
@@ -251,7 +286,8 @@ def merge_shard_tables(shards: dict[tuple[str, str], list[str]], in_domain: str 
     for (model, test_set), paths in sorted(shards.items()):
         state = load_merged(paths)
         kinds[test_set] = state.kind
-        rows += [{"model": model, "test_set": test_set, "metric": k, "value": v} for k, v in state.metrics().items()]
+        rows += [{"model": model, "test_set": test_set, "measure": measure, "score": score, "value": value}
+                 for (measure, score), value in state.metrics().items()]
         images += [{"model": model, "test_set": test_set, "image": name, "confidence": conf}
                    for name, conf in zip(state.image_names, state.image_confidence)]
     images = pd.DataFrame(images, columns=["model", "test_set", "image", "confidence"])
@@ -262,6 +298,6 @@ def merge_shard_tables(shards: dict[tuple[str, str], list[str]], in_domain: str 
             positives = images[(images.model == model) & (images.test_set == in_domain)].confidence.to_numpy()
             scores = np.r_[positives, group.confidence.to_numpy()]
             labels = np.r_[np.ones(len(positives), bool), np.zeros(len(group), bool)]
-            rows.append({"model": model, "test_set": test_set, "metric": "image_ood_auroc",
+            rows.append({"model": model, "test_set": test_set, "measure": "image_ood_auroc", "score": "",
                          "value": auroc(scores, labels)})
-    return pd.DataFrame(rows), images
+    return pd.DataFrame(rows, columns=list(COLUMNS)), images
