@@ -184,7 +184,7 @@ def _request(fmt, name, mirror, **extra):
 
 def _obtain_all(fmt, mirror, into: Path, logged: list, **extra) -> list[Path]:
     return [acquisition.obtain_archive(_request(fmt, name, mirror, **extra), into / name, log=logged.append)
-            for name in acquisition.package_names(fmt)]
+            for name in acquisition.source(fmt).package_names]
 
 
 def _same_files(prepared: Path, original: Path, folders: list[str]) -> None:
@@ -325,7 +325,7 @@ def test_idd_from_archive_on_disk_renders_level3_labels(tmp_path):
     expected[4:8, :] = 0  # road -> train id 0
     expected[5:7, 2:5] = 255  # autorickshaw: Cityscapes has no such class
     np.testing.assert_array_equal(formats.read_label("idd", sample.label), expected)
-    assert formats.read_local_ood("idd", sample.label).sum() == 6
+    assert formats.local_ood_mask("idd", formats.read_ids(sample.label)).sum() == 6
     # a user's archive that turns out corrupt is named, never deleted
     archive.write_bytes(archive.read_bytes()[:100])
     with pytest.raises(DownloadError, match="corrupt or truncated .*replace it with a good copy"):

@@ -2,10 +2,14 @@
 table and their evaluation end to end, byte-identical sharding, and a loud failure when every
 detection fails (the tiny Grounding DINO is untrained: the thresholds decide what it finds)."""
 
+from dataclasses import replace
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 import pytest
 
+from segrel.config import validate_config
 from segrel.core import formats
 from segrel.generate.demo import builders
 
@@ -45,7 +49,9 @@ def test_unreachable_thresholds_fail_every_sample_and_no_empty_set_is_written(bu
     write_cityscapes(tmp_path / "cs", seed=0, height=64, width=128, cities={"val": {"lindau": 1}})
     sources = formats.list_samples("cityscapes", tmp_path / "cs", "val")
     models = load_models(built / "inpainting", built / "detector", built / "segmenter")
-    settings = InpaintingSettings(steps=1, resolution=64, refinement_steps=2, box_threshold=1.01, text_threshold=1.01)
+    schema = Path(__file__).resolve().parents[1] / "workflow" / "schemas" / "config.schema.yaml"
+    settings = InpaintingSettings.from_section(validate_config({}, schema)["generation"]["anomalies"])
+    settings = replace(settings, steps=1, resolution=64, refinement_steps=2, box_threshold=1.01, text_threshold=1.01)
     table = write_anomaly_shard(tmp_path / "shard", models, anomaly_items(OBJECTS, sources, 3), set_name="objects",
                                 seed=0, settings=settings)
     assert table.detected.tolist() == [False, False, False] and table.mask_pixels.tolist() == [0, 0, 0]

@@ -43,7 +43,7 @@ class Sample:
 def cityscapes_shard(folder, part: int, calibration_pixels: int, seed: int = 0) -> EvaluationState:
     """A state of 2 random 16 x 32 Cityscapes images (about 5/6 of the pixels labelled)."""
     rng = np.random.default_rng(part)
-    state = EvaluationState(kind="segmentation", calibration_pixels=calibration_pixels, seed=seed)
+    state = EvaluationState(kind="segmentation", calibration_pixels=calibration_pixels, seed=seed, batch_size=1)
     for index in range(2):
         label_path = folder / f"{part}_{index}_gtFine_labelIds.png"
         Image.fromarray(rng.choice([7, 8, 11, 21, 23, 0], size=(16, 32)).astype(np.uint8)).save(label_path)
@@ -76,7 +76,8 @@ def test_state_records_its_settings_and_binning(tmp_path):
     state.save(tmp_path / "state.npz")
     loaded = EvaluationState.load(tmp_path / "state.npz")
     settings = loaded.settings()
-    assert (settings["kind"], settings["calibration_pixels"], settings["seed"]) == ("segmentation", 123, 7)
+    assert (settings["kind"], settings["calibration_pixels"], settings["seed"], settings["batch_size"]) == (
+        "segmentation", 123, 7, 1)
     assert settings["detection_entropy.range"] == [-1.0, 2.5, 64.0]
     assert settings["detection_msp.range"] == [-28.0, 0.0, 20_000.0]
     assert settings["calibration.bins"] == settings["calibration_relis.bins"] == [14_000, 8_000]
@@ -95,12 +96,14 @@ def test_merge_refuses_states_made_with_different_settings(tmp_path):
     assert "calibration_pixels 300 vs 200" in message
     assert "seed" not in message  # only what differs is named
     # the binning of a detection histogram is a setting too
-    first, second = (EvaluationState(kind="anomaly", calibration_pixels=200, seed=0) for _ in range(2))
+    first, second = (EvaluationState(kind="anomaly", calibration_pixels=200, seed=0, batch_size=1) for _ in range(2))
     second.detection["msp"] = DetectionAccumulator(-28.0, 0.0, bins=10)
     with pytest.raises(ValueError, match=r"detection_msp.range \[-28.0, 0.0, 10.0\] vs \[-28.0, 0.0, 20000.0\]"):
         first.merge(second)
     with pytest.raises(ValueError, match="kind segmentation vs anomaly"):
-        first.merge(EvaluationState(kind="segmentation", calibration_pixels=200, seed=0))
+        first.merge(EvaluationState(kind="segmentation", calibration_pixels=200, seed=0, batch_size=1))
+    with pytest.raises(ValueError, match="batch_size 4 vs 1"):  # batched passes differ in the last bits
+        first.merge(EvaluationState(kind="anomaly", calibration_pixels=200, seed=0, batch_size=4))
 
 
 # Every metric name a config may write, spelt out as the README does (an independent list).
@@ -114,7 +117,7 @@ def handmade_shard(path, kind: str, detection: dict | None = None, seed: int = 0
     """A saved state fed directly: calibration pixels and image confidences for segmentation
     sets; for each score, the (scores, is_ood) pixels of ``detection``."""
     rng = np.random.default_rng(seed)
-    state = EvaluationState(kind=kind, calibration_pixels=100, seed=0)
+    state = EvaluationState(kind=kind, calibration_pixels=100, seed=0, batch_size=1)
     state.image_names = [f"{path.stem}_{i}" for i in range(4)]
     if kind == "segmentation":
         state.confusion[np.diag_indices(19)] = rng.integers(1, 100, 19)

@@ -130,7 +130,7 @@ def test_controlnet_training_resumes_bit_exactly(built, tmp_path):
     examples = [TrainingExample(s.image, s.label, "a street") for s in
                 formats.list_samples("cityscapes", tmp_path / "cs", "train")]
     settings = ControlNetSettings(resolution=64, learning_rate=1e-3, batch_size=2, gradient_accumulation=2,
-                                  max_steps=2, checkpoint_every=1, seed=0)
+                                  max_steps=2, mixed_precision="no", checkpoint_every=1, seed=0)
     one_step = replace(settings, max_steps=1)
     base, quiet = built / "stable_diffusion", lambda message: None
     train_controlnet(base, examples, tmp_path / "straight", tmp_path / "work-straight", settings, log=quiet)
@@ -154,23 +154,25 @@ SCHEMA = Path(__file__).resolve().parents[1] / "workflow" / "schemas" / "config.
 
 
 def test_settings_objects_take_what_the_rules_pass():
-    """Each rule's params dict (the validated config sections) builds its settings object; the
-    inpainting defaults are the schema's; an unknown key is one error naming it."""
-    from dataclasses import fields
-
+    """Each rule's params dict (the validated config sections) builds its settings object; an
+    unknown or a missing key is one error naming it."""
     from segrel.config import validate_config
     from segrel.generate.controlnet import ControlNetSettings
     from segrel.generate.domains import DomainGenerationSettings
     from segrel.generate.inpainting import InpaintingSettings
 
     generation = validate_config({}, SCHEMA)["generation"]
-    controlnet = {key: value for key, value in generation["controlnet"].items() if key != "validation"}
-    assert ControlNetSettings.from_params(controlnet).train_set == controlnet["train_set"]
+    controlnet = {key: value for key, value in generation["controlnet"].items()
+                  if key not in ("validation", "train_set")}
+    assert ControlNetSettings.from_params(controlnet).max_steps == 3500
     assert DomainGenerationSettings.from_params(generation["domain_generation"]).seed == 0
-    anomalies = generation["anomalies"]
-    sample = {field.name: anomalies[field.name] for field in fields(InpaintingSettings)}
-    assert InpaintingSettings.from_params(sample) == InpaintingSettings()
-    with pytest.raises(ValueError, match=r"generation.controlnet has no setting\(s\) validation \(its settings: "):
+    assert InpaintingSettings.from_section(generation["anomalies"]).guidance == 15  # Loiseau et al.
+    sample = {key: value for key, value in generation["anomalies"].items() if key in InpaintingSettings.__annotations__}
+    del sample["steps"]  # a key the rule did not pass is an error, not a silent default
+    with pytest.raises(ValueError, match=r"generation.anomalies \(per-sample settings\) needs the setting\(s\) steps$"):
+        InpaintingSettings.from_params(sample)
+    unknown = r"generation.controlnet has no setting\(s\) train_set, validation \(its settings: "
+    with pytest.raises(ValueError, match=unknown):
         ControlNetSettings.from_params(generation["controlnet"])
     with pytest.raises(ValueError, match=r"generation.domain_generation needs the setting\(s\) steps"):
         DomainGenerationSettings.from_params({k: v for k, v in generation["domain_generation"].items() if k != "steps"})

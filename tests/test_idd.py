@@ -122,7 +122,7 @@ def test_write_level3_labels_feeds_the_idd_loader(tmp_path):
     np.testing.assert_array_equal(train_ids, expected)
     level3 = formats.read_ids(sample.label)
     assert (level3[1:4, 10:15] == 8).all()  # autorickshaw kept as level-3 8 (local OOD)
-    assert formats.read_local_ood("idd", sample.label).sum() == 5 * 3
+    assert formats.local_ood_mask("idd", formats.read_ids(sample.label)).sum() == 5 * 3
 
     (train,) = formats.list_samples("idd", tmp_path, "train", "*")
     assert (formats.read_label("idd", train.label) == 10).all()  # sky

@@ -39,9 +39,10 @@ def test_closure_follows_absolute_relative_and_function_level_imports(tmp_path):
                      "segrel/stage/__init__.py", "segrel/stage/a.py", "segrel/stage/b.py", "segrel/stage/c.py"]
 
 
-def test_a_missing_module_is_an_error(tmp_path):
-    write_tree(tmp_path, {"segrel/__init__.py": "", "script.py": "from segrel.gone import x\n"})
-    with pytest.raises(ImportError, match="segrel.gone"):
+def test_a_missing_module_is_an_error_naming_the_file_that_imports_it(tmp_path):
+    write_tree(tmp_path, {"segrel/__init__.py": "", "segrel/a.py": "from segrel.gone import x\n",
+                          "script.py": "import segrel.a\n"})
+    with pytest.raises(ImportError, match=r"segrel/a\.py imports segrel\.gone, but .* has no module segrel\.gone"):
         import_closure(tmp_path / "script.py", tmp_path)
 
 

@@ -1,6 +1,7 @@
 """Inpainting (Loiseau et al.): placement, context crop, blurred mask, paste-back; prompts, labels,
 shards and datasets of the OOD-object sets."""
 
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -8,6 +9,7 @@ import pandas as pd
 import pytest
 from PIL import Image
 
+from segrel.config import validate_config
 from segrel.core.formats import Sample
 from segrel.generate import inpainting
 from segrel.generate.inpainting import (
@@ -26,7 +28,9 @@ from segrel.generate.inpainting import (
     write_anomaly_shard,
 )
 
-DEFAULTS = InpaintingSettings()  # the schema's, as the rule would pass them
+SCHEMA = Path(__file__).resolve().parents[1] / "workflow" / "schemas" / "config.schema.yaml"
+# the schema's, as the rule would pass them
+DEFAULTS = InpaintingSettings.from_section(validate_config({}, SCHEMA)["generation"]["anomalies"])
 
 
 @pytest.mark.parametrize("height, width", [(1024, 2048), (256, 512)])
@@ -148,7 +152,7 @@ def test_sample_mask_lands_in_the_square_and_empty_masks_fail(monkeypatch):
     found = np.zeros((side, side), bool)
     found[1, 2] = True
     crop_mask["mask"] = found
-    tiny = InpaintingSettings(resolution=64, steps=2)
+    tiny = replace(DEFAULTS, resolution=64, steps=2)
     result = inpainting.inpaint_sample(models, image, "lion", seed=7, settings=tiny)
     assert result.square == square and crop_mask["shape"] == (side, side)
     assert list(zip(*np.nonzero(result.mask))) == [(square.top + 1, square.left + 2)]
@@ -159,12 +163,12 @@ def test_sample_mask_lands_in_the_square_and_empty_masks_fail(monkeypatch):
     assert inpainting.inpaint_sample(models, image, "lion", seed=7, settings=tiny).mask is None
     # object_mask="square": the whole repainted square, whatever the detector says
     whole = inpainting.inpaint_sample(models, image, "lion", seed=7,
-                                      settings=InpaintingSettings(resolution=64, steps=2, object_mask="square"))
+                                      settings=replace(DEFAULTS, resolution=64, steps=2, object_mask="square"))
     expected = np.zeros((64, 128), bool)
     expected[square.top : square.top + side, square.left : square.left + side] = True
     np.testing.assert_array_equal(whole.mask, expected)
     with pytest.raises(ValueError, match="object_mask must be"):
-        InpaintingSettings(object_mask="box")
+        replace(DEFAULTS, object_mask="box")
 
 
 def _fake_sample(models, image, name, *, seed, settings):
@@ -260,7 +264,6 @@ def test_detection_table_counts_per_object():
                                      ["control", "car", 2, 2, 0, 0]]
 
 
-SCHEMA = Path(__file__).resolve().parents[1] / "workflow" / "schemas" / "config.schema.yaml"
 
 
 def test_config_adds_the_inpainted_sets_only_when_enabled():

@@ -1,4 +1,4 @@
-"""The config schema itself: every property is a well-formed sub-schema with a description."""
+"""The config schema itself: every property is a well-formed sub-schema."""
 
 from pathlib import Path
 

@@ -1,5 +1,5 @@
 # What every stage uses: the validated config, where datasets and models live, and the library
-# code each rule script imports. Each stage's own helpers live in its rule file.
+# code each rule script imports. Each stage's own helpers live in functions/<stage>.smk.
 import sys
 from pathlib import Path
 

@@ -65,7 +65,9 @@ rule train_controlnet:
         # outside the output folder, which Snakemake clears before a job: a rerun resumes here
         work_dir="resources/controlnet/checkpoints",
         settings={
-            key: value for key, value in CONTROLNET.items() if key != "validation"
+            key: value
+            for key, value in CONTROLNET.items()
+            if key not in ("validation", "train_set")
         },
     script:
         "../scripts/train_controlnet.py"

@@ -4,7 +4,8 @@ import sys
 
 sys.stderr = open(snakemake.log[0], "w", buffering=1)
 
+from segrel.core.logs import log
 from segrel.generate.demo.builders import build
 
 build(snakemake.wildcards.generator, snakemake.output[0], seed=snakemake.params.seed)
-print(f"built {snakemake.wildcards.generator} into {snakemake.output[0]}", file=sys.stderr)
+log(f"built {snakemake.wildcards.generator} into {snakemake.output[0]}")

@@ -12,6 +12,7 @@ from segrel.core import labels as lb
 from segrel.core.captions import read_captions
 from segrel.core.devices import resolve_device
 from segrel.core.figures import write_figure
+from segrel.core.logs import log
 from segrel.core.seeds import image_seed
 from segrel.generate.domains import center_square, generate, load_pipeline
 from segrel.generate.figures import generation_grid_figure
@@ -33,4 +34,4 @@ for sample, label_map, image in zip(samples, maps, images):
                  "generated": image, "real": real})
 figure, data = generation_grid_figure(rows, ["label map", "generated", "real"])
 write_figure(figure, data, snakemake.output)
-print(f"{len(rows)} images generated at {size} px", file=sys.stderr)
+log(f"{len(rows)} images generated at {size} px")

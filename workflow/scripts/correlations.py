@@ -7,6 +7,7 @@ sys.stderr = open(snakemake.log[0], "w", buffering=1)
 
 from segrel.analyse.statistics import correlation_table
 from segrel.core.io import atomic_file
+from segrel.core.logs import log
 from segrel.evaluate.metrics_table import read_metrics
 
 table = correlation_table(read_metrics(snakemake.input.metrics), snakemake.params.comparisons,
@@ -14,4 +15,4 @@ table = correlation_table(read_metrics(snakemake.input.metrics), snakemake.param
                           seed=snakemake.params.seed)
 with atomic_file(snakemake.output[0]) as handle:
     table.to_csv(handle, index=False)
-print(table.to_string(), file=sys.stderr)
+log(table.to_string())

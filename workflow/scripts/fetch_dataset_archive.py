@@ -4,6 +4,7 @@ import sys
 
 sys.stderr = open(snakemake.log[0], "w", buffering=1)
 
+from segrel.core.logs import log
 from segrel.data.acquisition import obtain_archive
 
-obtain_archive(snakemake.params.request, snakemake.output[0], log=lambda message: print(message, file=sys.stderr))
+obtain_archive(snakemake.params.request, snakemake.output[0], log=log)

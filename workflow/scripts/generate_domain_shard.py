@@ -9,7 +9,7 @@ from segrel.core import formats
 from segrel.core.captions import read_captions
 from segrel.core.devices import configure_torch, resolve_device
 from segrel.core.io import atomic_directory
-from segrel.core.logs import progress
+from segrel.core.logs import log, progress
 from segrel.core.sharding import shard_samples
 from segrel.generate.domains import DomainGenerationSettings, domain_items, load_pipeline, write_domain_shard
 
@@ -20,8 +20,7 @@ captions = read_captions(snakemake.input.captions)
 samples = sorted(formats.list_samples(spec["format"], spec["root"], spec["split"]), key=lambda s: s.name)
 items = shard_samples(domain_items(samples, settings.images), int(snakemake.wildcards.shard),
                       int(snakemake.wildcards.shards))
-print(f"domain {snakemake.wildcards.domain} ('{snakemake.params.text}'): {len(items)} images on {device}",
-      file=sys.stderr)
+log(f"domain {snakemake.wildcards.domain} ('{snakemake.params.text}'): {len(items)} images on {device}")
 pipeline = load_pipeline(snakemake.params.base, snakemake.input.controlnet, device)
 with atomic_directory(snakemake.output[0]) as out:
     write_domain_shard(out, pipeline, items, captions, snakemake.params.text, resolution=snakemake.params.resolution,

@@ -5,6 +5,7 @@ import sys
 sys.stderr = open(snakemake.log[0], "w", buffering=1)
 
 from segrel.core.io import atomic_file
+from segrel.core.logs import log
 from segrel.generate.inpainting import detection_table, read_samples
 
 table = detection_table({"objects": read_samples(snakemake.input.objects),
@@ -12,4 +13,4 @@ table = detection_table({"objects": read_samples(snakemake.input.objects),
                         curated={"objects": snakemake.params.curated})
 with atomic_file(snakemake.output[0]) as handle:
     table.to_csv(handle, index=False)
-print(table.groupby("set")[["generated", "detected", "failed"]].sum().to_string(), file=sys.stderr)
+log(table.groupby("set")[["generated", "detected", "failed"]].sum().to_string())

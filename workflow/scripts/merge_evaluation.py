@@ -5,6 +5,7 @@ import sys
 sys.stderr = open(snakemake.log[0], "w", buffering=1)
 
 from segrel.core.io import atomic_file
+from segrel.core.logs import log
 from segrel.evaluate.evaluation import merge_shard_tables
 
 metrics, images = merge_shard_tables(snakemake.params.shards, snakemake.params.in_domain)
@@ -12,4 +13,4 @@ with atomic_file(snakemake.output.metrics) as handle:
     metrics.to_csv(handle, index=False)
 with atomic_file(snakemake.output.images) as handle:
     images.to_csv(handle, index=False)
-print(f"{len(metrics)} metric rows, {len(images)} image rows", file=sys.stderr)
+log(f"{len(metrics)} metric rows, {len(images)} image rows")

@@ -14,6 +14,7 @@ from segrel.core import formats
 from segrel.core import labels as lb
 from segrel.core.devices import resolve_device
 from segrel.core.figures import write_figure
+from segrel.core.logs import log
 from segrel.evaluate.evaluation import max_softmax
 from segrel.models.segmentors import load_model
 
@@ -40,6 +41,6 @@ for name, spec in snakemake.params.test_sets.items():
         rows.append({"test_set": name, "name": sample.name, "image": formats.read_image(sample.image),
                      "ground_truth": ground_truth, "prediction": lb.TRAINID_COLORS[prediction],
                      "confidence": confidence, "marked": marked})
-    print(f"{name}: {len(samples)} images", file=sys.stderr)
+    log(f"{name}: {len(samples)} images")
 figure, data = confidence_maps_figure(rows)
 write_figure(figure, data, snakemake.output)

@@ -9,6 +9,7 @@ import pandas as pd
 
 from segrel.analyse.statistics import pcc_vs_sample_size
 from segrel.core.io import atomic_file
+from segrel.core.logs import log
 from segrel.evaluate.evaluation import load_merged
 from segrel.evaluate.metrics_table import read_metrics
 
@@ -36,7 +37,7 @@ for name, comparison in snakemake.params.comparisons.items():
         table = pcc_vs_sample_size(confusion, real, snakemake.params.sizes, snakemake.params.repeats,
                                    snakemake.params.seed)
         tables.append(table.assign(comparison=name, proxy=proxy, real=comparison["real"]))
-        print(f"{name} / {proxy}: {len(table)} subsets", file=sys.stderr)
+        log(f"{name} / {proxy}: {len(table)} subsets")
 table = pd.concat(tables, ignore_index=True)[["comparison", "proxy", "real", "size", "repeat", "pearson_r"]]
 with atomic_file(snakemake.output[0]) as handle:
     table.to_csv(handle, index=False)

@@ -5,7 +5,8 @@ import sys
 sys.stderr = open(snakemake.log[0], "w", buffering=1)
 
 from segrel.core.io import atomic_directory, merge_trees
+from segrel.core.logs import log
 
 with atomic_directory(snakemake.output[0]) as out:
     count = merge_trees(snakemake.input.shards, out)
-print(f"{count} files from {len(snakemake.input.shards)} shards", file=sys.stderr)
+log(f"{count} files from {len(snakemake.input.shards)} shards")

@@ -9,6 +9,7 @@ from pathlib import Path
 from segrel.core import formats
 from segrel.core.captions import read_captions
 from segrel.core.devices import configure_torch, use_free_gpu
+from segrel.core.logs import log
 from segrel.generate.controlnet import ControlNetSettings, TrainingExample, train_controlnet
 
 configure_torch(snakemake.threads)
@@ -21,6 +22,6 @@ if missing:
     raise ValueError(f"{len(missing)} training images have no caption in {snakemake.input.captions} "
                      f"(e.g. {missing[0]}): re-run caption_images")
 examples = [TrainingExample(s.image, Path(s.label), captions[s.name]) for s in samples]
-print(f"{len(examples)} training examples; base {snakemake.params.base}; {settings}", file=sys.stderr)
+log(f"{len(examples)} training examples; base {snakemake.params.base}; {settings}")
 train_controlnet(snakemake.params.base, examples, Path(snakemake.output[0]), Path(snakemake.params.work_dir), settings,
-                 log=lambda message: print(message, file=sys.stderr))
+                 log=log)

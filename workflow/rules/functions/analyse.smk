@@ -1,4 +1,6 @@
-# Helper functions and constants of stage "analyse", used by ../analyse.smk.
+# Helper functions and constants of stage "analyse", used by ../analyse.smk. They also use
+# evaluation_shards / test_set_spec (functions/evaluate.smk) and ANOMALY_DATASETS
+# (functions/generate.smk), which the Snakefile includes first.
 
 RELIABILITY_FIGURES = [
     "shift_degradation",

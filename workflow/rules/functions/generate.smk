@@ -1,4 +1,5 @@
 # Helper functions and constants of stage "generate", used by ../generate*.smk.
+from segrel.generate.demo import PRETRAINED
 
 CONTROLNET = config["generation"]["controlnet"]
 DOMAIN_GENERATION = config["generation"]["domain_generation"]
@@ -13,11 +14,7 @@ DEMO_GENERATORS = [
 
 
 # the demo pre-trains these (segrel.generate.demo.pretraining); the detector and SAM stay as initialised
-PRETRAINED_DEMO_GENERATORS = [
-    name
-    for name in DEMO_GENERATORS
-    if name in ("stable_diffusion", "inpainting", "captioner")
-]
+PRETRAINED_DEMO_GENERATORS = [name for name in DEMO_GENERATORS if name in PRETRAINED]
 
 
 def generator_model(name):
@@ -117,11 +114,12 @@ def anomaly_outputs():
 
 
 ANOMALIES = config["generation"]["anomalies"]
-# what shapes the images: editing `curated` (or `enabled`) regenerates nothing
 # the models that find the painted object; none when the repainted square is the mask
 ANOMALY_DETECTION = (
     ["detector", "segmenter"] if ANOMALIES["object_mask"] == "detected" else []
 )
+# what shapes one sample (segrel.generate.inpainting.InpaintingSettings): editing `curated`
+# (or `enabled`) regenerates nothing
 ANOMALY_SAMPLE_SETTINGS = {
     key: ANOMALIES[key]
     for key in (

@@ -34,7 +34,8 @@ def _package_of(library: Path, path: Path) -> str:
     return ".".join(parts[:-1])
 
 
-def _imported_modules(library: Path, path: Path) -> set[str]:
+@cache  # every rule's closure reads the same files: parse each once per Snakefile parse
+def _imported_modules(library: Path, path: Path) -> frozenset[str]:
     """segrel modules one file imports: ``import segrel.x``, ``from segrel.x import y`` (y a module
     or a name), relative imports inside the package."""
     found = set()
@@ -53,7 +54,7 @@ def _imported_modules(library: Path, path: Path) -> set[str]:
             found.add(module)
             found.update(f"{module}.{alias.name}" for alias in node.names
                          if _module_file(library, f"{module}.{alias.name}") is not None)
-    return found
+    return frozenset(found)
 
 
 def _with_parents(module: str) -> list[str]:
@@ -64,19 +65,19 @@ def _with_parents(module: str) -> list[str]:
 @cache
 def _closure(library: Path, path: Path) -> frozenset[Path]:
     files: set[Path] = set()
-    pending = list(_imported_modules(library, path))
+    pending = [(module, path) for module in _imported_modules(library, path)]  # (module, the file importing it)
     seen: set[str] = set()
     while pending:
-        module = pending.pop()
+        module, importer = pending.pop()
         for name in _with_parents(module):
             if name in seen:
                 continue
             seen.add(name)
             file = _module_file(library, name)
             if file is None:
-                raise ImportError(f"{path} imports {module}, but {library} has no module {name}")
+                raise ImportError(f"{importer} imports {module}, but {library} has no module {name}")
             files.add(file)
-            pending.extend(_imported_modules(library, file))
+            pending.extend((imported, file) for imported in _imported_modules(library, file))
     return frozenset(files)
 
 

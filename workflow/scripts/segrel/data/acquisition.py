@@ -56,10 +56,6 @@ def source(fmt: str) -> Source:
     return dataset_format(fmt).source
 
 
-def package_names(fmt: str) -> list[str]:
-    return source(fmt).package_names
-
-
 def expected_checksum(fmt: str, name: str, pinned: str | None) -> str | None:
     """The config's pin, else the one published with the package (None: not known in advance)."""
     package = source(fmt).package(name)
@@ -296,7 +292,7 @@ def _arrange(root: Path, layout: tuple[str, ...], fmt: str) -> None:
         found = sorted(p for p in root.glob(f"*/{folder}") if p.is_dir())
         if not found:
             raise DownloadError(f"the {fmt} archives hold no {folder}/ folder: are they the right packages "
-                                f"({', '.join(package_names(fmt))})?")
+                                f"({', '.join(source(fmt).package_names)})?")
         shutil.move(str(found[0]), str(root / folder))
 
 

@@ -10,7 +10,7 @@ def config_problems(config: dict) -> list[str]:
 
     from urllib.parse import urlsplit
 
-    from segrel.data.acquisition import is_url, package_names, source
+    from segrel.data.acquisition import is_url, source
 
     problems = []
     for name, dataset in config.get("datasets", {}).items():
@@ -21,7 +21,7 @@ def config_problems(config: dict) -> list[str]:
         src = source(dataset["format"])
         if kind == "download" and src.protocol == "none":
             problems.append(f"{where}.source': {dataset['format']} cannot be downloaded by script; get "
-                            f"{', '.join(package_names(dataset['format']))} at {src.registration} and set "
+                            f"{', '.join(src.package_names)} at {src.registration} and set "
                             f"source: archives with archives: {{<file name>: <path or URL>}}")
         if kind == "download" and "archives" in dataset:
             problems.append(f"{where}.archives': only read with source: archives")
@@ -37,7 +37,7 @@ def config_problems(config: dict) -> list[str]:
                                 f"{name.upper()}_PASSWORD or ~/.netrc")
             if "/" in archive:
                 problems.append(f"{where}.archives.{archive}': the key is the archive's file name, not a path")
-        fetched = dataset.get("archives", {}) if kind == "archives" else package_names(dataset["format"])
+        fetched = dataset.get("archives", {}) if kind == "archives" else src.package_names
         for archive in dataset.get("checksums", {}):
             if archive not in fetched:
                 problems.append(f"{where}.checksums.{archive}': not one of this dataset's archives "

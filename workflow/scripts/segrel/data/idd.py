@@ -1,7 +1,7 @@
 """IDD level-3 label images from the polygon annotations, as AutoNUE's toolkit draws them.
 
 The IDD segmentation archive ships ``gtFine/<split>/<seq>/<frame>_gtFine_polygons.json`` only;
-segrel reads ``<frame>_gtFine_labellevel3Ids.png`` (:data:`segrel.core.formats.LAYOUTS`). The
+segrel reads ``<frame>_gtFine_labellevel3Ids.png`` (the ``idd`` record of :data:`segrel.core.formats.FORMATS`). The
 official toolkit (AutoNUE/public-code) makes those with
 ``preperation/createLabels.py --id-type level3Id``, i.e. ``json2labelImg.createLabelImage(
 annotation, "level3Id")``. :func:`render_level3_ids` follows that function rule for rule:

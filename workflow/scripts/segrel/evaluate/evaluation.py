@@ -72,6 +72,7 @@ class EvaluationState:
     kind: str  # "segmentation" or "anomaly"
     calibration_pixels: int  # pixels drawn per image for calibration (and again for RELIS' PRR)
     seed: int  # of the per-image pixel draws
+    batch_size: int  # images per forward pass: a pass's floating-point result depends on its batch
     confusion: np.ndarray = field(default_factory=lambda: np.zeros((lb.NUM_CLASSES, lb.NUM_CLASSES), np.int64))
     calibration: CalibrationAccumulator = field(default_factory=CalibrationAccumulator)
     calibration_relis: CalibrationAccumulator = field(default_factory=CalibrationAccumulator)
@@ -94,14 +95,16 @@ class EvaluationState:
     def settings(self) -> dict:
         """What made the state: the test set's kind, the pixel draws, and every histogram's
         binning (the calibration bins; SCORE_RANGES and SCORE_BINS)."""
-        settings = {"kind": self.kind, "calibration_pixels": self.calibration_pixels, "seed": self.seed}
+        settings = {"kind": self.kind, "calibration_pixels": self.calibration_pixels, "seed": self.seed,
+                    "batch_size": self.batch_size}
         for prefix, acc in self.accumulators():
             settings |= {f"{prefix}.{key}": value for key, value in acc.settings().items()}
         return settings
 
     def save(self, path) -> None:
         arrays = {"kind": np.array(self.kind), "calibration_pixels": np.array(self.calibration_pixels),
-                  "seed": np.array(self.seed), "confusion": self.confusion, "ood_entropy": self.ood_entropy,
+                  "seed": np.array(self.seed), "batch_size": np.array(self.batch_size),
+                  "confusion": self.confusion, "ood_entropy": self.ood_entropy,
                   "image_names": np.array(self.image_names, dtype=str),
                   "image_confidence": np.array(self.image_confidence, dtype=np.float64),
                   "image_confusion": self.image_confusion_array()}
@@ -114,11 +117,11 @@ class EvaluationState:
     def load(cls, path) -> EvaluationState:
         """The state :meth:`save` wrote, its histograms binned as they were then."""
         with np.load(path) as data:
-            if "calibration_pixels" not in data:
+            if not {"calibration_pixels", "seed", "batch_size"} <= set(data.files):
                 raise ValueError(f"{path}: a shard state saved without the settings that made it (by an older "
                                  "segrel): re-run its evaluation (snakemake --forcerun evaluate_shard)")
             state = cls(kind=str(data["kind"]), calibration_pixels=int(data["calibration_pixels"]),
-                        seed=int(data["seed"]), source=str(path))
+                        seed=int(data["seed"]), batch_size=int(data["batch_size"]), source=str(path))
             state.confusion = data["confusion"].copy()
             state.ood_entropy = data["ood_entropy"].copy()
             state.image_names = data["image_names"].tolist()
@@ -191,7 +194,8 @@ def evaluate_shard(model, fmt: str, samples: list[formats.Sample], *, batch_size
     """Run ``model`` once over ``samples`` and accumulate every metric."""
     from mmseg.apis import inference_model
 
-    state = EvaluationState(kind=formats.dataset_format(fmt).kind, calibration_pixels=calibration_pixels, seed=seed)
+    state = EvaluationState(kind=formats.dataset_format(fmt).kind, calibration_pixels=calibration_pixels, seed=seed,
+                            batch_size=batch_size)
     batches = [samples[i : i + batch_size] for i in range(0, len(samples), batch_size)]
     iterator = progress(batches) if progress else batches
     with torch.no_grad():

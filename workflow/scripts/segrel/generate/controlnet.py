@@ -87,29 +87,29 @@ def latest_checkpoint(work_dir: Path) -> tuple[Path | None, int]:
 
 @dataclass(frozen=True, kw_only=True)
 class ControlNetSettings(SectionSettings):
-    """``generation.controlnet`` less its ``validation`` block: what the train_controlnet rule
-    passes as ``params.settings``."""
+    """``generation.controlnet`` less ``train_set`` (the examples are passed in) and the
+    ``validation`` block: what the train_controlnet rule passes as ``params.settings``."""
 
     SECTION = "generation.controlnet"
     # left out of a checkpoint's identity: max_steps and checkpoint_every do not change what a step
-    # computes (a longer run resumes a shorter one); the examples themselves stand for train_set
-    RESUMABLE_ACROSS = ("train_set", "max_steps", "checkpoint_every")
+    # computes (a longer run resumes a shorter one)
+    RESUMABLE_ACROSS = ("max_steps", "checkpoint_every")
 
     resolution: int  # side of the square training crops (px)
     learning_rate: float  # AdamW
     batch_size: int  # images per micro-batch
     gradient_accumulation: int  # micro-batches per optimiser step
     max_steps: int  # optimiser steps
-    mixed_precision: str = "no"  # accelerate's: "no", "fp16" or "bf16"
-    checkpoint_every: int = 500  # optimiser steps between resumable checkpoints
-    seed: int = 0  # initialisation, crops, noise and shuffling
-    train_set: str | None = None  # the caption set the examples come from (the examples are passed in)
+    mixed_precision: str  # accelerate's: "no", "fp16" or "bf16"
+    checkpoint_every: int  # optimiser steps between resumable checkpoints
+    seed: int  # initialisation, crops, noise and shuffling
 
     def run_identity(self) -> dict:
         """The settings a checkpoint depends on, as :func:`run_fingerprint` hashes them.
 
         >>> ControlNetSettings(resolution=64, learning_rate=1e-3, batch_size=2, gradient_accumulation=1,
-        ...                    max_steps=9, train_set="cs_train").run_identity()  # doctest: +NORMALIZE_WHITESPACE
+        ...                    max_steps=9, mixed_precision="no", checkpoint_every=3, seed=0).run_identity()
+        ... # doctest: +NORMALIZE_WHITESPACE
         {'resolution': 64, 'learning_rate': 0.001, 'batch_size': 2, 'gradient_accumulation': 1,
          'mixed_precision': 'no', 'seed': 0}
         """

@@ -246,17 +246,18 @@ class InpaintingSettings(SectionSettings):
     """How one sample is made: the per-sample part of ``generation.anomalies`` (the
     inpaint_anomaly_shard rule's ``params.settings``)."""
 
-    SECTION = "generation.anomalies"
+    SECTION = "generation.anomalies (per-sample settings)"
 
-    steps: int = 25  # inpainting denoising steps
-    guidance: float = 15.0  # inpainting classifier-free guidance (Loiseau et al. 15)
-    resolution: int = MODEL_SIZE  # side of the context crop the model sees; the mask blur scales with it
-    refinement_strength: float = 0.65  # the square re-noised to this level in the refinement pass
-    refinement_steps: int = 50  # refinement scheduler steps, of which strength x steps run
-    refinement_guidance: float = 7.5  # refinement guidance scale
-    box_threshold: float = 0.25  # Grounding DINO
-    text_threshold: float = 0.25  # Grounding DINO
-    object_mask: str = "detected"  # "detected" (Grounding DINO + SAM) or "square" (the repainted square)
+    # no defaults: the schema owns them, and a key the rule forgot is an error, not a silent default
+    steps: int  # inpainting denoising steps
+    guidance: float  # inpainting classifier-free guidance (Loiseau et al. 15)
+    resolution: int  # side of the context crop the model sees; the mask blur scales with it
+    refinement_strength: float  # the square re-noised to this level in the refinement pass
+    refinement_steps: int  # refinement scheduler steps, of which strength x steps run
+    refinement_guidance: float  # refinement guidance scale
+    box_threshold: float  # Grounding DINO
+    text_threshold: float  # Grounding DINO
+    object_mask: str  # "detected" (Grounding DINO + SAM) or "square" (the repainted square)
 
     def __post_init__(self):
         if self.object_mask not in ("detected", "square"):

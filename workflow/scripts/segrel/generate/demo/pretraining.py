@@ -36,6 +36,7 @@ from PIL import Image
 from segrel.core.io import atomic_directory, save_png
 from segrel.data.demo.canvas import class_id
 from segrel.data.demo.scenes import CITYSCAPES_STYLE, IDD_STYLE, generate_scene
+from segrel.generate.demo import PRETRAINED
 
 #: condition -> (scene style, renderer condition, caption suffix). "india" is the IDD-like
 #: layout and look in clear weather; the suffix matches generation's "<caption>, in <domain>".
@@ -337,10 +338,6 @@ def train_captioner(model, processor, dataset: CaptionedImages, *, steps: int, b
         logger(step, loss)
     model.eval()
     return model
-
-
-#: the demo generators this module pre-trains; the detector and SAM stay as initialised
-PRETRAINED = ("stable_diffusion", "inpainting", "captioner")
 
 
 def pretrain(name: str, initial, data, output, *, settings: dict, stable_diffusion=None, log=print) -> None:
