@@ -8,9 +8,9 @@ sys.stdout = sys.stderr  # mmengine logs to stdout
 import torch
 
 from segrel.core.devices import use_free_gpu
-from segrel.models.segmentors import train_demo_model
+from segrel.models.segmentors import DemoTrainingSettings, train_demo_model
 
 torch.set_num_threads(snakemake.threads)
 use_free_gpu()  # on a multi-GPU machine: a GPU no other job holds (mmengine says just 'cuda')
-settings = dict(snakemake.params.settings)
-train_demo_model(snakemake.output.config, snakemake.output.checkpoint, data_root=snakemake.input.data, **settings)
+settings = DemoTrainingSettings.from_params(snakemake.params.settings)
+train_demo_model(snakemake.output.config, snakemake.output.checkpoint, settings, data_root=snakemake.input.data)

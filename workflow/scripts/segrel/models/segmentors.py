@@ -12,9 +12,12 @@ from __future__ import annotations
 
 import os
 import tempfile
+from dataclasses import dataclass
 from pathlib import Path
 
 import torch
+
+from segrel.core.settings import SectionSettings
 
 
 def mmseg_config_dir() -> Path:
@@ -51,36 +54,50 @@ def _drop_pretrained(node):
             _drop_pretrained(item)
 
 
-def demo_training_config(base: str, *, data_root: str, image_size, crop_size, iterations: int,
-                         batch_size: int, learning_rate: float, seed: int, work_dir: str, overrides=None):
-    """An mmengine Config that trains mmseg's ``base`` config on a Cityscapes-layout dataset.
+@dataclass(frozen=True, kw_only=True)
+class DemoTrainingSettings(SectionSettings):
+    """What shapes one demo model: its ``models.<name>`` entry with ``model_training`` (the
+    train_demo_model rule's ``params.settings``)."""
 
-    ``overrides`` ({dotted key: value}) are merged into ``base`` first, e.g. to narrow a head.
-    """
+    SECTION = "model_training (one demo model)"
+
+    base: str  # mmseg config, relative to the configs mmseg ships
+    overrides: dict  # {dotted key: value} merged into ``base`` first, e.g. to narrow a head
+    image_size: list  # [height, width] of the demo images
+    crop_size: list  # [height, width] of the training crops
+    iterations: int  # optimiser steps
+    batch_size: int  # images per step
+    learning_rate: float  # AdamW
+    seed: int  # mmengine's randomness seed
+
+
+def demo_training_config(settings: DemoTrainingSettings, *, data_root: str, work_dir: str):
+    """An mmengine Config that trains mmseg's ``settings.base`` config on a Cityscapes-layout dataset."""
     from mmengine.config import Config
 
-    path = mmseg_config_dir() / base
+    path = mmseg_config_dir() / settings.base
     if not path.is_file():
-        raise FileNotFoundError(f"mmseg ships no config {base!r} (looked in {mmseg_config_dir()})")
+        raise FileNotFoundError(f"mmseg ships no config {settings.base!r} (looked in {mmseg_config_dir()})")
     cfg = Config.fromfile(str(path))
-    if overrides:
-        cfg.merge_from_dict(dict(overrides))
+    if settings.overrides:
+        cfg.merge_from_dict(dict(settings.overrides))
+    image_size, crop_size, iterations = settings.image_size, settings.crop_size, settings.iterations
     cfg.model = _demo_model(cfg.model.to_dict(), crop_size)
     cfg.test_pipeline = _test_pipeline(image_size)
-    cfg.train_dataloader = _train_dataloader(data_root, batch_size, _train_pipeline(image_size, crop_size))
+    cfg.train_dataloader = _train_dataloader(data_root, settings.batch_size, _train_pipeline(image_size, crop_size))
     for key in ("val_dataloader", "val_evaluator", "val_cfg", "test_dataloader", "test_evaluator", "test_cfg"):
         cfg[key] = None
     cfg.train_cfg = {"type": "IterBasedTrainLoop", "max_iters": iterations, "val_interval": iterations + 1}
     cfg.optim_wrapper = {
         "type": "OptimWrapper",
-        "optimizer": {"type": "AdamW", "lr": learning_rate, "betas": (0.9, 0.999), "weight_decay": 0.01},
+        "optimizer": {"type": "AdamW", "lr": settings.learning_rate, "betas": (0.9, 0.999), "weight_decay": 0.01},
         "clip_grad": {"max_norm": 10.0},
     }
     cfg.param_scheduler = _warmup_then_poly(iterations)
     cfg.default_hooks = _hooks(iterations)
     cfg.visualizer = {"type": "SegLocalVisualizer", "vis_backends": [], "name": "visualizer"}
     cfg.log_processor = {"by_epoch": False}
-    cfg.randomness = {"seed": seed, "deterministic": False}
+    cfg.randomness = {"seed": settings.seed, "deterministic": False}
     cfg.env_cfg = {"cudnn_benchmark": False, "mp_cfg": {"mp_start_method": "fork", "opencv_num_threads": 0},
                    "dist_cfg": {"backend": "gloo"}}
     cfg.work_dir = work_dir
@@ -161,7 +178,8 @@ def _hooks(iterations: int) -> dict:
     }
 
 
-def train_demo_model(config_out: str | Path, checkpoint_out: str | Path, **settings) -> None:
+def train_demo_model(config_out: str | Path, checkpoint_out: str | Path, settings: DemoTrainingSettings, *,
+                     data_root: str) -> None:
     """Train with mmseg's runner; save the config and a zoo-like checkpoint (meta + state_dict).
 
     Training runs in a scratch folder beside the outputs; the two files are moved into place
@@ -174,7 +192,7 @@ def train_demo_model(config_out: str | Path, checkpoint_out: str | Path, **setti
     with tempfile.TemporaryDirectory(prefix=".training.", dir=checkpoint_out.parent) as scratch:
         scratch = Path(scratch)
         work_dir = scratch / "work"
-        cfg = demo_training_config(work_dir=str(work_dir), **settings)
+        cfg = demo_training_config(settings, data_root=data_root, work_dir=str(work_dir))
         Runner.from_cfg(cfg).train()
         iterations = cfg.train_cfg["max_iters"]
         checkpoint = torch.load(work_dir / f"iter_{iterations}.pth", map_location="cpu", weights_only=False)
