@@ -90,7 +90,7 @@ def import_closure(script: str | Path, library: str | Path) -> list[str]:
     >>> from pathlib import Path
     >>> library = Path(__file__).parents[2]
     >>> [Path(p).relative_to(library).as_posix() for p in import_closure(library / "synthetic_dataset.py", library)]
-    ['segrel/__init__.py', 'segrel/core/__init__.py', 'segrel/core/io.py']
+    ['segrel/__init__.py', 'segrel/core/__init__.py', 'segrel/core/io.py', 'segrel/core/logs.py']
     """
     library = Path(library)
     return sorted(str(file) for file in _closure(library, Path(script)))

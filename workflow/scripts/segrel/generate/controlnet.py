@@ -125,7 +125,7 @@ def run_fingerprint(base: str, examples: list[TrainingExample], settings: Contro
     >>> from dataclasses import replace
     >>> example = [TrainingExample(Path("a.png"), Path("a_labelIds.png"), "a street")]
     >>> settings = ControlNetSettings(resolution=64, learning_rate=1e-5, batch_size=2, gradient_accumulation=16,
-    ...                               max_steps=10)
+    ...                               max_steps=10, mixed_precision="no", checkpoint_every=500, seed=0)
     >>> run_fingerprint("org/sd", example, settings)
     '86b43023307ff315'
     >>> run_fingerprint("org/sd", example, replace(settings, max_steps=20, checkpoint_every=1))
