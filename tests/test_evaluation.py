@@ -244,3 +244,13 @@ def test_evaluation_stage_end_to_end(snakemake, tmp_path):
     again = pd.read_csv(tmp_path / "results" / "tables" / "metrics.csv").fillna({"score": ""})
     again = again.set_index(["model", "test_set", "measure", "score"])
     pd.testing.assert_series_equal(again["value"].sort_index(), value.sort_index(), check_exact=True)
+
+    # One job per model (every test set, the model loaded once) or one per test set: the same bytes
+    by_test_set = (tmp_path / "results" / "tables" / "metrics.csv").read_bytes()
+    per_model = {**TINY_EVAL, "evaluation": {**TINY_EVAL["evaluation"], "jobs": "per_model"}}
+    plan = snakemake(tmp_path, per_model, "-n", "evaluate", "--quiet", "rules").stdout
+    assert "evaluate_model" in plan and "evaluate_shard" not in plan
+    snakemake(tmp_path, per_model, "--cores", "2", "evaluate")
+    assert (tmp_path / "results" / "tables" / "metrics.csv").read_bytes() == by_test_set
+    log = tmp_path / "results" / "logs" / "evaluate" / "evaluate_model" / "segformer_b0" / "shard-1-of-2.log"
+    assert "segformer_b0 on smiyc_anomaly: 1 of 2 images" in log.read_text()

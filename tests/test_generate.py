@@ -219,6 +219,18 @@ def test_domain_generation_makes_an_evaluated_cityscapes_test_set(snakemake, tin
         assert formats.read_image(sample.image).shape == (64, 64, 3)
     metrics = pd.read_csv(tmp_path / "results" / "tables" / "metrics.csv")
     assert metrics[(metrics.test_set == "synthetic_fog") & (metrics.measure == "images")].value.item() == 3
+    # the reference: the same maps with their real images, cut the same way (the central 64 columns)
+    reference = formats.list_samples("cityscapes", root / "domain_reference", "val")
+    assert [s.name for s in reference] == [s.name for s in generated]
+    for real, sample in zip(reference, generated):
+        original = source[real.name.removesuffix("_r1")]
+        np.testing.assert_array_equal(formats.read_image(real.image), formats.read_image(original.image)[:, 32:96])
+        np.testing.assert_array_equal(formats.read_ids(real.label), formats.read_ids(sample.label))
+    miou = metrics[metrics.measure == "miou"].set_index("test_set").value
+    fidelity = pd.read_csv(tmp_path / "results" / "tables" / "fidelity.csv")
+    assert fidelity[["model", "domain", "test_set"]].values.tolist() == [["segformer_b0", "fog", "synthetic_fog"]]
+    assert fidelity.relative_fidelity.item() == pytest.approx(miou["synthetic_fog"] / miou["domain_reference"],
+                                                              nan_ok=True)
     for figure in ("controlnet_validation", "domains"):
         assert (tmp_path / "results" / "figures" / "generate" / f"{figure}.png").is_file(), figure
 

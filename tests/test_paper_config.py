@@ -44,8 +44,10 @@ def test_paper_dag_builds_without_data(snakemake, tmp_path):
     counts = dict(re.findall(r"^(\w+)\s+(\d+)$", result.stdout, re.MULTILINE))
     models = yaml.safe_load(PAPER.read_text())["models"]
     assert int(counts["fetch_zoo_model"]) == len(models) >= 36
-    # 7 real test sets + 5 synthetic domains + the inpainted objects and their control
-    assert int(counts["evaluate_shard"]) == len(models) * 14
+    # 7 real test sets + 5 synthetic domains + their real reference + the inpainted objects and
+    # their control, one job per (model, test set): the paper config keeps evaluation.jobs per_test_set
+    assert int(counts["evaluate_shard"]) == len(models) * 15 and "evaluate_model" not in counts
+    assert int(counts["domain_reference_dataset"]) == 1 and int(counts["label_map_fidelity"]) == 1
     assert int(counts["fetch_dataset_archive"]) == 6 and int(counts["prepare_dataset"]) == 4
     assert "demo_dataset" not in counts and "train_demo_model" not in counts
     assert "pretrain_demo_generator" not in counts

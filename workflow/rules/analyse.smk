@@ -54,6 +54,31 @@ rule sample_size:
         "../scripts/sample_size.py"
 
 
+rule label_map_fidelity:
+    """How well the generated images follow their label maps: per model and domain, mIoU on the
+    generated images over mIoU on the real images of the same maps."""
+    input:
+        metrics="results/tables/metrics.csv",
+        code=library_code("label_map_fidelity.py"),
+    output:
+        report(
+            "results/tables/fidelity.csv",
+            caption="../report/fidelity.rst",
+            category="Tables",
+        ),
+    log:
+        "results/logs/analyse/label_map_fidelity.log",
+    benchmark:
+        "results/benchmarks/analyse/label_map_fidelity.tsv"
+    conda:
+        "../../envs/analyse.yaml"
+    params:
+        domains=lambda wildcards: fidelity_test_sets()[0],
+        reference=lambda wildcards: fidelity_test_sets()[1],
+    script:
+        "../scripts/label_map_fidelity.py"
+
+
 rule plot_correlation:
     input:
         metrics="results/tables/metrics.csv",

@@ -5,6 +5,7 @@ include: "functions/evaluate.smk"
 
 
 rule evaluate_shard:
+    """One model on one shard of one test set (evaluation.jobs: per_test_set)."""
     input:
         unpack(lambda wildcards: model_files(wildcards.model)),
         data=lambda wildcards: dataset_root(
@@ -18,6 +19,7 @@ rule evaluate_shard:
     benchmark:
         "results/benchmarks/evaluate/evaluate_shard/{model}/{test_set}/shard-{shard}-of-{shards}.tsv"
     wildcard_constraints:
+        model=models_evaluated_by("per_test_set"),
         shard=r"\d+",
         shards=r"\d+",
     conda:
@@ -26,14 +28,39 @@ rule evaluate_shard:
     resources:
         gpu=1,
     params:
-        test_set=lambda wildcards: test_set_spec(wildcards.test_set),
+        test_sets=lambda wildcards: evaluated_test_sets([wildcards.test_set]),
         shards=lambda wildcards: int(wildcards.shards),
-        batch_size=config["evaluation"]["batch_size"],
-        calibration_pixels=config["evaluation"]["calibration_pixels"],
-        seed=config["evaluation"]["seed"],
-        device=config["evaluation"]["device"],
+        settings=EVALUATION_SETTINGS,
     script:
         "../scripts/evaluate_shard.py"
+
+
+use rule evaluate_shard as evaluate_model with:
+    """One model on one shard of every test set, imports and the model loaded once
+    (evaluation.jobs: per_model)."""
+    input:
+        unpack(lambda wildcards: model_files(wildcards.model)),
+        data=sorted(
+            {dataset_root(spec["dataset"]) for spec in config["test_sets"].values()}
+        ),
+        code=library_code("evaluate_shard.py"),
+    output:
+        [
+            f"results/evaluation/{{model}}/{name}/shard-{{shard}}-of-{{shards}}.npz"
+            for name in config["test_sets"]
+        ],
+    log:
+        "results/logs/evaluate/evaluate_model/{model}/shard-{shard}-of-{shards}.log",
+    benchmark:
+        "results/benchmarks/evaluate/evaluate_model/{model}/shard-{shard}-of-{shards}.tsv"
+    wildcard_constraints:
+        model=models_evaluated_by("per_model"),
+        shard=r"\d+",
+        shards=r"\d+",
+    params:
+        test_sets=evaluated_test_sets(config["test_sets"]),
+        shards=lambda wildcards: int(wildcards.shards),
+        settings=EVALUATION_SETTINGS,
 
 
 rule merge_evaluation:

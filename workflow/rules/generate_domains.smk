@@ -58,6 +58,32 @@ rule synthetic_dataset:
         "../scripts/synthetic_dataset.py"
 
 
+rule domain_reference_dataset:
+    """The real images of the generation's label maps, cut and resized as generation cuts the
+    maps: the reference of label-map fidelity (results/tables/fidelity.csv)."""
+    input:
+        data=lambda wildcards: dataset_root(
+            caption_set(DOMAIN_GENERATION["source_set"])["dataset"]
+        ),
+        code=library_code("domain_reference_dataset.py"),
+    output:
+        directory("resources/datasets/{dataset}"),
+    log:
+        "results/logs/generate/domain_reference_dataset/{dataset}.log",
+    benchmark:
+        "results/benchmarks/generate/domain_reference_dataset/{dataset}.tsv"
+    wildcard_constraints:
+        dataset="|".join(REFERENCE_DATASETS) or "^$",
+    conda:
+        "../../envs/generate.yaml"
+    params:
+        dataset=lambda wildcards: caption_set(DOMAIN_GENERATION["source_set"]),
+        images=DOMAIN_GENERATION["images"],
+        resolution=CONTROLNET["resolution"],
+    script:
+        "../scripts/domain_reference_dataset.py"
+
+
 rule plot_domain_samples:
     """The same label maps in every generated domain (Loiseau et al. Fig. 2/7)."""
     input:

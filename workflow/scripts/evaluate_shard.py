@@ -1,4 +1,5 @@
-"""Rule evaluate_shard: one model, one shard of one test set, every metric in one pass."""
+"""Rules evaluate_shard and evaluate_model: one model on one shard of one test set, or of every
+test set (imports and the model loaded once); every metric in one pass per image."""
 
 import sys
 
@@ -15,21 +16,17 @@ from segrel.evaluate.evaluation import evaluate_shard
 from segrel.models.segmentors import load_model
 
 torch.set_num_threads(snakemake.threads)
-test_set = snakemake.params.test_set
-samples = formats.list_samples(test_set["format"], snakemake.input.data, test_set["split"], test_set["subset"])
-shard = shard_samples(samples, int(snakemake.wildcards.shard), int(snakemake.params.shards))
-device = resolve_device(snakemake.params.device)
-log(f"{snakemake.wildcards.model} on {snakemake.wildcards.test_set}: {len(shard)} of {len(samples)} images, {device}")
+settings, model_name = snakemake.params.settings, snakemake.wildcards.model
+device = resolve_device(settings["device"])
 model = load_model(snakemake.input.config, snakemake.input.checkpoint, device=device)
-state = evaluate_shard(
-    model,
-    test_set["format"],
-    shard,
-    batch_size=snakemake.params.batch_size,
-    calibration_pixels=snakemake.params.calibration_pixels,
-    seed=snakemake.params.seed,
-    progress=progress,
-)
-with atomic_file(snakemake.output[0], "wb") as handle:
-    state.save(handle)
+# outputs in the order of params.test_sets (the rules list them so)
+for (name, test_set), output in zip(snakemake.params.test_sets.items(), snakemake.output, strict=True):
+    samples = formats.list_samples(test_set["format"], test_set["root"], test_set["split"], test_set["subset"])
+    shard = shard_samples(samples, int(snakemake.wildcards.shard), int(snakemake.params.shards))
+    log(f"{model_name} on {name}: {len(shard)} of {len(samples)} images, {device}")
+    state = evaluate_shard(model, test_set["format"], shard, batch_size=settings["batch_size"],
+                           calibration_pixels=settings["calibration_pixels"], seed=settings["seed"],
+                           progress=progress)
+    with atomic_file(output, "wb") as handle:
+        state.save(handle)
 log("done")

@@ -61,7 +61,26 @@ def analysis_outputs():
         outputs.append("results/figures/sample_size.png")
     if ANOMALY_DATASETS and config["models"]:
         outputs.append("results/figures/inpainting_control.png")
+    if REFERENCE_DATASETS and GENERATED_DATASETS and config["models"]:
+        outputs.append("results/tables/fidelity.csv")
     return outputs
+
+
+def test_sets_of(dataset):
+    """The test sets reading ``dataset``."""
+    return [
+        name for name, spec in config["test_sets"].items() if spec["dataset"] == dataset
+    ]
+
+
+def fidelity_test_sets():
+    """{domain: its test set} of the generated domains, and the reference test set."""
+    domains = {
+        config["datasets"][name]["domain"]: test_set
+        for name in GENERATED_DATASETS
+        for test_set in test_sets_of(name)
+    }
+    return domains, test_sets_of(REFERENCE_DATASETS[0])[0]
 
 
 def anomaly_test_sets():

@@ -1,4 +1,5 @@
 # Helper functions and constants of stage "evaluate", used by ../evaluate.smk.
+import re
 
 
 def test_set_spec(name):
@@ -8,6 +9,34 @@ def test_set_spec(name):
         "format": config["datasets"][test_set["dataset"]]["format"],
         "split": test_set["split"],
         "subset": test_set["subset"],
+    }
+
+
+# what shapes the shard states (segrel.evaluate.evaluation.EvaluationState records them)
+EVALUATION_SETTINGS = {
+    key: config["evaluation"][key]
+    for key in ("batch_size", "calibration_pixels", "seed", "device")
+}
+
+
+def models_evaluated_by(jobs):
+    """Wildcard regex of the models evaluated by jobs cut as ``jobs`` says (per_test_set or
+    per_model): every model for the one evaluation.jobs names, none for the other, so that each
+    shard file has exactly one producer.
+    """
+    if config["evaluation"]["jobs"] != jobs:
+        return "^$"
+    return "|".join(map(re.escape, config["models"])) or "^$"
+
+
+def evaluated_test_sets(names):
+    """{test set: its format, split, subset and dataset folder}, in the order of ``names``."""
+    return {
+        name: {
+            **test_set_spec(name),
+            "root": dataset_root(config["test_sets"][name]["dataset"]),
+        }
+        for name in names
     }
 
 

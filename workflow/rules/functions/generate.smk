@@ -66,7 +66,7 @@ def generation_outputs():
         and controlnet["validation"]["caption_set"] in sets
     ):
         outputs.append("results/figures/generate/controlnet_validation.png")
-    outputs += [dataset_root(name) for name in GENERATED_DATASETS]
+    outputs += [dataset_root(name) for name in GENERATED_DATASETS + REFERENCE_DATASETS]
     if GENERATED_DATASETS:
         outputs.append("results/figures/generate/domains.png")
     return outputs + anomaly_outputs()
@@ -75,7 +75,13 @@ def generation_outputs():
 GENERATED_DATASETS = [
     name
     for name, dataset in config["datasets"].items()
-    if dataset["source"] == "generated" and "anomalies" not in dataset
+    if dataset["source"] == "generated"
+    and "anomalies" not in dataset
+    and not dataset.get("reference")
+]
+# the real source images cut as generation cuts their maps (label-map fidelity's reference)
+REFERENCE_DATASETS = [
+    name for name, dataset in config["datasets"].items() if dataset.get("reference")
 ]
 
 

@@ -124,3 +124,24 @@ def pcc_vs_sample_size(image_confusion: dict[str, np.ndarray], real_miou: dict[s
             r = stats.pearsonr(proxy, real).statistic if np.ptp(proxy) > 0 else np.nan
             rows.append({"size": size, "repeat": repeat, "pearson_r": float(r)})
     return pd.DataFrame(rows, columns=["size", "repeat", "pearson_r"])
+
+
+def label_map_fidelity(metrics: pd.DataFrame, domains: dict[str, str], reference: str) -> pd.DataFrame:
+    """How well the generated images follow their label maps, per model and domain: mIoU on a
+    generated domain (against its conditioning maps), mIoU on the reference set (the real images
+    of those maps, cut alike) and their ratio, the relative fidelity (1: a segmenter finds the
+    map's layout in the generated image as well as in the real one). ``domains``: {domain: test
+    set}; ``metrics``: a metrics table.
+
+    >>> metrics = pd.DataFrame({"model": ["a", "a", "a"], "test_set": ["syn_fog", "ref", "syn_fog"],
+    ...                         "measure": ["miou", "miou", "ece"], "score": "", "value": [0.3, 0.6, 0.1]})
+    >>> label_map_fidelity(metrics, {"fog": "syn_fog"}, "ref").to_dict("records")
+    [{'model': 'a', 'domain': 'fog', 'test_set': 'syn_fog', 'miou': 0.3, 'reference_miou': 0.6, \
+'relative_fidelity': 0.5}]
+    """
+    miou = metrics[(metrics.measure == "miou") & (metrics.score == "")].set_index(["model", "test_set"]).value
+    rows = [{"model": model, "domain": domain, "test_set": test_set, "miou": miou.get((model, test_set), np.nan),
+             "reference_miou": miou.get((model, reference), np.nan)}
+            for model in sorted(metrics.model.unique()) for domain, test_set in domains.items()]
+    table = pd.DataFrame(rows, columns=["model", "domain", "test_set", "miou", "reference_miou"])
+    return table.assign(relative_fidelity=table.miou / table.reference_miou)

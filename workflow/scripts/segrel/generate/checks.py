@@ -10,13 +10,20 @@ def add_test_sets(config: dict) -> None:
     add_anomaly_test_sets(config)
 
 
+#: the real source images of the generated domains, cut as generation cuts their maps
+REFERENCE_SET = "domain_reference"
+
+
 def add_synthetic_test_sets(config: dict) -> None:
     """Each generation.domains entry adds a dataset and a test set ``synthetic_<name>``
-    (unless the config already names them), so that the domain is evaluated and can be a proxy."""
-    for domain in config.get("generation", {}).get("domains", {}):
-        name = f"synthetic_{domain}"
-        config.setdefault("datasets", {}).setdefault(name, {"format": "cityscapes", "source": "generated",
-                                                            "domain": domain})
+    (unless the config already names them), so that the domain is evaluated and can be a proxy;
+    with any domain, the reference set :data:`REFERENCE_SET` too (label-map fidelity)."""
+    domains = config.get("generation", {}).get("domains", {})
+    entries = {f"synthetic_{domain}": {"domain": domain} for domain in domains}
+    if domains:
+        entries[REFERENCE_SET] = {"reference": True}
+    for name, marker in entries.items():
+        config.setdefault("datasets", {}).setdefault(name, {"format": "cityscapes", "source": "generated", **marker})
         config.setdefault("test_sets", {}).setdefault(name, {"dataset": name, "split": "val", "subset": "*"})
 
 
@@ -48,7 +55,7 @@ def config_problems(config: dict) -> list[str]:
     sets = generation.get("captions", {}).get("sets", {})
     problems = []
     for name, dataset in datasets.items():
-        if (dataset.get("source") == "generated" and "anomalies" not in dataset
+        if (dataset.get("source") == "generated" and "anomalies" not in dataset and not dataset.get("reference")
                 and dataset.get("domain") not in generation.get("domains", {})):
             problems.append(f"config key 'datasets.{name}.domain': no generation.domains entry named "
                             f"{dataset.get('domain')!r}")

@@ -89,9 +89,7 @@ def write_domain_shard(out, pipeline, items, captions, domain: str, *, resolutio
                        settings: DomainGenerationSettings, progress=None) -> None:
     """Generate ``items`` in ``domain`` at ``resolution`` px into a Cityscapes-layout folder
     (split val): the image, and as ground truth the conditioning label map (labelIds and train ids)."""
-    from segrel.core import labels as lb
     from segrel.core.formats import read_ids
-    from segrel.core.io import save_png
     from segrel.generate.captions import prompt
 
     batch_size = settings.batch_size
@@ -103,8 +101,26 @@ def write_domain_shard(out, pipeline, items, captions, domain: str, *, resolutio
         images = generate(pipeline, maps, prompts, seeds, steps=settings.steps, guidance=settings.guidance,
                           eta=settings.eta)
         for (name, sample), label_ids, image in zip(batch, maps, images):
-            city = sample.group
-            save_png(out / "leftImg8bit" / "val" / city / f"{name}_leftImg8bit.png", image)
-            gt = out / "gtFine" / "val" / city
-            save_png(gt / f"{name}_gtFine_labelIds.png", label_ids)
-            save_png(gt / f"{name}_gtFine_labelTrainIds.png", lb.to_train_ids(label_ids, lb.CITYSCAPES_ID_TO_TRAINID))
+            _write_sample(out, name, sample.group, image, label_ids)
+
+
+def write_reference(out, items, *, resolution: int) -> None:
+    """The real images of ``items`` (as :func:`domain_items` lists them) cut and resized exactly as
+    generation cuts their label maps, with those maps, in the same layout: what a segmenter scores
+    on them is the reference of label-map fidelity (its mIoU on the generated images over this)."""
+    from segrel.core.formats import read_ids, read_image
+
+    for name, sample in items:
+        _write_sample(out, name, sample.group, center_square(read_image(sample.image), resolution),
+                      center_square(read_ids(sample.label), resolution))
+
+
+def _write_sample(out, name: str, city: str, image: np.ndarray, label_ids: np.ndarray) -> None:
+    """One image and its labelIds / train ids in Cityscapes layout (split val)."""
+    from segrel.core import labels as lb
+    from segrel.core.io import save_png
+
+    save_png(out / "leftImg8bit" / "val" / city / f"{name}_leftImg8bit.png", image)
+    gt = out / "gtFine" / "val" / city
+    save_png(gt / f"{name}_gtFine_labelIds.png", label_ids)
+    save_png(gt / f"{name}_gtFine_labelTrainIds.png", lb.to_train_ids(label_ids, lb.CITYSCAPES_ID_TO_TRAINID))
