@@ -53,16 +53,23 @@ def test_the_correlation_plot_depends_on_the_statistics_it_imports():
 
 
 def rule_blocks():
-    for smk in sorted((REPO / "workflow" / "rules").glob("*.smk")):
-        for block in re.split(r"(?m)^(?=rule )", smk.read_text())[1:]:
-            yield re.match(r"rule (\w+)", block).group(1), block
+    """(rule, its block of text, the rule it is derived from by ``use rule ... as``, or None)."""
+    for smk in sorted((REPO / "workflow" / "rules").rglob("*.smk")):
+        for block in re.split(r"(?m)^(?=(?:use )?rule )", smk.read_text())[1:]:
+            derived = re.match(r"use rule (\w+) as (\w+)", block)
+            if derived:
+                yield derived.group(2), block, derived.group(1)
+            else:
+                yield re.match(r"rule (\w+)", block).group(1), block, None
 
 
 def test_every_rule_script_declares_its_own_import_closure():
-    """No hand-listed module names: each rule with a script names that script in library_code()."""
+    """No hand-listed module names: each rule with a script names that script in library_code()
+    (a rule derived from another runs, and names, the other's script)."""
+    blocks = {rule: (block, base) for rule, block, base in rule_blocks()}
     checked = 0
-    for rule, block in rule_blocks():
-        script = re.search(r'script:\s+"\.\./scripts/(\w+\.py)"', block)
+    for rule, (block, base) in blocks.items():
+        script = re.search(r'script:\s+"\.\./scripts/(\w+\.py)"', blocks[base][0] if base else block)
         code = re.findall(r"library_code\(([^)]*)\)", block)
         if script is None:
             assert not code, rule
