@@ -198,9 +198,7 @@ rule plot_reliability:
 rule plot_confidence_maps:
     input:
         unpack(lambda wildcards: model_files(wildcards.model)),
-        data=sorted(
-            {dataset_root(spec["dataset"]) for spec in config["test_sets"].values()}
-        ),
+        data=test_set_roots(),
         code=library_code("plot_confidence_maps.py"),
     output:
         png=report(
@@ -221,10 +219,7 @@ rule plot_confidence_maps:
     resources:
         gpu=1,  # runs the model, on evaluation.device
     params:
-        test_sets={
-            name: {**test_set_spec(name), "root": dataset_root(spec["dataset"])}
-            for name, spec in config["test_sets"].items()
-        },
+        test_sets=evaluated_test_sets(config["test_sets"]),
         images=config["analysis"]["confidence_maps"]["images_per_test_set"],
         device=config["evaluation"]["device"],
     script:

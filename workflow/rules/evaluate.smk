@@ -40,9 +40,7 @@ use rule evaluate_shard as evaluate_model with:
     (evaluation.jobs: per_model)."""
     input:
         unpack(lambda wildcards: model_files(wildcards.model)),
-        data=sorted(
-            {dataset_root(spec["dataset"]) for spec in config["test_sets"].values()}
-        ),
+        data=test_set_roots(),
         code=library_code("evaluate_shard.py"),
     output:
         [

@@ -40,6 +40,13 @@ def evaluated_test_sets(names):
     }
 
 
+def test_set_roots():
+    """The dataset folders every configured test set reads (each once)."""
+    return sorted(
+        {dataset_root(spec["dataset"]) for spec in config["test_sets"].values()}
+    )
+
+
 def evaluation_shards():
     """{(model, test set): [shard state files]} for every configured pair."""
     shards = config["evaluation"]["shards"]

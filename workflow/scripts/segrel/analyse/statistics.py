@@ -139,7 +139,7 @@ def label_map_fidelity(metrics: pd.DataFrame, domains: dict[str, str], reference
     [{'model': 'a', 'domain': 'fog', 'test_set': 'syn_fog', 'miou': 0.3, 'reference_miou': 0.6, \
 'relative_fidelity': 0.5}]
     """
-    miou = metrics[(metrics.measure == "miou") & (metrics.score == "")].set_index(["model", "test_set"]).value
+    miou = select_metrics(metrics, ["miou"]).set_index(["model", "test_set"]).value
     rows = [{"model": model, "domain": domain, "test_set": test_set, "miou": miou.get((model, test_set), np.nan),
              "reference_miou": miou.get((model, reference), np.nan)}
             for model in sorted(metrics.model.unique()) for domain, test_set in domains.items()]

@@ -204,4 +204,3 @@ def read_label(fmt: str, path: str | Path) -> np.ndarray:
 def local_ood_mask(fmt: str, stored_ids: np.ndarray) -> np.ndarray:
     """True where the pixel's class is absent from Cityscapes (local OOD region; IDD's extra classes)."""
     return np.isin(stored_ids, dataset_format(fmt).local_ood_ids)
-
