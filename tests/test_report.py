@@ -1,4 +1,4 @@
-"""The analyse stage and the report on a tiny but complete study (3 models): every figure and
+"""The analyse stage and the report on a tiny but complete study (4 models, one a snapshot): every figure and
 table, correlations against numpy, deterministic figures, partial re-runs, and the HTML report
 rendered in headless Chromium."""
 
@@ -29,6 +29,8 @@ TINY_STUDY = {
         "segformer_b0": {"family": "SegFormer", "base": "segformer/segformer_mit-b0_8xb1-160k_cityscapes-1024x1024.py"},
         "fcn_r18": {"family": "FCN", "base": "fcn/fcn_r18-d8_4xb2-80k_cityscapes-512x1024.py"},
         "bisenetv2": {"family": "BiSeNetV2", "base": "bisenetv2/bisenetv2_fcn_4xb4-160k_cityscapes-1024x1024.py"},
+        # an earlier stop of segformer_b0's run (rule demo_model_snapshot)
+        "segformer_b0_2it": {"family": "SegFormer", "snapshot_of": "segformer_b0", "training": {"iterations": 2}},
     },
     "model_training": {"iterations": 3, "batch_size": 2, "crop_size": [64, 128]},
     "test_sets": {
@@ -100,7 +102,7 @@ def test_correlations_match_numpy_on_the_metrics_table(study):
         models = sorted(TINY_STUDY["models"])
         x = [value[(*rows_of[row.metric], row.proxy, m)] for m in models]
         y = [value[(*rows_of[row.metric], row.real, m)] for m in models]
-        assert row.n_models == 3
+        assert row.n_models == len(models) == 4
         np.testing.assert_allclose(row.pearson_r, np.corrcoef(x, y)[0, 1], atol=1e-12)
     # with the full image set, every subset is the whole set: PCC equals the full-set PCC
     sample_size = pd.read_csv(workdir / "results" / "tables" / "sample_size.csv")

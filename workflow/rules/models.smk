@@ -11,6 +11,8 @@ rule train_demo_model:
     output:
         config="resources/models/{model}/{model}.py",
         checkpoint="resources/models/{model}/{model}.pth",
+        # the weights after the iterations of models that are earlier stops of this run
+        snapshots=directory("resources/models/{model}/snapshots"),
     log:
         "results/logs/models/train_demo_model/{model}.log",
     benchmark:
@@ -26,6 +28,30 @@ rule train_demo_model:
         settings=training_settings,
     script:
         "../scripts/train_demo_model.py"
+
+
+rule demo_model_snapshot:
+    """A demo model that is an earlier stop of another one's training run (no training)."""
+    input:
+        unpack(snapshot_source),
+        code=library_code("demo_model_snapshot.py"),
+    output:
+        config="resources/models/{model}/{model}.py",
+        checkpoint="resources/models/{model}/{model}.pth",
+    log:
+        "results/logs/models/demo_model_snapshot/{model}.log",
+    benchmark:
+        "results/benchmarks/models/demo_model_snapshot/{model}.tsv"
+    wildcard_constraints:
+        model="|".join(SNAPSHOT_MODELS) or "^$",
+    conda:
+        "../../envs/models.yaml"
+    params:
+        iterations=lambda wildcards: config["models"][wildcards.model]["training"][
+            "iterations"
+        ],
+    script:
+        "../scripts/demo_model_snapshot.py"
 
 
 rule fetch_zoo_model:

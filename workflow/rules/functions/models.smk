@@ -1,7 +1,13 @@
 # Helper functions and constants of stage "models", used by ../models.smk.
 
+# demo models trained here, and those that are an earlier stop of one of their runs
 DEMO_MODELS = [
-    name for name, model in config["models"].items() if model["source"] == "demo"
+    name
+    for name, model in config["models"].items()
+    if model["source"] == "demo" and "snapshot_of" not in model
+]
+SNAPSHOT_MODELS = [
+    name for name, model in config["models"].items() if "snapshot_of" in model
 ]
 ZOO_MODELS = [
     name for name, model in config["models"].items() if model["source"] == "zoo"
@@ -18,16 +24,41 @@ def zoo_model(wildcards):
 
 
 def training_settings(wildcards):
-    """Everything that shapes one demo model (tracked as a param: a change retrains it)."""
+    """Everything that shapes one demo model (tracked as a param: a change retrains it): the
+    model_training keys with the model's own values, and the iterations its snapshots keep.
+    """
     training = config["model_training"]
     model = config["models"][wildcards.model]
+    own = {**training, **model["training"]}
     return {
         "base": model["base"],
         "overrides": model["overrides"],
         "image_size": [config["demo"]["height"], config["demo"]["width"]],
-        "crop_size": training["crop_size"],
-        "iterations": model.get("iterations", training["iterations"]),
-        "batch_size": training["batch_size"],
-        "learning_rate": training["learning_rate"],
-        "seed": training["seed"],
+        **{
+            key: own[key]
+            for key in (
+                "crop_size",
+                "iterations",
+                "batch_size",
+                "learning_rate",
+                "seed",
+                "photometric_distortion",
+            )
+        },
+        "snapshots": sorted(
+            {
+                other["training"]["iterations"]
+                for other in config["models"].values()
+                if other.get("snapshot_of") == wildcards.model
+            }
+        ),
+    }
+
+
+def snapshot_source(wildcards):
+    """The training run a snapshot model is an earlier stop of: its kept weights and its config."""
+    parent = config["models"][wildcards.model]["snapshot_of"]
+    return {
+        "snapshots": f"resources/models/{parent}/snapshots",
+        "config": model_files(parent)["config"],
     }

@@ -13,7 +13,32 @@ def config_problems(config: dict) -> list[str]:
             problems.append(f"config key 'model_training.train_dataset': no dataset named {train!r}")
         elif datasets[train]["format"] != "cityscapes":
             problems.append(f"config key 'model_training.train_dataset': {train!r} must have format cityscapes")
-    return problems + _zoo_references(config)
+    return problems + _zoo_references(config) + _snapshot_problems(config)
+
+
+def _snapshot_problems(config: dict) -> list[str]:
+    """A snapshot model is an earlier stop of a demo model's own run: nothing else of its own."""
+    models = config.get("models", {})
+    default_iterations = config.get("model_training", {}).get("iterations")
+    problems = []
+    for name, model in models.items():
+        parent_name = model.get("snapshot_of")
+        if parent_name is None:
+            continue
+        key = f"config key 'models.{name}.snapshot_of'"
+        parent = models.get(parent_name)
+        if parent is None or parent.get("source") != "demo" or "snapshot_of" in parent:
+            problems.append(f"{key}: {parent_name!r} is not a demo model with a training run of its own")
+            continue
+        own = [key for key in ("base", "zoo", "overrides") if model.get(key)]
+        own += [f"training.{key}" for key in model.get("training", {}) if key != "iterations"]
+        if own or model.get("source") != "demo":
+            problems.append(f"{key}: a snapshot takes everything but training.iterations from {parent_name!r}; "
+                            f"remove {', '.join(own) or 'source: zoo'}")
+        run = parent.get("training", {}).get("iterations", default_iterations)
+        if run is not None and model.get("training", {}).get("iterations", 0) >= run:
+            problems.append(f"{key}: training.iterations must be fewer than the {run} of {parent_name!r}'s run")
+    return problems
 
 
 def _zoo_references(config: dict) -> list[str]:

@@ -11,12 +11,14 @@ training loop. They are saved as the zoo saves them: ``<name>.py`` (the full con
 from __future__ import annotations
 
 import os
+import shutil
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
 import torch
 
+from segrel.core.io import atomic_directory, atomic_file
 from segrel.core.settings import SectionSettings
 
 
@@ -69,6 +71,8 @@ class DemoTrainingSettings(SectionSettings):
     batch_size: int  # images per step
     learning_rate: float  # AdamW
     seed: int  # mmengine's randomness seed
+    photometric_distortion: bool  # mmseg's PhotoMetricDistortion among the augmentations
+    snapshots: list  # iterations < ``iterations`` whose weights are also kept (earlier stops of the run)
 
 
 def demo_training_config(settings: DemoTrainingSettings, *, data_root: str, work_dir: str):
@@ -84,7 +88,8 @@ def demo_training_config(settings: DemoTrainingSettings, *, data_root: str, work
     image_size, crop_size, iterations = settings.image_size, settings.crop_size, settings.iterations
     cfg.model = _demo_model(cfg.model.to_dict(), crop_size)
     cfg.test_pipeline = _test_pipeline(image_size)
-    cfg.train_dataloader = _train_dataloader(data_root, settings.batch_size, _train_pipeline(image_size, crop_size))
+    pipeline = _train_pipeline(image_size, crop_size, settings.photometric_distortion)
+    cfg.train_dataloader = _train_dataloader(data_root, settings.batch_size, pipeline)
     for key in ("val_dataloader", "val_evaluator", "val_cfg", "test_dataloader", "test_evaluator", "test_cfg"):
         cfg[key] = None
     cfg.train_cfg = {"type": "IterBasedTrainLoop", "max_iters": iterations, "val_interval": iterations + 1}
@@ -95,6 +100,9 @@ def demo_training_config(settings: DemoTrainingSettings, *, data_root: str, work
     }
     cfg.param_scheduler = _warmup_then_poly(iterations)
     cfg.default_hooks = _hooks(iterations)
+    # zoo-like weights (meta + state_dict) at the snapshots and the end, no optimiser state
+    cfg.custom_hooks = [{"type": _weights_hook(), "iterations": sorted({*settings.snapshots, iterations}),
+                         "out_dir": work_dir}]
     cfg.visualizer = {"type": "SegLocalVisualizer", "vis_backends": [], "name": "visualizer"}
     cfg.log_processor = {"by_epoch": False}
     cfg.randomness = {"seed": settings.seed, "deterministic": False}
@@ -116,7 +124,7 @@ def _demo_model(model: dict, crop_size) -> dict:
     return model
 
 
-def _train_pipeline(image_size, crop_size) -> list[dict]:
+def _train_pipeline(image_size, crop_size, photometric_distortion: bool = True) -> list[dict]:
     """mmseg's Cityscapes augmentations, at the demo's image and crop sizes."""
     height, width = image_size
     crop_h, crop_w = crop_size
@@ -126,7 +134,7 @@ def _train_pipeline(image_size, crop_size) -> list[dict]:
         {"type": "RandomResize", "scale": (width, height), "ratio_range": (0.5, 2.0), "keep_ratio": True},
         {"type": "RandomCrop", "crop_size": (crop_h, crop_w), "cat_max_ratio": 0.75},
         {"type": "RandomFlip", "prob": 0.5},
-        {"type": "PhotoMetricDistortion"},
+        *([{"type": "PhotoMetricDistortion"}] if photometric_distortion else []),
         {"type": "PackSegInputs"},
     ]
 
@@ -160,29 +168,64 @@ def _train_dataloader(data_root: str, batch_size: int, pipeline: list[dict]) -> 
 def _warmup_then_poly(iterations: int) -> list[dict]:
     """Linear warm-up over the first tenth of training, then mmseg's poly decay."""
     warmup = max(1, iterations // 10)
-    return [
-        {"type": "LinearLR", "start_factor": 0.1, "by_epoch": False, "begin": 0, "end": warmup},
-        {"type": "PolyLR", "power": 1.0, "eta_min": 0.0, "by_epoch": False, "begin": warmup, "end": iterations},
-    ]
+    schedule = [{"type": "LinearLR", "start_factor": 0.1, "by_epoch": False, "begin": 0, "end": warmup}]
+    if iterations > warmup:  # mmengine refuses an empty poly phase (a 1-iteration run)
+        schedule.append({"type": "PolyLR", "power": 1.0, "eta_min": 0.0, "by_epoch": False, "begin": warmup,
+                         "end": iterations})
+    return schedule
 
 
 def _hooks(iterations: int) -> dict:
-    """Logging about 20 times a run, one checkpoint at the end, no visualisation."""
+    """Logging about 20 times a run, no visualisation; weights are saved by :func:`_weights_hook`."""
     return {
         "timer": {"type": "IterTimerHook"},
         "logger": {"type": "LoggerHook", "interval": max(1, iterations // 20), "log_metric_by_epoch": False},
         "param_scheduler": {"type": "ParamSchedulerHook"},
-        "checkpoint": {"type": "CheckpointHook", "by_epoch": False, "interval": iterations, "save_last": True},
+        "checkpoint": None,
         "sampler_seed": {"type": "DistSamplerSeedHook"},
         "visualization": {"type": "SegVisualizationHook", "draw": False},
     }
 
 
-def train_demo_model(config_out: str | Path, checkpoint_out: str | Path, settings: DemoTrainingSettings, *,
-                     data_root: str) -> None:
-    """Train with mmseg's runner; save the config and a zoo-like checkpoint (meta + state_dict).
+def _weights_hook() -> str:
+    """Registers (once) and names an mmengine hook that saves zoo-like checkpoints (``meta`` +
+    ``state_dict``, no optimiser state) as ``<out_dir>/iter_<n>.pth`` after the given iterations."""
+    from mmengine.hooks import Hook
+    from mmengine.registry import HOOKS
 
-    Training runs in a scratch folder beside the outputs; the two files are moved into place
+    name = "SegrelWeightsHook"
+    if name in HOOKS.module_dict:
+        return name
+
+    class WeightsHook(Hook):
+        priority = "VERY_LOW"
+
+        def __init__(self, iterations, out_dir):
+            self.iterations, self.out_dir = set(iterations), Path(out_dir)
+
+        def after_train_iter(self, runner, batch_idx, data_batch=None, outputs=None):
+            if runner.iter + 1 not in self.iterations:
+                return
+            from mmengine.model import is_model_wrapper
+
+            model = runner.model.module if is_model_wrapper(runner.model) else runner.model
+            meta = {"iterations": runner.iter + 1, "seed": runner.seed,
+                    "dataset_meta": runner.train_dataloader.dataset.metainfo}
+            state = {key: value.detach().cpu() for key, value in model.state_dict().items()}
+            self.out_dir.mkdir(parents=True, exist_ok=True)
+            torch.save({"meta": meta, "state_dict": state}, self.out_dir / f"iter_{runner.iter + 1}.pth")
+
+    HOOKS.register_module(name=name, module=WeightsHook)
+    return name
+
+
+def train_demo_model(config_out: str | Path, checkpoint_out: str | Path, settings: DemoTrainingSettings, *,
+                     data_root: str, snapshots_out: str | Path | None = None) -> None:
+    """Train with mmseg's runner; save the config and a zoo-like checkpoint (meta + state_dict),
+    and the weights after each of ``settings.snapshots`` iterations as
+    ``<snapshots_out>/iter_<n>.pth`` (see :func:`copy_snapshot`).
+
+    Training runs in a scratch folder beside the outputs; the files are moved into place
     only when training has finished.
     """
     from mmengine.runner import Runner
@@ -190,21 +233,31 @@ def train_demo_model(config_out: str | Path, checkpoint_out: str | Path, setting
     config_out, checkpoint_out = Path(config_out), Path(checkpoint_out)
     checkpoint_out.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix=".training.", dir=checkpoint_out.parent) as scratch:
-        scratch = Path(scratch)
-        work_dir = scratch / "work"
-        cfg = demo_training_config(settings, data_root=data_root, work_dir=str(work_dir))
+        weights = Path(scratch) / "weights"
+        cfg = demo_training_config(settings, data_root=data_root, work_dir=str(weights))
         Runner.from_cfg(cfg).train()
-        iterations = cfg.train_cfg["max_iters"]
-        checkpoint = torch.load(work_dir / f"iter_{iterations}.pth", map_location="cpu", weights_only=False)
-        zoo_like = {"meta": {"iterations": iterations, "seed": cfg.randomness["seed"],
-                             "dataset_meta": checkpoint["meta"].get("dataset_meta")},
-                    "state_dict": checkpoint["state_dict"]}
-        torch.save(zoo_like, scratch / "checkpoint.pth")
-        for key in ("train_dataloader", "train_cfg", "optim_wrapper", "param_scheduler"):
+        for key in ("train_dataloader", "train_cfg", "optim_wrapper", "param_scheduler", "custom_hooks"):
             cfg[key] = None  # an inference config, as the zoo ships
-        cfg.dump(str(scratch / "config.py"))
-        os.replace(scratch / "checkpoint.pth", checkpoint_out)
-        os.replace(scratch / "config.py", config_out)
+        cfg.dump(str(Path(scratch) / "config.py"))
+        if snapshots_out is not None:
+            with atomic_directory(snapshots_out) as snapshots:
+                for iterations in settings.snapshots:
+                    os.replace(weights / f"iter_{iterations}.pth", snapshots / f"iter_{iterations}.pth")
+        os.replace(weights / f"iter_{settings.iterations}.pth", checkpoint_out)
+        os.replace(Path(scratch) / "config.py", config_out)
+
+
+def copy_snapshot(snapshots, iterations: int, run_config, config_out: str | Path, checkpoint_out: str | Path) -> None:
+    """A demo model that is an earlier stop of another one's training run: the weights that
+    :func:`train_demo_model` kept after ``iterations`` iterations, with the run's config."""
+    source = Path(snapshots) / f"iter_{iterations}.pth"
+    if not source.is_file():
+        kept = sorted(path.name for path in Path(snapshots).glob("iter_*.pth"))
+        raise FileNotFoundError(f"{snapshots} holds no weights after {iterations} iterations (it has {kept}); "
+                                "its training run must list the iterations in its settings' snapshots")
+    for path, out in ((source, checkpoint_out), (run_config, config_out)):
+        with atomic_file(out, "wb") as handle, open(path, "rb") as original:
+            shutil.copyfileobj(original, handle)
 
 
 def load_model(config, checkpoint: str | Path, device: str = "cpu"):

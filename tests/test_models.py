@@ -1,0 +1,58 @@
+"""Demo model training: the weights a run keeps are the weights of a shorter run, and the
+training options reach mmseg's pipeline."""
+
+import pytest
+import torch
+
+from segrel.data.demo.writers import write_cityscapes
+from segrel.models.segmentors import DemoTrainingSettings, copy_snapshot, demo_training_config, train_demo_model
+
+SEGFORMER = "segformer/segformer_mit-b0_8xb1-160k_cityscapes-1024x1024.py"
+
+
+def _settings(**changes) -> DemoTrainingSettings:
+    values = {"base": SEGFORMER, "overrides": {}, "image_size": [64, 128], "crop_size": [64, 128],
+              "iterations": 2, "batch_size": 2, "learning_rate": 1e-3, "seed": 0,
+              "photometric_distortion": True, "snapshots": []}
+    return DemoTrainingSettings(**{**values, **changes})
+
+
+@pytest.fixture(scope="module")
+def cityscapes(tmp_path_factory):
+    root = tmp_path_factory.mktemp("data") / "cityscapes"
+    write_cityscapes(root, seed=5, height=64, width=128, cities={"train": {"aachen": 4}})
+    return root
+
+
+def test_a_snapshot_is_the_run_stopped_early(cityscapes, tmp_path):
+    """Weights kept after 1 iteration of a 2-iteration run = a 1-iteration run's (the warm-up
+    makes the first step's learning rate the same in both)."""
+    long_run, short_run, copy = tmp_path / "long", tmp_path / "short", tmp_path / "copy"
+    train_demo_model(long_run / "m.py", long_run / "m.pth", _settings(iterations=2, snapshots=[1]),
+                     data_root=str(cityscapes), snapshots_out=long_run / "snapshots")
+    train_demo_model(short_run / "m.py", short_run / "m.pth", _settings(iterations=1), data_root=str(cityscapes))
+    copy_snapshot(long_run / "snapshots", 1, long_run / "m.py", copy / "m.py", copy / "m.pth")
+
+    snapshot = torch.load(copy / "m.pth", weights_only=False)
+    short = torch.load(short_run / "m.pth", weights_only=False)
+    final = torch.load(long_run / "m.pth", weights_only=False)
+    assert snapshot["meta"]["iterations"] == 1 and final["meta"]["iterations"] == 2
+    assert snapshot["state_dict"].keys() == short["state_dict"].keys()
+    for key, value in snapshot["state_dict"].items():
+        assert torch.equal(value, short["state_dict"][key]), key
+    assert any(not torch.equal(value, final["state_dict"][key]) for key, value in snapshot["state_dict"].items())
+    assert (copy / "m.py").read_text() == (long_run / "m.py").read_text()
+    assert sorted(path.name for path in (long_run / "snapshots").iterdir()) == ["iter_1.pth"]
+
+    with pytest.raises(FileNotFoundError, match=r"no weights after 5 iterations \(it has \['iter_1.pth'\]\)"):
+        copy_snapshot(long_run / "snapshots", 5, long_run / "m.py", copy / "x.py", copy / "x.pth")
+    assert not (copy / "x.pth").exists()
+
+
+@pytest.mark.parametrize("distortion", [True, False])
+def test_photometric_distortion_is_optional(tmp_path, distortion):
+    cfg = demo_training_config(_settings(photometric_distortion=distortion), data_root=str(tmp_path),
+                               work_dir=str(tmp_path / "work"))
+    steps = [step["type"] for step in cfg.train_dataloader["dataset"]["pipeline"]]
+    assert ("PhotoMetricDistortion" in steps) == distortion
+    assert steps[-1] == "PackSegInputs" and "RandomCrop" in steps
