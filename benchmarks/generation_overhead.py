@@ -52,9 +52,10 @@ def main() -> None:
     items = domain_items(samples, args.images)
     captions = {sample.name: "a city street" for _, sample in items}
     maps = [center_square(formats.read_ids(sample.label), args.resolution) for _, sample in items]
-    conditions = [torch.from_numpy(condition_map(m))[None, None].expand(1, 3, -1, -1) for m in maps]
+    conditions = [torch.from_numpy(condition_map(m))[None] for m in maps]
     settings = DomainGenerationSettings(source_set="cityscapes_val", images=args.images, shards=1, batch_size=1,
-                                        steps=args.steps, guidance=args.guidance, eta=0.0, seed=0, device=args.device)
+                                        steps=args.steps, guidance=args.guidance, eta=0.0, conditioning_scale=1.0, seed=0,
+                                        device=args.device)
 
     def bare():
         for (name, _), condition in zip(items, conditions):

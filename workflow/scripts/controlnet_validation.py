@@ -26,7 +26,8 @@ maps = [center_square(formats.read_ids(s.label), size) for s in samples]
 pipeline = load_pipeline(snakemake.params.base, snakemake.input.controlnet, device)
 images = generate(pipeline, maps, [captions[s.name] for s in samples],
                   [image_seed(snakemake.params.seed, "validation", s.name) for s in samples],
-                  steps=validation["steps"], guidance=validation["guidance"], eta=validation["eta"])
+                  steps=validation["steps"], guidance=validation["guidance"], eta=validation["eta"],
+                  conditioning_scale=validation["conditioning_scale"])
 rows = []
 for sample, label_map, image in zip(samples, maps, images):
     real = center_square(np.asarray(Image.open(sample.image).convert("RGB")), size)

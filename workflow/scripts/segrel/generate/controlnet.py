@@ -1,8 +1,8 @@
 """ControlNet on Cityscapes label maps (Loiseau et al. 2024; reference code valeoai/GenVal).
 
-The condition is the single-channel labelIds map scaled to (id + 1) / 34 (not a colour
-palette), repeated to 3 channels so that diffusers' ControlNet pipeline takes it like any
-control image. Training images are random square crops of side min(H, W), resized (nearest,
+The condition is the label map in the Cityscapes colour palette (see :func:`condition_map`),
+a 3-channel control image as diffusers' ControlNet pipeline takes any. Training images are
+random square crops of side min(H, W), resized (nearest,
 image and map alike) to the training resolution. Stable Diffusion stays frozen; only the
 ControlNet, initialised from SD's UNet, learns. The loop is the glue of diffusers'
 examples/controlnet/train_controlnet.py around accelerate (mixed precision, gradient
@@ -22,16 +22,21 @@ from PIL import Image
 
 from segrel.core.settings import SectionSettings
 
-LABEL_ID_LEVELS = 34  # Cityscapes labelIds -1..33 -> (id + 1) / 34 in [0, 1]
-
-
 def condition_map(label_ids: np.ndarray) -> np.ndarray:
-    """(H, W) Cityscapes labelIds -> (H, W) float32 condition (id + 1) / 34.
+    """(H, W) Cityscapes labelIds -> (3, H, W) float32 condition: each pixel's Cityscapes
+    palette colour (``*_gtFine_color.png``) in [0, 1].
 
-    >>> [round(float(v), 4) for v in condition_map(np.array([[0, 7], [26, 33]], dtype=np.uint8)).ravel()]
-    [0.0294, 0.2353, 0.7941, 1.0]
+    The palette, not the single-channel (id + 1) / 34 it replaced: neighbouring ids there
+    differed by 0.03 (road 0.24, sidewalk 0.26), which the demo's ControlNet could not tell
+    apart in its budget (its x0 predictions were the same grey image for every map); distinct
+    colours, three channels apart, are what ControlNet's own segmentation models read.
+
+    >>> (condition_map(np.array([[7, 26]], dtype=np.uint8)).transpose(1, 2, 0) * 255).round().astype(int).tolist()
+    [[[128, 64, 128], [0, 0, 142]]]
     """
-    return (label_ids.astype(np.float32) + 1.0) / LABEL_ID_LEVELS
+    from segrel.core.labels import ID_COLORS
+
+    return np.ascontiguousarray(ID_COLORS[label_ids].transpose(2, 0, 1), dtype=np.float32) / 255.0
 
 
 def square_crop(image: Image.Image, label_ids: np.ndarray, size: int, rng: np.random.Generator):
@@ -69,7 +74,7 @@ class LabelMapDataset(torch.utils.data.Dataset):
         image, label = square_crop(Image.open(example.image).convert("RGB"),
                                    np.asarray(Image.open(example.label)), self.size, rng)
         pixels = torch.from_numpy(np.asarray(image, dtype=np.float32) / 127.5 - 1.0).permute(2, 0, 1)
-        condition = torch.from_numpy(condition_map(label))[None].expand(3, -1, -1).contiguous()
+        condition = torch.from_numpy(condition_map(label))
         ids = self.tokenizer(example.caption, max_length=self.tokenizer.model_max_length, padding="max_length",
                              truncation=True, return_tensors="pt").input_ids[0]
         return {"pixel_values": pixels, "conditioning_pixel_values": condition, "input_ids": ids}

@@ -41,13 +41,15 @@ def load_pipeline(base: str, controlnet: str, device: str = "cpu"):
 
 
 def generate(pipeline, label_maps: Sequence[np.ndarray], prompts: Sequence[str], seeds: Sequence[int], *,
-             steps: int = 25, guidance: float = 8.0, eta: float = 0.0) -> list[np.ndarray]:
-    """One (H, W, 3) uint8 image per square labelIds map, conditioned on (id + 1) / 34."""
-    conditions = torch.stack([torch.from_numpy(condition_map(m))[None].expand(3, -1, -1) for m in label_maps])
+             steps: int = 25, guidance: float = 8.0, eta: float = 0.0,
+             conditioning_scale: float = 1.0) -> list[np.ndarray]:
+    """One (H, W, 3) uint8 image per square labelIds map (see controlnet.condition_map);
+    ``conditioning_scale`` multiplies the ControlNet's residuals (diffusers' controlnet_conditioning_scale)."""
+    conditions = torch.stack([torch.from_numpy(condition_map(m)) for m in label_maps])
     generators = [torch.Generator(device="cpu").manual_seed(int(s)) for s in seeds]
     size = label_maps[0].shape[0]
     images = pipeline(list(prompts), image=conditions, num_inference_steps=steps, guidance_scale=guidance, eta=eta,
-                      generator=generators, height=size, width=size, output_type="np").images
+                      controlnet_conditioning_scale=conditioning_scale, generator=generators, height=size, width=size, output_type="np").images
     return [(np.clip(image, 0, 1) * 255).round().astype(np.uint8) for image in images]
 
 
@@ -81,6 +83,7 @@ class DomainGenerationSettings(SectionSettings):
     steps: int  # DDIM steps
     guidance: float  # classifier-free guidance scale
     eta: float  # DDIM eta
+    conditioning_scale: float  # ControlNet residual scale (diffusers' controlnet_conditioning_scale)
     seed: int  # base seed; each image's own comes from (seed, domain, name)
     device: str  # "auto", "cpu" or "cuda"
 
@@ -99,7 +102,7 @@ def write_domain_shard(out, pipeline, items, captions, domain: str, *, resolutio
         prompts = [prompt(captions[sample.name], domain) for _, sample in batch]
         seeds = [image_seed(settings.seed, domain, name) for name, _ in batch]
         images = generate(pipeline, maps, prompts, seeds, steps=settings.steps, guidance=settings.guidance,
-                          eta=settings.eta)
+                          eta=settings.eta, conditioning_scale=settings.conditioning_scale)
         for (name, sample), label_ids, image in zip(batch, maps, images):
             _write_sample(out, name, sample.group, image, label_ids)
 
