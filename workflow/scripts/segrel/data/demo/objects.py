@@ -19,13 +19,13 @@ def tree(canvas: Canvas, rng, style, x, z):
 
 def pole(canvas: Canvas, rng, x, z, with_lamp: bool):
     height = rng.uniform(4.0, 8.0)
-    canvas.box(x - 0.12, x + 0.12, 0.0, height, z, class_id("pole"), jitter(rng, (0.40, 0.40, 0.42)))
+    canvas.box(x - 0.08, x + 0.08, 0.0, height, z, class_id("pole"), jitter(rng, (0.40, 0.40, 0.42)))
     kind = rng.integers(3)
     if kind == 0:  # traffic sign
         shape_color = [(0.1, 0.2, 0.7), (0.8, 0.1, 0.1), (0.9, 0.8, 0.1)][rng.integers(3)]
-        canvas.disc(x, 2.6, 0.45, 0.45, z - 0.02, class_id("traffic sign"), jitter(rng, shape_color), texture=0.2)
+        canvas.disc(x, 2.6, 0.35, 0.35, z - 0.02, class_id("traffic sign"), jitter(rng, shape_color), texture=0.2)
     elif kind == 1:  # traffic light
-        canvas.box(x - 0.22, x + 0.22, 3.1, 4.1, z - 0.02, class_id("traffic light"), (0.08, 0.08, 0.08), texture=0.2)
+        canvas.box(x - 0.18, x + 0.18, 3.2, 4.1, z - 0.02, class_id("traffic light"), (0.08, 0.08, 0.08), texture=0.2)
         lamp = [(0.9, 0.1, 0.05), (0.95, 0.7, 0.05), (0.1, 0.9, 0.3)][rng.integers(3)]
         canvas.disc(x, 3.9, 0.09, 0.09, z - 0.03, class_id("traffic light"), lamp, texture=0.0, emissive=True)
         canvas.lights.append(Light((x, 3.9, z), lamp, 0.6, "traffic"))
@@ -35,40 +35,23 @@ def pole(canvas: Canvas, rng, x, z, with_lamp: bool):
         canvas.lights.append(Light((x - 0.2, height, z), (1.0, 0.8, 0.5), 3.0, "lamp"))
 
 
-#: body colours of the large vehicles (cars take any colour): livery that tells a bus from a
-#: truck at the demo's resolution, as it often does in the real datasets
-LARGE_VEHICLE_PALETTES = {
-    "bus": ((0.75, 0.12, 0.10), (0.15, 0.30, 0.65), (0.20, 0.55, 0.30)),
-    "truck": ((0.88, 0.88, 0.86), (0.62, 0.63, 0.65), (0.80, 0.45, 0.15)),
-}
-
-
 def car(canvas: Canvas, rng, x, z, facing_camera: bool, kind: str = "car"):
     dims = {"car": (1.8, 1.5), "truck": (2.5, 3.6), "bus": (2.55, 3.2), "caravan": (2.3, 2.8)}
     width, height = dims[kind]
     width *= rng.uniform(0.92, 1.08)
     label = class_id(kind)
     instance = canvas.new_instance()
-    palette = LARGE_VEHICLE_PALETTES.get(kind)
-    body = rng.uniform(0.05, 0.9, 3) if palette is None else np.asarray(palette[rng.integers(len(palette))])
-    body = jitter(rng, body, 0.0 if palette is None else 0.05)
+    body = jitter(rng, rng.uniform(0.05, 0.9, 3), 0.0)
     half = width / 2
     if kind == "car":
         canvas.box(x - half, x + half, 0.3, 0.95, z, label, body, instance, texture=0.4)
         canvas.box(x - half * 0.8, x + half * 0.8, 0.95, height, z, label, body * 0.9, instance, texture=0.4)
         canvas.box(x - half * 0.7, x + half * 0.7, 1.0, height - 0.1, z - 0.01, label, (0.08, 0.1, 0.12), instance,
                    texture=0.2)
-    elif kind == "truck":  # a cargo box above an exposed chassis, split rear doors
-        canvas.box(x - half * 0.8, x + half * 0.8, 0.3, 1.0, z, label, (0.12, 0.12, 0.12), instance, texture=0.3)
-        canvas.box(x - half, x + half, 1.0, height, z - 0.01, label, body, instance, texture=0.4)
-        canvas.box(x - 0.04, x + 0.04, 1.1, height - 0.1, z - 0.02, label, body * 0.5, instance)
-    else:  # bus / caravan: a rear window band, and (bus) a lit destination sign
+    else:
         canvas.box(x - half, x + half, 0.3, height, z, label, body, instance, texture=0.4)
-        canvas.box(x - half * 0.9, x + half * 0.9, height * 0.55, height * 0.85, z - 0.01, label,
+        canvas.box(x - half * 0.9, x + half * 0.9, height * 0.55, height * 0.9, z - 0.01, label,
                    (0.1, 0.12, 0.14), instance, texture=0.2)
-        if kind == "bus":
-            canvas.box(x - half * 0.6, x + half * 0.6, height * 0.88, height * 0.97, z - 0.01, label,
-                       (1.0, 0.6, 0.1), instance, texture=0.0, emissive=True)
     for wheel_x in (x - half * 0.75, x + half * 0.75):
         canvas.box(wheel_x - 0.18, wheel_x + 0.18, 0.0, 0.35, z - 0.02, label, (0.04, 0.04, 0.04), instance,
                    texture=0.2)

@@ -58,11 +58,11 @@ class SceneStyle:
     lane_markings: bool = True
     cars: tuple[int, int] = (2, 7)
     persons: tuple[int, int] = (1, 6)
-    two_wheelers: tuple[int, int] = (1, 3)
+    two_wheelers: tuple[int, int] = (0, 2)
     trees: tuple[int, int] = (2, 8)
     poles: tuple[int, int] = (3, 7)
-    large_vehicles: float = 0.6  # probability x 3 of a truck, bus or caravan
-    train: float = 0.2  # probability of a tram
+    large_vehicles: float = 0.35  # probability of a truck or bus
+    train: float = 0.05  # probability of a tram
     # IDD-only elements (probabilities / counts); zero for Cityscapes-like scenes.
     autorickshaws: tuple[int, int] = (0, 0)
     billboards: tuple[int, int] = (0, 0)
@@ -363,7 +363,7 @@ def _street_furniture(canvas: Canvas, rng, style: SceneStyle, layout: _StreetLay
         edge = layout.road_left if side < 0 else layout.road_right
         pole(canvas, rng, edge + side * rng.uniform(0.3, 0.8), rng.uniform(5, 60), rng.random() < 0.6)
     for side, edge in ((-1, layout.road_left), (1, layout.road_right)):
-        if rng.random() < 0.5:
+        if rng.random() < 0.35:
             z0 = rng.uniform(3, 20)
             kind = "wall" if rng.random() < 0.5 else "fence"
             barrier(canvas, rng, edge + side * layout.sidewalk, z0, z0 + rng.uniform(5, 30), kind)
