@@ -41,6 +41,7 @@ def main() -> None:
     parser.add_argument("--resolution", type=int, default=128)
     parser.add_argument("--steps", type=int, default=25)
     parser.add_argument("--guidance", type=float, default=8.0)
+    parser.add_argument("--condition", default="palette", help="the ControlNet's (generation.controlnet.condition)")
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     parser.add_argument("--repeats", type=int, default=2)
     parser.add_argument("--threads", type=int, default=1, help="CPU threads, as the rule's job gets")
@@ -52,7 +53,7 @@ def main() -> None:
     items = domain_items(samples, args.images)
     captions = {sample.name: "a city street" for _, sample in items}
     maps = [center_square(formats.read_ids(sample.label), args.resolution) for _, sample in items]
-    conditions = [torch.from_numpy(condition_map(m))[None] for m in maps]
+    conditions = [torch.from_numpy(condition_map(m, args.condition))[None] for m in maps]
     settings = DomainGenerationSettings(source_set="cityscapes_val", images=args.images, shards=1, batch_size=1,
                                         steps=args.steps, guidance=args.guidance, eta=0.0, conditioning_scale=1.0, seed=0,
                                         device=args.device)
@@ -66,7 +67,7 @@ def main() -> None:
     def rule():
         with tempfile.TemporaryDirectory() as out:
             write_domain_shard(Path(out), pipeline, items, captions, "fog", resolution=args.resolution,
-                               settings=settings)
+                               condition=args.condition, settings=settings)
 
     bare()  # warm-up
     best = interleaved_min({"bare": bare, "rule": rule}, args.repeats, args.device)

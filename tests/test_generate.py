@@ -130,7 +130,7 @@ def test_controlnet_training_resumes_bit_exactly(built, tmp_path):
     examples = [TrainingExample(s.image, s.label, "a street") for s in
                 formats.list_samples("cityscapes", tmp_path / "cs", "train")]
     settings = ControlNetSettings(resolution=64, learning_rate=1e-3, batch_size=2, gradient_accumulation=2,
-                                  max_steps=2, mixed_precision="no", checkpoint_every=1, seed=0)
+                                  max_steps=2, mixed_precision="no", checkpoint_every=1, seed=0, condition="palette")
     one_step = replace(settings, max_steps=1)
     base, quiet = built / "stable_diffusion", lambda message: None
     train_controlnet(base, examples, tmp_path / "straight", tmp_path / "work-straight", settings, log=quiet)

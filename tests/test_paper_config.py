@@ -51,3 +51,18 @@ def test_paper_dag_builds_without_data(snakemake, tmp_path):
     assert int(counts["fetch_dataset_archive"]) == 6 and int(counts["prepare_dataset"]) == 4
     assert "demo_dataset" not in counts and "train_demo_model" not in counts
     assert "pretrain_demo_generator" not in counts
+
+
+def test_paper_controlnet_reads_label_maps_as_genval_does():
+    """REFERENCE.md: the condition is the single-channel (id + 1) / 34 map, not a palette."""
+    import numpy as np
+
+    from segrel.config import validate_config
+    from segrel.generate.controlnet import condition_map
+
+    config = validate_config(yaml.safe_load(PAPER.read_text()), REPO / "workflow" / "schemas" / "config.schema.yaml")
+    controlnet = config["generation"]["controlnet"]
+    assert controlnet["condition"] == "label_ids"
+    ids = np.array([[0, 7, 33]], dtype=np.uint8)
+    np.testing.assert_array_equal(condition_map(ids, controlnet["condition"]),
+                                  np.repeat(((ids + 1) / 34.0)[None], 3, axis=0).astype(np.float32))

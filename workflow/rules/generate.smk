@@ -106,6 +106,7 @@ rule controlnet_validation:
         dataset=lambda wildcards: caption_set(CONTROLNET["validation"]["caption_set"]),
         resolution=CONTROLNET["resolution"],
         seed=CONTROLNET["seed"],
+        condition=CONTROLNET["condition"],
         validation=CONTROLNET["validation"],
         device=DOMAIN_GENERATION["device"],
     script:

@@ -32,6 +32,7 @@ rule generate_domain_shard:
         dataset=lambda wildcards: caption_set(DOMAIN_GENERATION["source_set"]),
         text=lambda wildcards: config["generation"]["domains"][wildcards.domain],
         resolution=CONTROLNET["resolution"],
+        condition=CONTROLNET["condition"],
         settings=DOMAIN_GENERATION,
     script:
         "../scripts/generate_domain_shard.py"

@@ -27,7 +27,7 @@ pipeline = load_pipeline(snakemake.params.base, snakemake.input.controlnet, devi
 images = generate(pipeline, maps, [captions[s.name] for s in samples],
                   [image_seed(snakemake.params.seed, "validation", s.name) for s in samples],
                   steps=validation["steps"], guidance=validation["guidance"], eta=validation["eta"],
-                  conditioning_scale=validation["conditioning_scale"])
+                  conditioning_scale=validation["conditioning_scale"], condition=snakemake.params.condition)
 rows = []
 for sample, label_map, image in zip(samples, maps, images):
     real = center_square(np.asarray(Image.open(sample.image).convert("RGB")), size)

@@ -24,4 +24,4 @@ log(f"domain {snakemake.wildcards.domain} ('{snakemake.params.text}'): {len(item
 pipeline = load_pipeline(snakemake.params.base, snakemake.input.controlnet, device)
 with atomic_directory(snakemake.output[0]) as out:
     write_domain_shard(out, pipeline, items, captions, snakemake.params.text, resolution=snakemake.params.resolution,
-                       settings=settings, progress=progress)
+                       condition=snakemake.params.condition, settings=settings, progress=progress)

@@ -1,7 +1,8 @@
 """ControlNet on Cityscapes label maps (Loiseau et al. 2024; reference code valeoai/GenVal).
 
-The condition is the label map in the Cityscapes colour palette (see :func:`condition_map`),
-a 3-channel control image as diffusers' ControlNet pipeline takes any. Training images are
+The condition is the labelIds map as GenVal encodes it, (id + 1) / 34 in each of 3 channels, or
+(``condition: palette``) its Cityscapes colours (see :func:`condition_map`), a control image as
+diffusers' ControlNet pipeline takes any. Training images are
 random square crops of side min(H, W), resized (nearest,
 image and map alike) to the training resolution. Stable Diffusion stays frozen; only the
 ControlNet, initialised from SD's UNet, learns. The loop is the glue of diffusers'
@@ -22,21 +23,33 @@ from PIL import Image
 
 from segrel.core.settings import SectionSettings
 
-def condition_map(label_ids: np.ndarray) -> np.ndarray:
-    """(H, W) Cityscapes labelIds -> (3, H, W) float32 condition: each pixel's Cityscapes
-    palette colour (``*_gtFine_color.png``) in [0, 1].
+#: ControlNet condition encodings of a labelIds map (generation.controlnet.condition)
+CONDITIONS = ("label_ids", "palette")
+LABEL_ID_LEVELS = 34  # Cityscapes labelIds -1..33 -> (id + 1) / 34 in [0, 1]
 
-    The palette, not the single-channel (id + 1) / 34 it replaced: neighbouring ids there
-    differed by 0.03 (road 0.24, sidewalk 0.26), which the demo's ControlNet could not tell
-    apart in its budget (its x0 predictions were the same grey image for every map); distinct
-    colours, three channels apart, are what ControlNet's own segmentation models read.
 
-    >>> (condition_map(np.array([[7, 26]], dtype=np.uint8)).transpose(1, 2, 0) * 255).round().astype(int).tolist()
+def condition_map(label_ids: np.ndarray, encoding: str = "label_ids") -> np.ndarray:
+    """(H, W) Cityscapes labelIds -> (3, H, W) float32 condition in [0, 1].
+
+    ``label_ids``: Loiseau et al.'s (GenVal's) single channel (id + 1) / 34, repeated to the 3
+    channels the pipeline takes. ``palette``: each pixel's Cityscapes colour (``*_gtFine_color.png``),
+    the demo's: neighbouring ids differ by 0.03 in the single channel (road 0.24, sidewalk 0.26),
+    which the demo's tiny ControlNet could not tell apart in its budget (its x0 predictions were
+    the same grey image for every map); colours are three channels apart.
+
+    >>> [round(float(v), 4) for v in condition_map(np.array([[0, 7], [26, 33]], dtype=np.uint8))[0].ravel()]
+    [0.0294, 0.2353, 0.7941, 1.0]
+    >>> (condition_map(np.array([[7, 26]], np.uint8), "palette").transpose(1, 2, 0) * 255).round().astype(int).tolist()
     [[[128, 64, 128], [0, 0, 142]]]
     """
-    from segrel.core.labels import ID_COLORS
+    if encoding == "label_ids":
+        levels = (label_ids.astype(np.float32) + 1.0) / LABEL_ID_LEVELS
+        return np.ascontiguousarray(np.broadcast_to(levels, (3, *label_ids.shape)))
+    if encoding == "palette":
+        from segrel.core.labels import ID_COLORS
 
-    return np.ascontiguousarray(ID_COLORS[label_ids].transpose(2, 0, 1), dtype=np.float32) / 255.0
+        return np.ascontiguousarray(ID_COLORS[label_ids].transpose(2, 0, 1), dtype=np.float32) / 255.0
+    raise ValueError(f"unknown ControlNet condition {encoding!r}; choose from {', '.join(CONDITIONS)}")
 
 
 def square_crop(image: Image.Image, label_ids: np.ndarray, size: int, rng: np.random.Generator):
@@ -61,8 +74,9 @@ class LabelMapDataset(torch.utils.data.Dataset):
     """(pixel_values in [-1, 1], 3-channel condition in [0, 1], caption token ids); the crop of
     item i in epoch e is drawn from a generator seeded by (seed, e, i): resumable, order-free."""
 
-    def __init__(self, examples: list[TrainingExample], tokenizer, size: int, seed: int):
+    def __init__(self, examples: list[TrainingExample], tokenizer, size: int, seed: int, condition: str):
         self.examples, self.tokenizer, self.size, self.seed = examples, tokenizer, size, seed
+        self.condition = condition
         self.epoch = 0
 
     def __len__(self) -> int:
@@ -74,7 +88,7 @@ class LabelMapDataset(torch.utils.data.Dataset):
         image, label = square_crop(Image.open(example.image).convert("RGB"),
                                    np.asarray(Image.open(example.label)), self.size, rng)
         pixels = torch.from_numpy(np.asarray(image, dtype=np.float32) / 127.5 - 1.0).permute(2, 0, 1)
-        condition = torch.from_numpy(condition_map(label))
+        condition = torch.from_numpy(condition_map(label, self.condition))
         ids = self.tokenizer(example.caption, max_length=self.tokenizer.model_max_length, padding="max_length",
                              truncation=True, return_tensors="pt").input_ids[0]
         return {"pixel_values": pixels, "conditioning_pixel_values": condition, "input_ids": ids}
@@ -108,15 +122,17 @@ class ControlNetSettings(SectionSettings):
     mixed_precision: str  # accelerate's: "no", "fp16" or "bf16"
     checkpoint_every: int  # optimiser steps between resumable checkpoints
     seed: int  # initialisation, crops, noise and shuffling
+    condition: str  # encoding of the label map (see condition_map)
 
     def run_identity(self) -> dict:
         """The settings a checkpoint depends on, as :func:`run_fingerprint` hashes them.
 
         >>> ControlNetSettings(resolution=64, learning_rate=1e-3, batch_size=2, gradient_accumulation=1,
-        ...                    max_steps=9, mixed_precision="no", checkpoint_every=3, seed=0).run_identity()
+        ...                    max_steps=9, mixed_precision="no", checkpoint_every=3, seed=0,
+        ...                    condition="label_ids").run_identity()
         ... # doctest: +NORMALIZE_WHITESPACE
         {'resolution': 64, 'learning_rate': 0.001, 'batch_size': 2, 'gradient_accumulation': 1,
-         'mixed_precision': 'no', 'seed': 0}
+         'mixed_precision': 'no', 'seed': 0, 'condition': 'label_ids'}
         """
         return {field.name: getattr(self, field.name) for field in fields(self)
                 if field.name not in self.RESUMABLE_ACROSS}
@@ -130,13 +146,14 @@ def run_fingerprint(base: str, examples: list[TrainingExample], settings: Contro
     >>> from dataclasses import replace
     >>> example = [TrainingExample(Path("a.png"), Path("a_labelIds.png"), "a street")]
     >>> settings = ControlNetSettings(resolution=64, learning_rate=1e-5, batch_size=2, gradient_accumulation=16,
-    ...                               max_steps=10, mixed_precision="no", checkpoint_every=500, seed=0)
-    >>> run_fingerprint("org/sd", example, settings)
-    '86b43023307ff315'
-    >>> run_fingerprint("org/sd", example, replace(settings, max_steps=20, checkpoint_every=1))
-    '86b43023307ff315'
-    >>> run_fingerprint("org/sd", example, replace(settings, seed=1)) == run_fingerprint("org/sd", example, settings)
-    False
+    ...                               max_steps=10, mixed_precision="no", checkpoint_every=500, seed=0,
+    ...                               condition="label_ids")
+    >>> fingerprint = run_fingerprint("org/sd", example, settings)
+    >>> run_fingerprint("org/sd", example, replace(settings, max_steps=20, checkpoint_every=1)) == fingerprint
+    True
+    >>> [run_fingerprint("org/sd", example, replace(settings, **change)) == fingerprint
+    ...  for change in ({"seed": 1}, {"condition": "palette"})]
+    [False, False]
     """
     import hashlib
     import json
@@ -227,7 +244,7 @@ def _prepare_run(base: str, examples: list[TrainingExample], settings: ControlNe
         frozen.requires_grad_(False)
     controlnet.train()
 
-    dataset = LabelMapDataset(examples, tokenizer, settings.resolution, settings.seed)
+    dataset = LabelMapDataset(examples, tokenizer, settings.resolution, settings.seed, settings.condition)
     shuffle = torch.Generator().manual_seed(settings.seed)
     loader = torch.utils.data.DataLoader(dataset, batch_size=settings.batch_size, shuffle=True, generator=shuffle,
                                          drop_last=len(dataset) >= settings.batch_size)

@@ -42,10 +42,11 @@ def load_pipeline(base: str, controlnet: str, device: str = "cpu"):
 
 def generate(pipeline, label_maps: Sequence[np.ndarray], prompts: Sequence[str], seeds: Sequence[int], *,
              steps: int = 25, guidance: float = 8.0, eta: float = 0.0,
-             conditioning_scale: float = 1.0) -> list[np.ndarray]:
-    """One (H, W, 3) uint8 image per square labelIds map (see controlnet.condition_map);
-    ``conditioning_scale`` multiplies the ControlNet's residuals (diffusers' controlnet_conditioning_scale)."""
-    conditions = torch.stack([torch.from_numpy(condition_map(m)) for m in label_maps])
+             conditioning_scale: float = 1.0, condition: str = "label_ids") -> list[np.ndarray]:
+    """One (H, W, 3) uint8 image per square labelIds map, encoded as the ControlNet learnt them
+    (``condition``, see controlnet.condition_map); ``conditioning_scale`` multiplies the
+    ControlNet's residuals (diffusers' controlnet_conditioning_scale)."""
+    conditions = torch.stack([torch.from_numpy(condition_map(m, condition)) for m in label_maps])
     generators = [torch.Generator(device="cpu").manual_seed(int(s)) for s in seeds]
     size = label_maps[0].shape[0]
     images = pipeline(list(prompts), image=conditions, num_inference_steps=steps, guidance_scale=guidance, eta=eta,
@@ -88,7 +89,7 @@ class DomainGenerationSettings(SectionSettings):
     device: str  # "auto", "cpu" or "cuda"
 
 
-def write_domain_shard(out, pipeline, items, captions, domain: str, *, resolution: int,
+def write_domain_shard(out, pipeline, items, captions, domain: str, *, resolution: int, condition: str,
                        settings: DomainGenerationSettings, progress=None) -> None:
     """Generate ``items`` in ``domain`` at ``resolution`` px into a Cityscapes-layout folder
     (split val): the image, and as ground truth the conditioning label map (labelIds and train ids)."""
@@ -102,7 +103,7 @@ def write_domain_shard(out, pipeline, items, captions, domain: str, *, resolutio
         prompts = [prompt(captions[sample.name], domain) for _, sample in batch]
         seeds = [image_seed(settings.seed, domain, name) for name, _ in batch]
         images = generate(pipeline, maps, prompts, seeds, steps=settings.steps, guidance=settings.guidance,
-                          eta=settings.eta, conditioning_scale=settings.conditioning_scale)
+                          eta=settings.eta, conditioning_scale=settings.conditioning_scale, condition=condition)
         for (name, sample), label_ids, image in zip(batch, maps, images):
             _write_sample(out, name, sample.group, image, label_ids)
 
