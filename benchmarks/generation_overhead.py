@@ -55,8 +55,8 @@ def main() -> None:
     maps = [center_square(formats.read_ids(sample.label), args.resolution) for _, sample in items]
     conditions = [torch.from_numpy(condition_map(m, args.condition))[None] for m in maps]
     settings = DomainGenerationSettings(source_set="cityscapes_val", images=args.images, shards=1, batch_size=1,
-                                        steps=args.steps, guidance=args.guidance, eta=0.0, conditioning_scale=1.0, seed=0,
-                                        device=args.device)
+                                        steps=args.steps, guidance=args.guidance, eta=0.0, conditioning_scale=1.0,
+                                        seed=0, device=args.device)
 
     def bare():
         for (name, _), condition in zip(items, conditions):

@@ -50,7 +50,8 @@ def generate(pipeline, label_maps: Sequence[np.ndarray], prompts: Sequence[str],
     generators = [torch.Generator(device="cpu").manual_seed(int(s)) for s in seeds]
     size = label_maps[0].shape[0]
     images = pipeline(list(prompts), image=conditions, num_inference_steps=steps, guidance_scale=guidance, eta=eta,
-                      controlnet_conditioning_scale=conditioning_scale, generator=generators, height=size, width=size, output_type="np").images
+                      controlnet_conditioning_scale=conditioning_scale, generator=generators, height=size, width=size,
+                      output_type="np").images
     return [(np.clip(image, 0, 1) * 255).round().astype(np.uint8) for image in images]
 
 
