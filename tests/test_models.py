@@ -13,7 +13,7 @@ SEGFORMER = "segformer/segformer_mit-b0_8xb1-160k_cityscapes-1024x1024.py"
 def _settings(**changes) -> DemoTrainingSettings:
     values = {"base": SEGFORMER, "overrides": {}, "image_size": [64, 128], "crop_size": [64, 128],
               "iterations": 2, "batch_size": 2, "learning_rate": 1e-3, "seed": 0,
-              "photometric_distortion": True, "snapshots": []}
+              "photometric_distortion": True, "resize_ratio": [0.5, 2.0], "snapshots": []}
     return DemoTrainingSettings(**{**values, **changes})
 
 
@@ -49,10 +49,12 @@ def test_a_snapshot_is_the_run_stopped_early(cityscapes, tmp_path):
     assert not (copy / "x.pth").exists()
 
 
-@pytest.mark.parametrize("distortion", [True, False])
-def test_photometric_distortion_is_optional(tmp_path, distortion):
-    cfg = demo_training_config(_settings(photometric_distortion=distortion), data_root=str(tmp_path),
-                               work_dir=str(tmp_path / "work"))
-    steps = [step["type"] for step in cfg.train_dataloader["dataset"]["pipeline"]]
+@pytest.mark.parametrize("distortion, ratio", [(True, [0.5, 2.0]), (False, [0.75, 1.5])])
+def test_augmentations_follow_the_settings(tmp_path, distortion, ratio):
+    cfg = demo_training_config(_settings(photometric_distortion=distortion, resize_ratio=ratio),
+                               data_root=str(tmp_path), work_dir=str(tmp_path / "work"))
+    pipeline = cfg.train_dataloader["dataset"]["pipeline"]
+    steps = [step["type"] for step in pipeline]
     assert ("PhotoMetricDistortion" in steps) == distortion
     assert steps[-1] == "PackSegInputs" and "RandomCrop" in steps
+    assert pipeline[steps.index("RandomResize")]["ratio_range"] == tuple(ratio)

@@ -43,6 +43,7 @@ def training_settings(wildcards):
                 "learning_rate",
                 "seed",
                 "photometric_distortion",
+                "resize_ratio",
             )
         },
         "snapshots": sorted(

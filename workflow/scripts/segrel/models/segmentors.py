@@ -72,6 +72,7 @@ class DemoTrainingSettings(SectionSettings):
     learning_rate: float  # AdamW
     seed: int  # mmengine's randomness seed
     photometric_distortion: bool  # mmseg's PhotoMetricDistortion among the augmentations
+    resize_ratio: list  # [low, high] of the random resize before the crop (mmseg's Cityscapes: [0.5, 2])
     snapshots: list  # iterations < ``iterations`` whose weights are also kept (earlier stops of the run)
 
 
@@ -88,7 +89,7 @@ def demo_training_config(settings: DemoTrainingSettings, *, data_root: str, work
     image_size, crop_size, iterations = settings.image_size, settings.crop_size, settings.iterations
     cfg.model = _demo_model(cfg.model.to_dict(), crop_size)
     cfg.test_pipeline = _test_pipeline(image_size)
-    pipeline = _train_pipeline(image_size, crop_size, settings.photometric_distortion)
+    pipeline = _train_pipeline(image_size, crop_size, settings.resize_ratio, settings.photometric_distortion)
     cfg.train_dataloader = _train_dataloader(data_root, settings.batch_size, pipeline)
     for key in ("val_dataloader", "val_evaluator", "val_cfg", "test_dataloader", "test_evaluator", "test_cfg"):
         cfg[key] = None
@@ -124,14 +125,14 @@ def _demo_model(model: dict, crop_size) -> dict:
     return model
 
 
-def _train_pipeline(image_size, crop_size, photometric_distortion: bool = True) -> list[dict]:
+def _train_pipeline(image_size, crop_size, resize_ratio, photometric_distortion: bool) -> list[dict]:
     """mmseg's Cityscapes augmentations, at the demo's image and crop sizes."""
     height, width = image_size
     crop_h, crop_w = crop_size
     return [
         {"type": "LoadImageFromFile"},
         {"type": "LoadAnnotations"},
-        {"type": "RandomResize", "scale": (width, height), "ratio_range": (0.5, 2.0), "keep_ratio": True},
+        {"type": "RandomResize", "scale": (width, height), "ratio_range": tuple(resize_ratio), "keep_ratio": True},
         {"type": "RandomCrop", "crop_size": (crop_h, crop_w), "cat_max_ratio": 0.75},
         {"type": "RandomFlip", "prob": 0.5},
         *([{"type": "PhotoMetricDistortion"}] if photometric_distortion else []),
