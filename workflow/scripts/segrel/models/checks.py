@@ -30,8 +30,8 @@ def _snapshot_problems(config: dict) -> list[str]:
         if parent is None or parent.get("source") != "demo" or "snapshot_of" in parent:
             problems.append(f"{key}: {parent_name!r} is not a demo model with a training run of its own")
             continue
-        own = [key for key in ("base", "zoo", "overrides") if model.get(key)]
-        own += [f"training.{key}" for key in model.get("training", {}) if key != "iterations"]
+        own = [field for field in ("base", "zoo", "overrides") if model.get(field)]
+        own += [f"training.{field}" for field in model.get("training", {}) if field != "iterations"]
         if own or model.get("source") != "demo":
             problems.append(f"{key}: a snapshot takes everything but training.iterations from {parent_name!r}; "
                             f"remove {', '.join(own) or 'source: zoo'}")
