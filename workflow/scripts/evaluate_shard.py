@@ -13,12 +13,13 @@ from segrel.core.io import atomic_file
 from segrel.core.logs import log, progress
 from segrel.core.sharding import shard_samples
 from segrel.evaluate.evaluation import evaluate_shard
-from segrel.models.segmentors import load_model
+from segrel.models.segmentors import load_model, output_kind
 
 torch.set_num_threads(snakemake.threads)
 settings, model_name = snakemake.params.settings, snakemake.wildcards.model
 device = resolve_device(settings["device"])
 model = load_model(snakemake.input.config, snakemake.input.checkpoint, device=device)
+log(f"{model_name}: its decode head outputs {output_kind(model.cfg)}")
 # outputs in the order of params.test_sets (the rules list them so)
 for (name, test_set), output in zip(snakemake.params.test_sets.items(), snakemake.output, strict=True):
     samples = formats.list_samples(test_set["format"], test_set["root"], test_set["split"], test_set["subset"])

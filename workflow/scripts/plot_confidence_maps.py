@@ -15,11 +15,12 @@ from segrel.core import labels as lb
 from segrel.core.devices import resolve_device
 from segrel.core.figures import write_figure
 from segrel.core.logs import log
-from segrel.evaluate.evaluation import max_softmax
-from segrel.models.segmentors import load_model
+from segrel.evaluate.evaluation import as_logits, max_softmax
+from segrel.models.segmentors import load_model, output_kind
 
 device = resolve_device(snakemake.params.device)
 model = load_model(snakemake.input.config, snakemake.input.checkpoint, device=device)
+outputs = output_kind(model.cfg)
 rows = []
 for name, spec in snakemake.params.test_sets.items():
     samples = sorted(formats.list_samples(spec["format"], spec["root"], spec["split"], spec["subset"]),
@@ -27,7 +28,7 @@ for name, spec in snakemake.params.test_sets.items():
     for sample in samples:
         with torch.no_grad():
             result = inference_model(model, str(sample.image))
-        logits = result.seg_logits.data
+        logits = as_logits(result.seg_logits.data, outputs)
         confidence = max_softmax(logits.flatten(1).T).reshape(logits.shape[1:]).cpu().numpy()
         prediction = result.pred_sem_seg.data[0].cpu().numpy()
         label = formats.read_label(spec["format"], sample.label)

@@ -15,6 +15,11 @@ accumulators of :mod:`segrel.evaluate.metrics`:
 Three anomaly scores are tracked: ``msp`` (as log(1 - MSP), computed from the logits so that
 near-certain pixels stay distinct; monotone in -MSP, so AUROC/AP/FPR are those of -MSP),
 ``entropy`` and ``max_logit`` (-max logit).
+
+Models whose decode head returns per-class scores instead of logits (Mask2Former, MaskFormer:
+:func:`segrel.models.segmentors.output_kind`) are scored on the log of those scores
+(:func:`as_logits`): their MSP and entropy are those of the per-pixel normalised scores, and
+their "max logit" is the log of the largest unnormalised score.
 """
 
 from __future__ import annotations
@@ -34,6 +39,28 @@ from segrel.evaluate.metrics_table import COLUMNS, SCORES
 # Bounded ranges for the detection histograms of each of SCORES (values outside fall into the end bins).
 SCORE_RANGES = {"msp": (-28.0, 0.0), "entropy": (0.0, float(np.log(lb.NUM_CLASSES))), "max_logit": (-100.0, 100.0)}
 SCORE_BINS = 20_000
+
+
+OUTPUT_KINDS = ("logits", "probabilities")
+
+
+def as_logits(seg_logits: torch.Tensor, outputs: str) -> torch.Tensor:
+    """A model's (C, ...) ``seg_logits`` as logits: as they are, or, for per-class scores
+    (``outputs`` "probabilities"), their log, so that the softmax of the result is the scores
+    normalised over the classes (a softmax of the scores themselves would squash 0.6 / 0.4
+    into 0.55 / 0.45, and Mask2Former's summed scores into near-certainty). The smallest
+    positive float stands in for a zero score.
+
+    >>> scores = torch.tensor([[0.3, 0.0], [0.2, 0.5]])  # (C=2, pixels=2)
+    >>> torch.softmax(as_logits(scores, "probabilities"), dim=0)
+    tensor([[0.6000, 0.0000],
+            [0.4000, 1.0000]])
+    """
+    if outputs not in OUTPUT_KINDS:
+        raise ValueError(f"unknown model output kind {outputs!r}; known: {', '.join(OUTPUT_KINDS)}")
+    if outputs == "logits":
+        return seg_logits
+    return seg_logits.float().clamp_min(torch.finfo(torch.float32).tiny).log()
 
 
 def pixel_scores(logits: torch.Tensor) -> dict[str, torch.Tensor]:
@@ -73,6 +100,7 @@ class EvaluationState:
     calibration_pixels: int  # pixels drawn per image for calibration (and again for RELIS' PRR)
     seed: int  # of the per-image pixel draws
     batch_size: int  # images per forward pass: a pass's floating-point result depends on its batch
+    outputs: str = "logits"  # what the model's seg_logits are (OUTPUT_KINDS; see as_logits)
     confusion: np.ndarray = field(default_factory=lambda: np.zeros((lb.NUM_CLASSES, lb.NUM_CLASSES), np.int64))
     calibration: CalibrationAccumulator = field(default_factory=CalibrationAccumulator)
     calibration_relis: CalibrationAccumulator = field(default_factory=CalibrationAccumulator)
@@ -96,7 +124,7 @@ class EvaluationState:
         """What made the state: the test set's kind, the pixel draws, and every histogram's
         binning (the calibration bins; SCORE_RANGES and SCORE_BINS)."""
         settings = {"kind": self.kind, "calibration_pixels": self.calibration_pixels, "seed": self.seed,
-                    "batch_size": self.batch_size}
+                    "batch_size": self.batch_size, "outputs": self.outputs}
         for prefix, acc in self.accumulators():
             settings |= {f"{prefix}.{key}": value for key, value in acc.settings().items()}
         return settings
@@ -104,7 +132,7 @@ class EvaluationState:
     def save(self, path) -> None:
         arrays = {"kind": np.array(self.kind), "calibration_pixels": np.array(self.calibration_pixels),
                   "seed": np.array(self.seed), "batch_size": np.array(self.batch_size),
-                  "confusion": self.confusion, "ood_entropy": self.ood_entropy,
+                  "outputs": np.array(self.outputs), "confusion": self.confusion, "ood_entropy": self.ood_entropy,
                   "image_names": np.array(self.image_names, dtype=str),
                   "image_confidence": np.array(self.image_confidence, dtype=np.float64),
                   "image_confusion": self.image_confusion_array()}
@@ -117,11 +145,12 @@ class EvaluationState:
     def load(cls, path) -> EvaluationState:
         """The state :meth:`save` wrote, its histograms binned as they were then."""
         with np.load(path) as data:
-            if not {"calibration_pixels", "seed", "batch_size"} <= set(data.files):
+            if not {"calibration_pixels", "seed", "batch_size", "outputs"} <= set(data.files):
                 raise ValueError(f"{path}: a shard state saved without the settings that made it (by an older "
                                  "segrel): re-run its evaluation (snakemake --forcerun evaluate_shard)")
             state = cls(kind=str(data["kind"]), calibration_pixels=int(data["calibration_pixels"]),
-                        seed=int(data["seed"]), batch_size=int(data["batch_size"]), source=str(path))
+                        seed=int(data["seed"]), batch_size=int(data["batch_size"]), outputs=str(data["outputs"]),
+                        source=str(path))
             state.confusion = data["confusion"].copy()
             state.ood_entropy = data["ood_entropy"].copy()
             state.image_names = data["image_names"].tolist()
@@ -191,11 +220,14 @@ def _sample(rng: np.random.Generator, candidates: np.ndarray, k: int) -> np.ndar
 
 def evaluate_shard(model, fmt: str, samples: list[formats.Sample], *, batch_size: int, calibration_pixels: int,
                    seed: int, progress=None) -> EvaluationState:
-    """Run ``model`` once over ``samples`` and accumulate every metric."""
+    """Run ``model`` once over ``samples`` and accumulate every metric (scored as its config's
+    decode head says its outputs are: :func:`segrel.models.segmentors.output_kind`)."""
     from mmseg.apis import inference_model
 
+    from segrel.models.segmentors import output_kind
+
     state = EvaluationState(kind=formats.dataset_format(fmt).kind, calibration_pixels=calibration_pixels, seed=seed,
-                            batch_size=batch_size)
+                            batch_size=batch_size, outputs=output_kind(model.cfg))
     batches = [samples[i : i + batch_size] for i in range(0, len(samples), batch_size)]
     iterator = progress(batches) if progress else batches
     with torch.no_grad():
@@ -204,7 +236,8 @@ def evaluate_shard(model, fmt: str, samples: list[formats.Sample], *, batch_size
             for sample, result in zip(batch, results):
                 # mmseg's post-processing already took the arg-max: reuse it (3.8 ms of a
                 # 2-core 256x512 image, 2% of SegFormer-B0's forward)
-                _accumulate(state, fmt, sample, result.seg_logits.data, result.pred_sem_seg.data[0])
+                _accumulate(state, fmt, sample, as_logits(result.seg_logits.data, state.outputs),
+                            result.pred_sem_seg.data[0])
     return state
 
 

@@ -261,6 +261,29 @@ def copy_snapshot(snapshots, iterations: int, run_config, config_out: str | Path
             shutil.copyfileobj(original, handle)
 
 
+# mmseg decode heads whose ``seg_logits`` are not logits: MaskFormer's and Mask2Former's
+# predict() sums softmax(class scores) x sigmoid(mask) over the queries (mmseg 1.2.2,
+# mmseg/models/decode_heads/maskformer_head.py), non-negative per-class scores.
+PROBABILITY_HEADS = frozenset({"MaskFormerHead", "Mask2FormerHead"})
+
+
+def output_kind(cfg) -> str:
+    """"probabilities" if the model's decode head returns per-class scores (see
+    PROBABILITY_HEADS), else "logits"; read from its config (``model.cfg`` of a loaded model),
+    never from its name. A cascade decides by its last head, the one that predicts.
+
+    >>> output_kind({"model": {"decode_head": {"type": "Mask2FormerHead"}}})
+    'probabilities'
+    >>> output_kind({"model": {"decode_head": [{"type": "FCNHead"}, {"type": "OCRHead"}]}})
+    'logits'
+    """
+    head = cfg["model"]["decode_head"]
+    if isinstance(head, (list, tuple)):
+        head = head[-1]
+    head_type = str(head["type"]).rpartition(".")[2]  # "mmdet.X" -> "X"
+    return "probabilities" if head_type in PROBABILITY_HEADS else "logits"
+
+
 def load_model(config, checkpoint: str | Path, device: str = "cpu"):
     """An mmseg segmentor in eval mode, from a config (file or ``mmengine.Config``) and a
     checkpoint (demo or zoo)."""
