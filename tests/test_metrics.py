@@ -93,6 +93,33 @@ def test_miou_matches_mmseg_iou_metric():
     assert metrics.miou(confusion) == pytest.approx(np.nanmean(reference["IoU"]), abs=1e-6)
 
 
+def test_miou_excluding_classes_by_hand():
+    """IDD as RELIS scores it: terrain (9) and train (16) left out of the mean, yet a road pixel
+    predicted as terrain still costs road. Road: 8 gt, 6 right, 2 called terrain, 1 car pixel
+    called road -> IoU 6 / 9. Car: 4 gt, 3 right -> 3 / 4. Terrain: 0 / 2 (predicted only)."""
+    confusion = np.zeros((19, 19), np.int64)
+    confusion[0, 0], confusion[0, 9] = 6, 2
+    confusion[13, 13], confusion[13, 0] = 3, 1
+    assert metrics.miou(confusion, excluded=[9, 16]) == pytest.approx((6 / 9 + 3 / 4) / 2, abs=1e-15)
+    assert metrics.miou(confusion) == pytest.approx((6 / 9 + 3 / 4 + 0) / 3, abs=1e-15)
+
+
+def test_excluded_classes_reach_the_table_by_name(tmp_path):
+    from segrel.core.labels import train_ids
+    from segrel.evaluate.evaluation import EvaluationState, merge_shard_tables
+
+    state = EvaluationState(kind="segmentation", calibration_pixels=10, seed=0, batch_size=1)
+    state.confusion[0, 0], state.confusion[0, 9] = 6, 2
+    state.save(tmp_path / "idd.npz")
+    state.save(tmp_path / "cs.npz")
+    table, _ = merge_shard_tables({("m", "idd_val"): [tmp_path / "idd.npz"], ("m", "cs_val"): [tmp_path / "cs.npz"]},
+                                  excluded_classes={"idd_val": ["terrain", "train"]})
+    miou = table[table.measure == "miou"].set_index("test_set").value
+    assert miou["idd_val"] == pytest.approx(6 / 8) and miou["cs_val"] == pytest.approx(6 / 8 / 2)
+    with pytest.raises(ValueError, match="unknown class name.*'grass'; the classes: road, sidewalk"):
+        train_ids(["grass"])
+
+
 def test_ece_matches_guo_et_al():
     confidence, correct = realistic_pixels(100_000, shift=0.05)
     assert metrics.ece(confidence, correct) == pytest.approx(ece_reference(confidence, correct), abs=1e-12)

@@ -30,3 +30,11 @@ def test_every_property_uses_schema_keywords_only():
     problems = [f"{'.'.join(map(str, path))}: {sorted(set(sub) - KEYWORDS)}"
                 for path, sub in property_schemas(schema) if isinstance(sub, dict) and set(sub) - KEYWORDS]
     assert not problems, problems
+
+
+def test_excluded_classes_are_the_evaluated_classes():
+    from segrel.core.labels import CLASS_NAMES
+
+    schema = yaml.safe_load(SCHEMA.read_text())
+    test_set = schema["properties"]["test_sets"]["additionalProperties"]
+    assert tuple(test_set["properties"]["excluded_classes"]["items"]["enum"]) == CLASS_NAMES

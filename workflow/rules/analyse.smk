@@ -47,6 +47,7 @@ rule sample_size:
     params:
         comparisons=sample_size_comparisons(),
         shards=sample_size_shards(),
+        excluded_classes=excluded_classes(),
         sizes=config["analysis"]["sample_sizes"],
         repeats=config["analysis"]["sample_repeats"],
         seed=config["analysis"]["seed"],

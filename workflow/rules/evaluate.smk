@@ -77,6 +77,7 @@ rule merge_evaluation:
     params:
         shards=evaluation_shards(),
         in_domain=config["evaluation"]["in_domain_test_set"],
+        excluded_classes=excluded_classes(),
     script:
         "../scripts/merge_evaluation.py"
 

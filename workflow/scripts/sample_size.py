@@ -9,6 +9,7 @@ import pandas as pd
 
 from segrel.analyse.statistics import pcc_vs_sample_size
 from segrel.core.io import atomic_file
+from segrel.core.labels import train_ids
 from segrel.core.logs import log
 from segrel.evaluate.evaluation import load_merged
 from segrel.evaluate.metrics_table import read_metrics
@@ -35,7 +36,8 @@ for name, comparison in snakemake.params.comparisons.items():
         confusion = confusions[proxy]  # loaded once per proxy, shared by the comparisons using it
         real = miou[comparison["real"]].to_dict()
         table = pcc_vs_sample_size(confusion, real, snakemake.params.sizes, snakemake.params.repeats,
-                                   snakemake.params.seed)
+                                   snakemake.params.seed,
+                                   excluded=train_ids(snakemake.params.excluded_classes.get(proxy, [])))
         tables.append(table.assign(comparison=name, proxy=proxy, real=comparison["real"]))
         log(f"{name} / {proxy}: {len(table)} subsets")
 table = pd.concat(tables, ignore_index=True)[["comparison", "proxy", "real", "size", "repeat", "pearson_r"]]

@@ -47,6 +47,15 @@ def test_set_roots():
     )
 
 
+def excluded_classes():
+    """{test set: class names left out of its mIoU}, where test_sets.<name>.excluded_classes says."""
+    return {
+        name: spec["excluded_classes"]
+        for name, spec in config["test_sets"].items()
+        if spec.get("excluded_classes")
+    }
+
+
 def evaluation_shards():
     """{(model, test set): [shard state files]} for every configured pair."""
     shards = config["evaluation"]["shards"]

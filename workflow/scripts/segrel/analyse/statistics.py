@@ -12,6 +12,8 @@ correlation over models says whether the proxy ranks models the way the real shi
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import numpy as np
 import pandas as pd
 from scipy import stats
@@ -94,14 +96,16 @@ def correlation_table(metrics: pd.DataFrame, comparisons: dict[str, dict], *, co
     return pd.DataFrame(rows, columns=["comparison", "real", "proxy", "metric", *CORRELATION_COLUMNS])
 
 
-def subset_miou(image_confusion: np.ndarray, images: np.ndarray) -> float:
-    """Dataset-level mIoU of a subset of images, from their per-image confusion matrices."""
-    return miou(image_confusion[images].sum(axis=0))
+def subset_miou(image_confusion: np.ndarray, images: np.ndarray, excluded: Sequence[int] = ()) -> float:
+    """Dataset-level mIoU of a subset of images, from their per-image confusion matrices
+    (``excluded`` classes left out, as segrel.evaluate.metrics.miou says)."""
+    return miou(image_confusion[images].sum(axis=0), excluded)
 
 
 def pcc_vs_sample_size(image_confusion: dict[str, np.ndarray], real_miou: dict[str, float], sizes, repeats: int,
-                       seed: int) -> pd.DataFrame:
-    """Pearson r between proxy mIoU on ``size`` random proxy images and the real mIoU.
+                       seed: int, excluded: Sequence[int] = ()) -> pd.DataFrame:
+    """Pearson r between proxy mIoU on ``size`` random proxy images and the real mIoU
+    (the proxy's ``excluded`` classes left out of its mIoU).
 
     ``image_confusion``: {model: (images, C, C)}, the same images in the same order for every
     model; each repeat draws one subset of images (without replacement) used for all models.
@@ -120,7 +124,7 @@ def pcc_vs_sample_size(image_confusion: dict[str, np.ndarray], real_miou: dict[s
             continue
         for repeat in range(repeats):
             images = rng.choice(available, size=size, replace=False)
-            proxy = np.array([subset_miou(image_confusion[m], images) for m in models])
+            proxy = np.array([subset_miou(image_confusion[m], images, excluded) for m in models])
             r = stats.pearsonr(proxy, real).statistic if np.ptp(proxy) > 0 else np.nan
             rows.append({"size": size, "repeat": repeat, "pearson_r": float(r)})
     return pd.DataFrame(rows, columns=["size", "repeat", "pearson_r"])

@@ -21,6 +21,19 @@ CLASS_NAMES: tuple[str, ...] = tuple(
     )
 )
 
+def train_ids(names) -> list[int]:
+    """Train ids of evaluated class names.
+
+    >>> train_ids(["terrain", "train"])
+    [9, 16]
+    """
+    unknown = [name for name in names if name not in CLASS_NAMES]
+    if unknown:
+        raise ValueError(f"unknown class name(s) {', '.join(map(repr, unknown))}; "
+                         f"the classes: {', '.join(CLASS_NAMES)}")
+    return [CLASS_NAMES.index(name) for name in names]
+
+
 #: Cityscapes classes that have instances (``instanceIds`` = id * 1000 + k for them).
 INSTANCE_CLASS_IDS = frozenset(lb.id for lb in labels if lb.hasInstances and lb.id >= 0)
 

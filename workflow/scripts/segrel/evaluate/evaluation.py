@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import math
 import zlib
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -52,7 +53,7 @@ def as_logits(seg_logits: torch.Tensor, outputs: str) -> torch.Tensor:
     positive float stands in for a zero score.
 
     >>> scores = torch.tensor([[0.3, 0.0], [0.2, 0.5]])  # (C=2, pixels=2)
-    >>> torch.softmax(as_logits(scores, "probabilities"), dim=0)
+    >>> torch.softmax(as_logits(scores, "probabilities"), dim=0).round(decimals=4)
     tensor([[0.6000, 0.0000],
             [0.4000, 1.0000]])
     """
@@ -189,14 +190,15 @@ class EvaluationState:
         shape = (len(self.image_confusion), lb.NUM_CLASSES, lb.NUM_CLASSES)
         return np.array(self.image_confusion, dtype=np.int32).reshape(shape)
 
-    def metrics(self) -> dict[tuple[str, str], float]:
+    def metrics(self, excluded_classes: Sequence[int] = ()) -> dict[tuple[str, str], float]:
         """Every metric this state supports, as {(measure, score): value} in the table's row order
-        (``score`` is "" except for the OOD detection measures; see segrel.evaluate.metrics_table)."""
+        (``score`` is "" except for the OOD detection measures; see segrel.evaluate.metrics_table);
+        the mIoU leaves out the ``excluded_classes`` (train ids; see segrel.evaluate.metrics.miou)."""
         from segrel.evaluate.metrics import miou
 
         out: dict[tuple[str, str], float] = {("images", ""): float(len(self.image_names))}
         if self.kind == "segmentation":
-            out["miou", ""] = miou(self.confusion)
+            out["miou", ""] = miou(self.confusion, excluded_classes)
             out |= {(measure, ""): value for measure, value in self.calibration.compute().items()
                     if measure != "prr_relis"}
             out["prr_relis", ""] = self.calibration_relis.prr(relis_compat=True)
@@ -305,11 +307,13 @@ def load_merged(paths) -> EvaluationState:
     return state
 
 
-def merge_shard_tables(shards: dict[tuple[str, str], list[str]], in_domain: str | None = None):
+def merge_shard_tables(shards: dict[tuple[str, str], list[str]], in_domain: str | None = None,
+                       excluded_classes: dict[str, Sequence[str]] | None = None):
     """{(model, test set): [shard files]} -> (tidy metrics table, per-image confidence table).
 
     The metrics table has one row per (model, test set, measure, score), columns
-    :data:`segrel.evaluate.metrics_table.COLUMNS`.
+    :data:`segrel.evaluate.metrics_table.COLUMNS`; ``excluded_classes`` ({test set: class
+    names}) are left out of that test set's mIoU.
 
     With ``in_domain`` (a test set name), each other segmentation test set also gets
     ``image_ood_auroc``: how well the image confidence (mean MSP) tells the in-domain images
@@ -323,8 +327,9 @@ def merge_shard_tables(shards: dict[tuple[str, str], list[str]], in_domain: str 
     for (model, test_set), paths in sorted(shards.items()):
         state = load_merged(paths)
         kinds[test_set] = state.kind
+        metrics = state.metrics(lb.train_ids((excluded_classes or {}).get(test_set, ())))
         rows += [{"model": model, "test_set": test_set, "measure": measure, "score": score, "value": value}
-                 for (measure, score), value in state.metrics().items()]
+                 for (measure, score), value in metrics.items()]
         images += [{"model": model, "test_set": test_set, "image": name, "confidence": conf}
                    for name, conf in zip(state.image_names, state.image_confidence)]
     images = pd.DataFrame(images, columns=["model", "test_set", "image", "confidence"])

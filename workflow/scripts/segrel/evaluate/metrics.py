@@ -18,6 +18,8 @@ resolution there.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import numpy as np
 
 ECE_BINS = 15
@@ -27,20 +29,26 @@ CONFIDENCE_SCALE = float(2**30)
 # ----------------------------------------------------------------------------- exact functions
 
 
-def miou(confusion: np.ndarray) -> float:
+def miou(confusion: np.ndarray, excluded: Sequence[int] = ()) -> float:
     """Dataset-level mean IoU from a (gt, prediction) confusion matrix of counts.
 
-    Classes with neither ground truth nor prediction are excluded from the mean.
+    Classes with neither ground truth nor prediction are excluded from the mean, and so are
+    the ``excluded`` class ids (RELIS' IDD mIoU leaves out terrain and train, which no IDD
+    class maps to): their IoU is not averaged, but a pixel predicted as one of them still
+    counts against its true class (RELIS' metrics_helpers.compute_mIoU_fromlist).
 
     >>> miou(np.array([[3, 1], [0, 4]]))
     0.775
     >>> miou(np.array([[5, 0, 0], [0, 0, 0], [0, 0, 5]]))  # class 1 absent: not averaged
     1.0
+    >>> miou(np.array([[3, 1, 0], [0, 0, 0], [0, 0, 4]]), excluded=[1])  # road 3/4, class 2 4/4
+    0.875
     """
     confusion = np.asarray(confusion, dtype=np.float64)
     tp = np.diag(confusion)
     union = confusion.sum(axis=0) + confusion.sum(axis=1) - tp
     present = union > 0
+    present[list(excluded)] = False
     return float((tp[present] / union[present]).mean()) if present.any() else float("nan")
 
 
