@@ -168,6 +168,35 @@ def test_prr_matches_the_published_routine():
         assert metrics.prr(confidence, correct, relis_compat=relis) == pytest.approx(reference, abs=0.1)
 
 
+def per_sample_prr(confidence, correct):
+    """PRR with one curve point per sample, ties rejected in input order (Malinin et al.'s
+    curve, with the r = 0 point the published loop drops)."""
+    errors = ~correct[np.argsort(confidence, kind="stable")]
+    n = len(errors)
+    remaining = (errors.sum() - np.r_[0, np.cumsum(errors)]) / n
+    model = np.trapezoid(remaining, np.arange(n + 1) / n)
+    rate = errors.mean()
+    return 100 * (rate / 2 - model) / (rate / 2 - rate**2 / 2)
+
+
+def test_tied_confidences_do_not_depend_on_input_order():
+    """PRR over a tied group = the mean over every order of the group of the per-sample PRR;
+    KS reads the gap after the whole group. Both give one value whatever the input order."""
+    import itertools
+
+    confidence = np.array([0.2, 0.5, 0.5, 0.5, 0.5, 0.9])
+    correct = np.array([False, True, False, True, False, True])
+    tied = np.flatnonzero(confidence == 0.5)
+    orders = [np.r_[0, order, 5] for order in itertools.permutations(tied)]
+    prrs = {metrics.prr(confidence[order], correct[order]) for order in orders}
+    kss = {metrics.ks_error(confidence[order], correct[order]) for order in orders}
+    assert len(prrs) == 1 and len(kss) == 1
+    expected = np.mean([per_sample_prr(confidence[order], correct[order]) for order in orders])
+    assert prrs.pop() == pytest.approx(expected, abs=1e-12)
+    # |cumsum(conf - correct)| after each group: 0.2; 0.2 + 4 x 0.5 - 2 = 0.2; 0.2 + 0.9 - 1 = 0.1
+    assert kss.pop() == pytest.approx(0.2 / 6, abs=1e-15)
+
+
 @pytest.mark.parametrize("quantize", [None, 50])  # continuous scores, and many ties
 def test_detection_metrics_match_sklearn(quantize):
     rng = np.random.default_rng(6)

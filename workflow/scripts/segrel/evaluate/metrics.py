@@ -82,7 +82,10 @@ def _binned_gap(index, confidence, correct, n_bins) -> float:
 def adaptive_ece(confidence, correct, n_bins: int = ECE_BINS) -> float:
     """ECE with ``n_bins`` equal-mass bins (Nguyen & O'Connor 2015; Mukhoti et al. 2020).
 
-    Samples are sorted by confidence and split into bins of (nearly) equal size.
+    Samples are sorted by confidence and split into bins of (nearly) equal size, ties in input
+    order. RELIS' (focal_calibration's) code instead bins by value between interpolated
+    quantile edges, where the samples equal to the minimum fall in no bin: the two agree on
+    continuous confidences at RELIS' sample sizes and differ for small N or heavy ties.
 
     >>> round(adaptive_ece(np.array([0.6, 0.6, 0.9, 0.9]), np.array([1, 0, 1, 1]), n_bins=2), 12)
     0.1
@@ -94,17 +97,31 @@ def adaptive_ece(confidence, correct, n_bins: int = ECE_BINS) -> float:
     return _binned_gap(index, confidence, correct, n_bins)
 
 
+def _tied_groups(confidence, correct) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(distinct confidences ascending, samples, correct samples) per distinct confidence: the
+    sorted-sample metrics read these, so that tied samples count as one group whatever their
+    input order (as the histogram bins of :class:`CalibrationAccumulator` do)."""
+    confidence, correct = _as_float(confidence), _as_float(correct)
+    values, group = np.unique(confidence, return_inverse=True)
+    return values, np.bincount(group, minlength=len(values)), np.bincount(group, weights=correct,
+                                                                          minlength=len(values))
+
+
 def ks_error(confidence, correct) -> float:
     """Kolmogorov-Smirnov calibration error (Gupta et al. 2021): max |cumsum(conf - correct)| / N
-    over the samples sorted by confidence.
+    over the samples sorted by confidence, read at the end of each group of tied confidences
+    (Gupta's code reads ties in input order; on distinct confidences the two agree).
 
     >>> ks_error(np.array([0.5, 0.8]), np.array([0, 1]))
     0.25
+    >>> ks_error(np.array([0.5, 0.5]), np.array([1, 0])), ks_error(np.array([0.5, 0.5]), np.array([0, 1]))
+    (0.0, 0.0)
     """
-    confidence, correct = _as_float(confidence), _as_float(correct)
-    order = np.argsort(confidence, kind="stable")
-    gap = np.cumsum(confidence[order] - correct[order])
-    return float(np.abs(gap).max() / len(gap)) if len(gap) else float("nan")
+    values, count, correct_sum = _tied_groups(confidence, correct)
+    if not len(values):
+        return float("nan")
+    gap = np.cumsum(values * count - correct_sum)
+    return float(np.abs(gap).max() / count.sum())
 
 
 def _rejection_areas(rejected_fraction, remaining_error):
@@ -128,18 +145,26 @@ def prr(confidence, correct, relis_compat: bool = False) -> float:
     fractions, oracle still divided by 100), so a perfect ranking scores about 80 at a 20%
     error rate. RELIS also counts void pixels as errors: pass them with ``correct=False``.
 
+    Tied confidences are rejected together: the curve runs straight across a tied group, the
+    average over the orders its samples could be rejected in.
+
     >>> conf = np.array([0.1, 0.2, 0.8, 0.9]); ok = np.array([0, 0, 1, 1])
     >>> prr(conf, ok)
     100.0
     >>> round(prr(conf, ok, relis_compat=True), 2)
     50.25
+    >>> prr(np.full(4, 0.7), ok)  # all tied: no ranking, random
+    0.0
     """
-    confidence, correct = _as_float(confidence), _as_bool(correct)
-    n = len(confidence)
-    order = np.argsort(confidence, kind="stable")
-    errors = ~correct[order]
-    remaining = (errors.sum() - np.concatenate([[0], np.cumsum(errors)])) / n
-    rejected = np.arange(n + 1) / n
+    _, count, correct_sum = _tied_groups(confidence, _as_bool(correct))
+    return _prr_from_counts(count, count - correct_sum, relis_compat)
+
+
+def _prr_from_counts(count, errors, relis_compat: bool) -> float:
+    """PRR of samples in ascending-confidence groups of ``count`` samples, ``errors`` of them wrong."""
+    n = count.sum()
+    rejected = np.r_[0.0, np.cumsum(count)] / n
+    remaining = (errors.sum() - np.r_[0.0, np.cumsum(errors)]) / n
     return _prr_from_areas(*_rejection_areas(rejected, remaining), relis_compat=relis_compat)
 
 
@@ -366,11 +391,7 @@ class CalibrationAccumulator(_Histogram):
         return float(np.abs(gap).max() / max(self.count.sum(), 1))
 
     def prr(self, relis_compat: bool = False) -> float:
-        n = self.count.sum()
-        errors = self.count - self.correct
-        rejected = np.r_[0.0, np.cumsum(self.count)] / n
-        remaining = (errors.sum() - np.r_[0.0, np.cumsum(errors)]) / n
-        return _prr_from_areas(*_rejection_areas(rejected, remaining), relis_compat=relis_compat)
+        return _prr_from_counts(self.count, self.count - self.correct, relis_compat)
 
 
 class DetectionAccumulator(_Histogram):
