@@ -48,3 +48,16 @@ def test_a_new_record_is_a_valid_config_format(monkeypatch):
 def test_unknown_format_names_the_known_ones():
     with pytest.raises(ValueError, match="unknown dataset format 'kitti'; choose one of cityscapes, acdc, idd, smiyc"):
         formats.dataset_format("kitti")
+
+
+def test_a_subset_list_is_the_union_of_its_globs(tmp_path):
+    """RELIS' calibration split: Cityscapes val of lindau and munster, not frankfurt."""
+    from segrel.data.demo.writers import write_cityscapes
+
+    write_cityscapes(tmp_path, seed=1, height=16, width=32, cities={"val": {"frankfurt": 2, "lindau": 1, "munster": 2}})
+    union = formats.list_samples("cityscapes", tmp_path, "val", ["lindau", "munster"])
+    assert [sample.image.parent.name for sample in union] == ["lindau", "munster", "munster"]
+    assert union == [*formats.list_samples("cityscapes", tmp_path, "val", "lindau"),
+                     *formats.list_samples("cityscapes", tmp_path, "val", "munster")]
+    with pytest.raises(FileNotFoundError, match="no cityscapes images match .*/val/zurich/"):
+        formats.list_samples("cityscapes", tmp_path, "val", ["lindau", "zurich"])

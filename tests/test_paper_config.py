@@ -44,9 +44,13 @@ def test_paper_dag_builds_without_data(snakemake, tmp_path):
     counts = dict(re.findall(r"^(\w+)\s+(\d+)$", result.stdout, re.MULTILINE))
     models = yaml.safe_load(PAPER.read_text())["models"]
     assert int(counts["fetch_zoo_model"]) == len(models) >= 36
-    # 7 real test sets + 5 synthetic domains + their real reference + the inpainted objects and
-    # their control, one job per (model, test set): the paper config keeps evaluation.jobs per_test_set
-    assert int(counts["evaluate_shard"]) == len(models) * 15 and "evaluate_model" not in counts
+    # 9 real test sets (RELIS' Cityscapes test and calibration cities beside the whole val set)
+    # + 5 synthetic domains + their real reference + the inpainted objects and their control,
+    # one job per (model, test set): the paper config keeps evaluation.jobs per_test_set
+    assert int(counts["evaluate_shard"]) == len(models) * 17 and "evaluate_model" not in counts
+    test_sets = yaml.safe_load(PAPER.read_text())["test_sets"]
+    assert test_sets["cityscapes_test"]["subset"] == "frankfurt"
+    assert test_sets["cityscapes_calibration"]["subset"] == ["lindau", "munster"]
     assert int(counts["domain_reference_dataset"]) == 1 and int(counts["label_map_fidelity"]) == 1
     assert int(counts["fetch_dataset_archive"]) == 6 and int(counts["prepare_dataset"]) == 4
     assert "demo_dataset" not in counts and "train_demo_model" not in counts

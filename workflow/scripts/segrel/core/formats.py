@@ -14,6 +14,7 @@ images (Cityscapes/ACDC ``labelIds``, IDD ``labellevel3Ids``) with the label tab
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -151,18 +152,24 @@ def dataset_format(fmt: str) -> DatasetFormat:
         raise ValueError(f"unknown dataset format {fmt!r}; choose one of {', '.join(FORMATS)}") from None
 
 
-def list_samples(fmt: str, root: str | Path, split: str = "val", subset: str = "*") -> list[Sample]:
-    """Samples of ``root`` in ``split``; ``subset`` = city / ACDC condition / IDD sequence glob.
+def list_samples(fmt: str, root: str | Path, split: str = "val", subset: str | Sequence[str] = "*") -> list[Sample]:
+    """Samples of ``root`` in ``split``; ``subset`` = city / ACDC condition / IDD sequence glob,
+    or a list of them (their union, e.g. RELIS' calibration cities ``[lindau, munster]``).
 
-    Raises ``FileNotFoundError`` (naming the pattern) when nothing matches, and when an
+    Raises ``FileNotFoundError`` (naming the pattern) when a glob matches nothing, and when an
     image has no label file: a test set that silently shrinks would bias every metric.
     """
     layout = dataset_format(fmt).layout
     root = Path(root)
-    pattern = layout.image_glob.format(split=split, subset=subset)
-    images = sorted(root.glob(pattern))
-    if not images:
-        raise FileNotFoundError(f"no {fmt} images match {root / pattern}; check the dataset root, split and subset")
+    images = set()
+    for glob in [subset] if isinstance(subset, str) else subset:
+        pattern = layout.image_glob.format(split=split, subset=glob)
+        matched = set(root.glob(pattern))
+        if not matched:
+            raise FileNotFoundError(f"no {fmt} images match {root / pattern}; check the dataset root, split and "
+                                    "subset")
+        images |= matched
+    images = sorted(images)
     samples = []
     for image in images:
         stem = image.name[: -len(layout.image_suffix)]
