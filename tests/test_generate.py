@@ -181,11 +181,11 @@ def test_settings_objects_take_what_the_rules_pass():
 def test_square_crop_takes_the_full_height_and_resizes_nearest():
     from PIL import Image
 
-    from segrel.generate.controlnet import square_crop
+    from segrel.generate.controlnet import random_square_crop
 
     label = np.tile(np.arange(8, dtype=np.uint8), (4, 1))  # 4 x 8, column index as id
     image = Image.fromarray(np.repeat(label[..., None] * 10, 3, axis=2))
-    cropped_image, cropped_label = square_crop(image, label, 8, np.random.default_rng(0))
+    cropped_image, cropped_label = random_square_crop(image, label, 8, np.random.default_rng(0))
     assert cropped_label.shape == (8, 8)
     columns = np.unique(cropped_label)
     assert len(columns) == 4 and np.ptp(columns) == 3  # 4 consecutive columns, no new values
@@ -205,26 +205,34 @@ TINY_GENERATION = {
 @pytest.mark.workflow
 def test_domain_generation_makes_an_evaluated_cityscapes_test_set(snakemake, tiny_study, tmp_path):
     from segrel.core import formats
+    from segrel.generate.domains import domain_items
 
     snakemake(tmp_path, tiny_study(TINY_GENERATION), "--cores", "2")
     root = tmp_path / "resources" / "datasets"
     generated = formats.list_samples("cityscapes", root / "synthetic_fog", "val")
-    # 3 images from 2 label maps: the maps cycled, the second pass suffixed
-    assert [s.name for s in generated] == ["lindau_000000_000019", "lindau_000000_000019_r1", "lindau_000001_000019"]
-    source = {s.name: s for s in formats.list_samples("cityscapes", root / "cityscapes", "val")}
+    # 3 images, each from a random source map (of 2) and a random square crop, as GenVal draws them
+    items = domain_items(sorted(formats.list_samples("cityscapes", root / "cityscapes", "val"), key=lambda s: s.name),
+                         3, seed=0)
+    assert [s.name for s in generated] == sorted(item.name for item in items)
+    by_name = {item.name: item for item in items}
     for sample in generated:
-        original = formats.read_ids(source[sample.name.removesuffix("_r1")].label)
-        # 64x128 map, 64 px square: the central 64 columns, unscaled
-        np.testing.assert_array_equal(formats.read_ids(sample.label), original[:, 32:96])
+        item = by_name[sample.name]
+        original = formats.read_ids(item.sample.label)
+        # 64x128 map, 64 px square: 64 columns from the drawn offset, unscaled
+        left = min(int(item.position * 65), 64)
+        np.testing.assert_array_equal(formats.read_ids(sample.label), original[:, left : left + 64])
         assert formats.read_image(sample.image).shape == (64, 64, 3)
+    assert len({by_name[s.name].position for s in generated}) == 3
     metrics = pd.read_csv(tmp_path / "results" / "tables" / "metrics.csv")
     assert metrics[(metrics.test_set == "synthetic_fog") & (metrics.measure == "images")].value.item() == 3
-    # the reference: the same maps with their real images, cut the same way (the central 64 columns)
+    # the reference: the same maps with their real images, cut the same way
     reference = formats.list_samples("cityscapes", root / "domain_reference", "val")
     assert [s.name for s in reference] == [s.name for s in generated]
     for real, sample in zip(reference, generated):
-        original = source[real.name.removesuffix("_r1")]
-        np.testing.assert_array_equal(formats.read_image(real.image), formats.read_image(original.image)[:, 32:96])
+        item = by_name[real.name]
+        left = min(int(item.position * 65), 64)
+        np.testing.assert_array_equal(formats.read_image(real.image),
+                                      formats.read_image(item.sample.image)[:, left : left + 64])
         np.testing.assert_array_equal(formats.read_ids(real.label), formats.read_ids(sample.label))
     miou = metrics[metrics.measure == "miou"].set_index("test_set").value
     fidelity = pd.read_csv(tmp_path / "results" / "tables" / "fidelity.csv")

@@ -80,6 +80,7 @@ rule domain_reference_dataset:
     params:
         dataset=lambda wildcards: caption_set(DOMAIN_GENERATION["source_set"]),
         images=DOMAIN_GENERATION["images"],
+        seed=DOMAIN_GENERATION["seed"],
         resolution=CONTROLNET["resolution"],
     script:
         "../scripts/domain_reference_dataset.py"
@@ -115,7 +116,7 @@ rule plot_domain_samples:
         domains={
             name: config["datasets"][name]["domain"] for name in GENERATED_DATASETS
         },
-        resolution=CONTROLNET["resolution"],
+        generated={key: DOMAIN_GENERATION[key] for key in ("images", "seed")},
         images=CONTROLNET["validation"]["images"],
     script:
         "../scripts/plot_domain_samples.py"

@@ -14,7 +14,8 @@ from segrel.core.devices import resolve_device
 from segrel.core.figures import write_figure
 from segrel.core.logs import log
 from segrel.core.seeds import image_seed
-from segrel.generate.domains import center_square, generate, load_pipeline
+from segrel.generate.controlnet import square_crop
+from segrel.generate.domains import generate, load_pipeline
 from segrel.generate.figures import generation_grid_figure
 
 spec, validation, size = snakemake.params.dataset, snakemake.params.validation, snakemake.params.resolution
@@ -22,7 +23,7 @@ device = resolve_device(snakemake.params.device)
 captions = read_captions(snakemake.input.captions)
 samples = sorted(formats.list_samples(spec["format"], spec["root"], spec["split"]), key=lambda s: s.name)
 samples = samples[: validation["images"]]
-maps = [center_square(formats.read_ids(s.label), size) for s in samples]
+maps = [square_crop(formats.read_ids(s.label), size) for s in samples]
 pipeline = load_pipeline(snakemake.params.base, snakemake.input.controlnet, device)
 images = generate(pipeline, maps, [captions[s.name] for s in samples],
                   [image_seed(snakemake.params.seed, "validation", s.name) for s in samples],
@@ -30,7 +31,7 @@ images = generate(pipeline, maps, [captions[s.name] for s in samples],
                   conditioning_scale=validation["conditioning_scale"], condition=snakemake.params.condition)
 rows = []
 for sample, label_map, image in zip(samples, maps, images):
-    real = center_square(np.asarray(Image.open(sample.image).convert("RGB")), size)
+    real = square_crop(np.asarray(Image.open(sample.image).convert("RGB")), size)
     rows.append({"name": sample.name, "caption": captions[sample.name], "label map": lb.ID_COLORS[label_map],
                  "generated": image, "real": real})
 figure, data = generation_grid_figure(rows, ["label map", "generated", "real"])

@@ -13,7 +13,7 @@ from segrel.generate.domains import domain_items, write_reference
 spec = snakemake.params.dataset
 # the same items, in the same order, as generate_domain_shard generates
 samples = sorted(formats.list_samples(spec["format"], spec["root"], spec["split"]), key=lambda s: s.name)
-items = domain_items(samples, snakemake.params.images)
+items = domain_items(samples, snakemake.params.images, snakemake.params.seed)
 with atomic_directory(snakemake.output[0]) as out:
     write_reference(out, items, resolution=snakemake.params.resolution)
 log(f"{len(items)} reference images at {snakemake.params.resolution} px")

@@ -18,7 +18,7 @@ spec, settings = snakemake.params.dataset, DomainGenerationSettings.from_params(
 device = resolve_device(settings.device)
 captions = read_captions(snakemake.input.captions)
 samples = sorted(formats.list_samples(spec["format"], spec["root"], spec["split"]), key=lambda s: s.name)
-items = shard_samples(domain_items(samples, settings.images), int(snakemake.wildcards.shard),
+items = shard_samples(domain_items(samples, settings.images, settings.seed), int(snakemake.wildcards.shard),
                       int(snakemake.wildcards.shards))
 log(f"domain {snakemake.wildcards.domain} ('{snakemake.params.text}'): {len(items)} images on {device}")
 pipeline = load_pipeline(snakemake.params.base, snakemake.input.controlnet, device)

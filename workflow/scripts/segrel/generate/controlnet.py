@@ -52,15 +52,28 @@ def condition_map(label_ids: np.ndarray, encoding: str = "label_ids") -> np.ndar
     raise ValueError(f"unknown ControlNet condition {encoding!r}; choose from {', '.join(CONDITIONS)}")
 
 
-def square_crop(image: Image.Image, label_ids: np.ndarray, size: int, rng: np.random.Generator):
-    """A random square crop of side min(H, W), resized to ``size`` (nearest for both)."""
-    height, width = label_ids.shape
+def square_crop(array: np.ndarray, size: int, position: float | None = None) -> np.ndarray:
+    """A square of side min(H, W) of a label map (or image), resized (nearest) to ``size``: at
+    ``position`` in [0, 1) along the longer side (0 = its start), or central if None.
+
+    >>> a = np.arange(8, dtype=np.uint8).reshape(2, 4)
+    >>> square_crop(a, 2).tolist(), square_crop(a, 2, 0.0).tolist(), square_crop(a, 2, 0.99).tolist()
+    ([[1, 2], [5, 6]], [[0, 1], [4, 5]], [[2, 3], [6, 7]])
+    """
+    height, width = array.shape[:2]
     side = min(height, width)
-    top, left = rng.integers(0, height - side + 1), rng.integers(0, width - side + 1)
-    box = (int(left), int(top), int(left + side), int(top + side))
-    image = image.crop(box).resize((size, size), Image.NEAREST)
-    label = Image.fromarray(label_ids).crop(box).resize((size, size), Image.NEAREST)
-    return image, np.asarray(label)
+    spare = max(height, width) - side
+    offset = spare // 2 if position is None else min(int(position * (spare + 1)), spare)
+    top, left = (offset, 0) if height > width else (0, offset)
+    crop = Image.fromarray(array[top : top + side, left : left + side])
+    return np.asarray(crop.resize((size, size), Image.NEAREST))
+
+
+def random_square_crop(image: Image.Image, label_ids: np.ndarray, size: int, rng: np.random.Generator):
+    """The same random square crop of an image and its label map, resized to ``size`` (nearest for both)."""
+    position = float(rng.random())
+    return (Image.fromarray(square_crop(np.asarray(image), size, position)),
+            square_crop(label_ids, size, position))
 
 
 @dataclass
@@ -85,8 +98,8 @@ class LabelMapDataset(torch.utils.data.Dataset):
     def __getitem__(self, index: int):
         example = self.examples[index]
         rng = np.random.default_rng([self.seed, self.epoch, index])
-        image, label = square_crop(Image.open(example.image).convert("RGB"),
-                                   np.asarray(Image.open(example.label)), self.size, rng)
+        image, label = random_square_crop(Image.open(example.image).convert("RGB"),
+                                          np.asarray(Image.open(example.label)), self.size, rng)
         pixels = torch.from_numpy(np.asarray(image, dtype=np.float32) / 127.5 - 1.0).permute(2, 0, 1)
         condition = torch.from_numpy(condition_map(label, self.condition))
         ids = self.tokenizer(example.caption, max_length=self.tokenizer.model_max_length, padding="max_length",

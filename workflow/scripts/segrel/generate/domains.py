@@ -11,20 +11,10 @@ from dataclasses import dataclass
 
 import numpy as np
 import torch
-from PIL import Image
 
 from segrel.core.seeds import image_seed
 from segrel.core.settings import SectionSettings
-from segrel.generate.controlnet import condition_map
-
-
-def center_square(array: np.ndarray, size: int) -> np.ndarray:
-    """The central square of side min(H, W) of a label map (or image), resized (nearest) to ``size``."""
-    height, width = array.shape[:2]
-    side = min(height, width)
-    top, left = (height - side) // 2, (width - side) // 2
-    crop = Image.fromarray(array[top : top + side, left : left + side])
-    return np.asarray(crop.resize((size, size), Image.NEAREST))
+from segrel.generate.controlnet import condition_map, square_crop
 
 
 def load_pipeline(base: str, controlnet: str, device: str = "cpu"):
@@ -55,19 +45,33 @@ def generate(pipeline, label_maps: Sequence[np.ndarray], prompts: Sequence[str],
     return [(np.clip(image, 0, 1) * 255).round().astype(np.uint8) for image in images]
 
 
-def domain_items(samples: Sequence, images: int) -> list[tuple[str, object]]:
-    """(output name, source sample) for ``images`` generated images: the source label maps in
-    order, cycled (suffix _r1, _r2, ...) when more images than maps are asked for.
+@dataclass(frozen=True)
+class DomainItem:
+    """One image to generate: its name, the source sample whose label map and caption condition
+    it, and where its square crop sits (:func:`square_crop`'s ``position``)."""
+
+    name: str
+    sample: object
+    position: float
+
+
+def domain_items(samples: Sequence, images: int, seed: int) -> list[DomainItem]:
+    """``images`` items, each drawing its source label map (with replacement) and the position of
+    its square crop at random, as GenVal does; seeded per item, so every shard and the reference
+    set draw the same ones. Names: the source's, then the item's index.
 
     >>> from types import SimpleNamespace as S
-    >>> [name for name, _ in domain_items([S(name="a"), S(name="b")], 5)]
-    ['a', 'b', 'a_r1', 'b_r1', 'a_r2']
+    >>> items = domain_items([S(name="a"), S(name="b")], 4, seed=1)
+    >>> [item.name for item in items]
+    ['a_0000', 'b_0001', 'b_0002', 'a_0003']
+    >>> items == domain_items([S(name="a"), S(name="b")], 4, seed=1), 0 <= items[0].position < 1
+    (True, True)
     """
     items = []
     for index in range(images):
-        sample = samples[index % len(samples)]
-        repeat = index // len(samples)
-        items.append((sample.name if repeat == 0 else f"{sample.name}_r{repeat}", sample))
+        rng = np.random.default_rng([seed, index])
+        sample = samples[int(rng.integers(len(samples)))]
+        items.append(DomainItem(f"{sample.name}_{index:04d}", sample, float(rng.random())))
     return items
 
 
@@ -79,14 +83,14 @@ class DomainGenerationSettings(SectionSettings):
     SECTION = "generation.domain_generation"
 
     source_set: str  # caption set whose label maps and captions condition generation
-    images: int  # images per domain (the label maps cycled when fewer)
+    images: int  # images per domain, each from a random source map and crop (domain_items)
     shards: int  # jobs per domain
     batch_size: int  # images per pipeline call
     steps: int  # DDIM steps
     guidance: float  # classifier-free guidance scale
     eta: float  # DDIM eta
     conditioning_scale: float  # ControlNet residual scale (diffusers' controlnet_conditioning_scale)
-    seed: int  # base seed; each image's own comes from (seed, domain, name)
+    seed: int  # of the source maps and crops drawn (domain_items) and, with (domain, name), of each image
     device: str  # "auto", "cpu" or "cuda"
 
 
@@ -100,24 +104,25 @@ def write_domain_shard(out, pipeline, items, captions, domain: str, *, resolutio
     batch_size = settings.batch_size
     batches = [items[i : i + batch_size] for i in range(0, len(items), batch_size)]
     for batch in progress(batches) if progress else batches:
-        maps = [center_square(read_ids(sample.label), resolution) for _, sample in batch]
-        prompts = [prompt(captions[sample.name], domain) for _, sample in batch]
-        seeds = [image_seed(settings.seed, domain, name) for name, _ in batch]
+        maps = [square_crop(read_ids(item.sample.label), resolution, item.position) for item in batch]
+        prompts = [prompt(captions[item.sample.name], domain) for item in batch]
+        seeds = [image_seed(settings.seed, domain, item.name) for item in batch]
         images = generate(pipeline, maps, prompts, seeds, steps=settings.steps, guidance=settings.guidance,
                           eta=settings.eta, conditioning_scale=settings.conditioning_scale, condition=condition)
-        for (name, sample), label_ids, image in zip(batch, maps, images):
-            _write_sample(out, name, sample.group, image, label_ids)
+        for item, label_ids, image in zip(batch, maps, images):
+            _write_sample(out, item.name, item.sample.group, image, label_ids)
 
 
 def write_reference(out, items, *, resolution: int) -> None:
-    """The real images of ``items`` (as :func:`domain_items` lists them) cut and resized exactly as
+    """The real images of ``items`` (:func:`domain_items`) cut and resized exactly as
     generation cuts their label maps, with those maps, in the same layout: what a segmenter scores
     on them is the reference of label-map fidelity (its mIoU on the generated images over this)."""
     from segrel.core.formats import read_ids, read_image
 
-    for name, sample in items:
-        _write_sample(out, name, sample.group, center_square(read_image(sample.image), resolution),
-                      center_square(read_ids(sample.label), resolution))
+    for item in items:
+        sample = item.sample
+        _write_sample(out, item.name, sample.group, square_crop(read_image(sample.image), resolution, item.position),
+                      square_crop(read_ids(sample.label), resolution, item.position))
 
 
 def _write_sample(out, name: str, city: str, image: np.ndarray, label_ids: np.ndarray) -> None:
