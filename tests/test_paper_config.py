@@ -43,7 +43,7 @@ def test_paper_dag_builds_without_data(snakemake, tmp_path):
     result = snakemake(tmp_path, PAPER, "-n")
     counts = dict(re.findall(r"^(\w+)\s+(\d+)$", result.stdout, re.MULTILINE))
     models = yaml.safe_load(PAPER.read_text())["models"]
-    assert int(counts["fetch_zoo_model"]) == len(models) >= 36
+    assert int(counts["fetch_zoo_model"]) == len(models) >= 40
     # 9 real test sets (RELIS' Cityscapes test and calibration cities beside the whole val set)
     # + 5 synthetic domains + their real reference + the inpainted objects and their control,
     # one job per (model, test set): the paper config keeps evaluation.jobs per_test_set
