@@ -52,6 +52,62 @@ Models:
     assert models["released"].sha256_prefix == "0123abcd"
 
 
+def _toy_zoo(folder):
+    """Two families on Cityscapes (one model without a score) and one ADE20K model."""
+    entries = [("a1", "A", "Cityscapes", 70.0), ("a2", "A", "Cityscapes", 78.5), ("b1", "B", "Cityscapes", 74.0),
+               ("b2", "B", "Cityscapes", None), ("c1", "C", "ADE20K", 45.0)]
+    lines = ["Models:"]
+    for name, family, dataset, miou in entries:
+        metrics = "{}" if miou is None else f"{{mIoU: {miou}}}"
+        lines += [f"- Name: {name}", f"  In Collection: {family}", f"  Config: configs/toy/{name}.py",
+                  f"  Results: {{Dataset: {dataset}, Metrics: {metrics}}}",
+                  f"  Weights: https://example.org/toy/{name}_20200101_000000-0123abcd.pth"]
+    (folder / "toy").mkdir()
+    (folder / "toy" / "metafile.yaml").write_text("\n".join(lines) + "\n")
+    return folder
+
+
+def test_select_by_dataset_score_and_family(tmp_path):
+    configs = _toy_zoo(tmp_path)
+    names = [model.name for model in zoo.select("cityscapes", configs_dir=configs)]
+    assert names == ["a1", "a2", "b1"]  # b2 reports no mIoU, c1 is on ADE20K
+    assert [m.name for m in zoo.select("Cityscapes", min_miou=74, configs_dir=configs)] == ["a2", "b1"]
+    best = zoo.select("Cityscapes", per_family="best", configs_dir=configs)
+    assert [(m.name, m.family) for m in best] == [("a2", "A"), ("b1", "B")]
+    with pytest.raises(ValueError, match="per_family must be 'all' or 'best'"):
+        zoo.select("Cityscapes", per_family="top", configs_dir=configs)
+
+
+def test_select_the_whole_cityscapes_zoo_from_mmsegs_metafiles():
+    every = zoo.select("Cityscapes")
+    assert len(every) >= 250 and len({m.name for m in every}) == len(every)
+    assert all(m.dataset == "Cityscapes" and m.miou is not None for m in every)
+    best = zoo.select("Cityscapes", per_family="best")
+    families = {m.family for m in every}
+    assert len(best) == len(families) >= 30
+    for model in best:
+        assert model.miou == max(m.miou for m in every if m.family == model.family), model.name
+    mask2former = next(m for m in best if m.family == "Mask2Former")
+    assert mask2former.name == "mask2former_swin-l-in22k-384x384-pre_8xb2-90k_cityscapes-512x1024"  # 83.65
+
+
+def test_config_zoo_select_adds_models_and_keeps_named_ones():
+    from pathlib import Path
+
+    from segrel.config import validate_config
+
+    schema = Path(__file__).resolve().parents[1] / "workflow" / "schemas" / "config.schema.yaml"
+    mine = {"family": "SegFormer", "source": "zoo", "zoo": "segformer_mit-b5_8xb1-160k_cityscapes-1024x1024"}
+    config = validate_config({"models": {"b5": dict(mine)},
+                              "zoo": {"select": {"per_family": "best", "min_miou": 80}}}, schema)
+    expected = {m.name for m in zoo.select("Cityscapes", 80, "best")} - {mine["zoo"]}
+    added = {name for name in config["models"] if name != "b5"}
+    assert added == expected and config["models"]["b5"]["zoo"] == mine["zoo"]
+    for name in added:
+        assert config["models"][name]["source"] == "zoo" and config["models"][name]["zoo"] == name
+        assert config["models"][name]["family"]
+
+
 def test_prepare_downloads_a_verified_checkpoint_and_a_single_process_config(tmp_path):
     """Through a mirror on 127.0.0.1: the checkpoint's SHA-256 prefix is in its name, as on
     OpenMMLab's server; the config is mmseg's, with BN for SyncBN and no ImageNet download."""

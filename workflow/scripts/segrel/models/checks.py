@@ -3,6 +3,25 @@
 from __future__ import annotations
 
 
+def add_zoo_selection(config: dict) -> list[str]:
+    """Add the models ``zoo.select`` picks from mmseg's metafiles to ``config["models"]`` (named by
+    their zoo names; a model the config already names keeps its entry) and return their names."""
+    selection = config.get("zoo", {}).get("select")
+    if not selection:
+        return []
+    from segrel.models.zoo import config_name, select
+
+    configured = {model.get("zoo") for model in config["models"].values()}
+    added = []
+    for model in select(selection["dataset"], selection["min_miou"], selection["per_family"]):
+        name = config_name(model.name)
+        if model.name in configured or name in config["models"]:
+            continue
+        config["models"][name] = {"family": model.family, "source": "zoo", "zoo": model.name}
+        added.append(name)
+    return added
+
+
 def config_problems(config: dict) -> list[str]:
     """The training set exists and is in Cityscapes format; zoo names are in mmseg's metafiles."""
     datasets = config.get("datasets", {})

@@ -26,6 +26,7 @@ class ZooModel:
     weights: str  # checkpoint URL
     dataset: str  # the dataset its reported result is on, e.g. Cityscapes
     miou: float | None  # reported single-scale mIoU (%), when the metafile gives one
+    family: str = ""  # the metafile's collection, e.g. Mask2Former
 
     @property
     def sha256_prefix(self) -> str:
@@ -63,7 +64,7 @@ def zoo_models(configs_dir: Path | None = None) -> dict[str, ZooModel]:
             models[entry["Name"]] = ZooModel(
                 name=entry["Name"], config=str(Path(entry["Config"]).relative_to("configs")),
                 weights=entry["Weights"], dataset=results.get("Dataset", ""),
-                miou=float(miou) if miou is not None else None)
+                miou=float(miou) if miou is not None else None, family=entry.get("In Collection", ""))
     return models
 
 
@@ -75,6 +76,37 @@ def resolve(name: str, configs_dir: Path | None = None) -> ZooModel:
     close = difflib.get_close_matches(name, models, n=5, cutoff=0.5)
     hint = f"; close matches: {', '.join(close)}" if close else ""
     raise KeyError(f"no model named {name!r} in mmsegmentation's metafiles ({len(models)} models){hint}")
+
+
+def select(dataset: str, min_miou: float = 0.0, per_family: str = "all",
+           configs_dir: Path | None = None) -> list[ZooModel]:
+    """The released models whose reported result is on ``dataset`` (case-insensitive) with an
+    mIoU of at least ``min_miou`` (%): all of them, or (``per_family`` "best") the best of each
+    family (metafile collection; ties to the first name). Sorted by name."""
+    if per_family not in ("all", "best"):
+        raise ValueError(f"per_family must be 'all' or 'best', not {per_family!r}")
+    chosen = [model for model in zoo_models(configs_dir).values()
+              if model.dataset.lower() == dataset.lower() and model.miou is not None and model.miou >= min_miou]
+    if per_family == "best":
+        best = {}
+        for model in sorted(chosen, key=lambda model: model.name):
+            if model.family not in best or model.miou > best[model.family].miou:
+                best[model.family] = model
+        chosen = list(best.values())
+    return sorted(chosen, key=lambda model: model.name)
+
+
+def config_name(zoo_name: str) -> str:
+    """A zoo name as a segrel model name (letters, digits, _ and -).
+
+    >>> config_name("fcn_hr18_4xb2-40k_cityscapes-512x1024")
+    'fcn_hr18_4xb2-40k_cityscapes-512x1024'
+    >>> config_name("knet-s3_swin-l_upernet_8xb2-adamw-80k_ade20k-640x640")
+    'knet-s3_swin-l_upernet_8xb2-adamw-80k_ade20k-640x640'
+    >>> config_name("x.y z")
+    'x_y_z'
+    """
+    return re.sub(r"[^A-Za-z0-9_-]", "_", zoo_name)
 
 
 OPENMMLAB_DOWNLOADS = "https://download.openmmlab.com/"
