@@ -120,8 +120,12 @@ def ks_error(confidence, correct) -> float:
     values, count, correct_sum = _tied_groups(confidence, correct)
     if not len(values):
         return float("nan")
-    gap = np.cumsum(values * count - correct_sum)
-    return float(np.abs(gap).max() / count.sum())
+    return _ks_from_sums(values * count, correct_sum, count.sum())
+
+
+def _ks_from_sums(confidence_sum, correct_sum, n) -> float:
+    """KS error from per-group sums of confidence and correctness, groups in ascending confidence."""
+    return float(np.abs(np.cumsum(confidence_sum - correct_sum)).max() / n)
 
 
 def _rejection_areas(rejected_fraction, remaining_error):
@@ -387,8 +391,7 @@ class CalibrationAccumulator(_Histogram):
         return float(gap / max(total, 1))
 
     def ks_error(self) -> float:
-        gap = np.cumsum(self.confidence - self.correct)
-        return float(np.abs(gap).max() / max(self.count.sum(), 1))
+        return _ks_from_sums(self.confidence, self.correct, max(self.count.sum(), 1))
 
     def prr(self, relis_compat: bool = False) -> float:
         return _prr_from_counts(self.count, self.count - self.correct, relis_compat)
