@@ -66,6 +66,30 @@ def test_vae_scaling_factor_gives_unit_variance_latents(pretraining_set):
     assert 0.6 < float((latents * vae.config.scaling_factor).std()) < 1.6
 
 
+def test_the_vae_starts_as_the_autoencoder_of_cell_mean_colours(pretraining_set):
+    """Against torch's own pooling: latents 0-2 are each 8x8 cell's mean R, G, B of scenes it
+    was not calibrated on, latent 3 is 0, and the decoder repeats the means over their cells."""
+    from segrel.generate.demo.vae_start import cell_mean_start
+
+    dataset = pretraining.CaptionedImages(pretraining_set, 32, seed=0)
+    images = torch.stack([dataset[i]["pixels"] for i in range(len(dataset))])
+    vae = builders.tiny_vae()
+    assert cell_mean_start(vae, images[:3]) < 1e-3
+    with torch.no_grad():
+        posterior = vae.encode(images[3:]).latent_dist
+        means = torch.nn.functional.avg_pool2d(images[3:], 8)
+        torch.testing.assert_close(posterior.mean[:, :3], means, rtol=0, atol=2e-3)
+        assert float(posterior.mean[:, 3].abs().max()) == 0 and float(posterior.std.max()) < 0.01
+        repeated = torch.nn.functional.interpolate(means, scale_factor=8, mode="nearest")
+        torch.testing.assert_close(vae.decode(posterior.mean).sample, repeated, rtol=0, atol=2e-3)
+    # two channels per GroupNorm group cannot carry a colour's level: refused, not half-working
+    from diffusers import AutoencoderKL
+
+    narrow = AutoencoderKL.from_config({**vae.config, "norm_num_groups": 8})
+    with pytest.raises(ValueError, match="multiple of 4 channels"):
+        cell_mean_start(narrow, images[:3])
+
+
 def test_captioner_learns_what_generate_reads(tmp_path):
     """Trained on one caption, BLIP's own generate (which starts from [DEC]) writes it back:
     the training loss reads the captions the way inference does."""

@@ -30,10 +30,15 @@ def dataset_root(name):
 
 
 def model_files(model):
-    """(config, checkpoint) of a model, as the models stage writes them."""
+    """(config, checkpoint) of a model, as the models stage writes them; a local model's
+    checkpoint stays where it is."""
+    spec = config["models"][model]
+    local = spec["source"] == "local"
     return {
         "config": f"resources/models/{model}/{model}.py",
-        "checkpoint": f"resources/models/{model}/{model}.pth",
+        "checkpoint": (
+            spec["checkpoint"] if local else f"resources/models/{model}/{model}.pth"
+        ),
     }
 
 

@@ -76,7 +76,43 @@ rule fetch_zoo_model:
         "../scripts/fetch_zoo_model.py"
 
 
+rule fetch_url_model:
+    """A user's model (source: url): their mmseg config as segrel runs it, and the checkpoint
+    downloaded once and verified against its SHA-256 (no library code as input, as for zoo models)."""
+    input:
+        unpack(external_model_input),
+    output:
+        config="resources/models/{model}/{model}.py",
+        checkpoint="resources/models/{model}/{model}.pth",
+    log:
+        "results/logs/models/fetch_url_model/{model}.log",
+    benchmark:
+        "results/benchmarks/models/fetch_url_model/{model}.tsv"
+    wildcard_constraints:
+        model="|".join(URL_MODELS) or "^$",
+    retries: 2  # an interrupted download resumes from its .part file
+    conda:
+        "../../envs/models.yaml"
+    params:
+        model=external_model,
+    script:
+        "../scripts/prepare_external_model.py"
+
+
+use rule fetch_url_model as verify_local_model with:
+    output:
+        # the checkpoint is read where it is (model_files): rule input, so replacing it re-runs
+        config="resources/models/{model}/{model}.py",
+    log:
+        "results/logs/models/verify_local_model/{model}.log",
+    benchmark:
+        "results/benchmarks/models/verify_local_model/{model}.tsv"
+    wildcard_constraints:
+        model="|".join(LOCAL_MODELS) or "^$",
+    retries: 0
+
+
 rule models:
     """Target of the models stage: every configured model, ready to load."""
     input:
-        [model_files(model)["checkpoint"] for model in config["models"]],
+        [path for model in config["models"] for path in model_files(model).values()],

@@ -12,6 +12,13 @@ SNAPSHOT_MODELS = [
 ZOO_MODELS = [
     name for name, model in config["models"].items() if model["source"] == "zoo"
 ]
+# a user's own models: a checkpoint to download, or one on disk (read where it is)
+URL_MODELS = [
+    name for name, model in config["models"].items() if model["source"] == "url"
+]
+LOCAL_MODELS = [
+    name for name, model in config["models"].items() if model["source"] == "local"
+]
 
 
 def zoo_model(wildcards):
@@ -21,6 +28,21 @@ def zoo_model(wildcards):
     from segrel.models.zoo import resolve
 
     return asdict(resolve(config["models"][wildcards.model]["zoo"]))
+
+
+def external_model(wildcards):
+    """A url / local model's config file, checkpoint and checksum, as a param."""
+    model = config["models"][wildcards.model]
+    return {key: model[key] for key in ("source", "config", "checkpoint", "sha256")}
+
+
+def external_model_input(wildcards):
+    """Its mmseg config file, and (source local) its checkpoint: editing either re-runs it."""
+    model = config["models"][wildcards.model]
+    files = {"config": model["config"]}
+    if model["source"] == "local":
+        files["checkpoint"] = model["checkpoint"]
+    return files
 
 
 def training_settings(wildcards):

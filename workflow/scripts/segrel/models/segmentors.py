@@ -56,6 +56,21 @@ def _drop_pretrained(node):
             _drop_pretrained(item)
 
 
+def write_inference_config(config_file: str | Path, out) -> None:
+    """An mmseg config file as segrel runs a released or a user's model: SyncBN -> BN (one
+    process) and no ImageNet initialisation (the checkpoint replaces it, and it would be a
+    download), written atomically to ``out``."""
+    from mmengine.config import Config
+
+    cfg = Config.fromfile(str(config_file))
+    model = cfg.model.to_dict()
+    _replace_syncbn(model)
+    _drop_pretrained(model)
+    cfg.model = model
+    with atomic_file(out) as handle:
+        handle.write(cfg.pretty_text)  # what Config.dump writes for a .py file
+
+
 @dataclass(frozen=True, kw_only=True)
 class DemoTrainingSettings(SectionSettings):
     """What shapes one demo model: its ``models.<name>`` entry with ``model_training`` (the

@@ -126,28 +126,11 @@ def checkpoint_url(model: ZooModel, mirror: str | None = None) -> str:
     return mirror.rstrip("/") + "/" + model.weights.removeprefix(OPENMMLAB_DOWNLOADS)
 
 
-def write_inference_config(config: str, out) -> None:
-    """mmseg's shipped ``config`` as segrel runs a zoo model: SyncBN -> BN (one process) and no
-    ImageNet initialisation (the checkpoint replaces it, and it would be a download), written
-    atomically to ``out``."""
-    from mmengine.config import Config
-
-    from segrel.core.io import atomic_file
-    from segrel.models.segmentors import _drop_pretrained, _replace_syncbn, mmseg_config_dir
-
-    cfg = Config.fromfile(str(mmseg_config_dir() / config))
-    model = cfg.model.to_dict()
-    _replace_syncbn(model)
-    _drop_pretrained(model)
-    cfg.model = model
-    with atomic_file(out) as handle:
-        handle.write(cfg.pretty_text)  # what Config.dump writes for a .py file
-
-
 def prepare(model: ZooModel, config_out, checkpoint_out, *, mirror: str | None = None, log=print) -> None:
     """A zoo model as the models stage leaves every model: its inference config and its
     checkpoint, downloaded once and verified against the checksum in its file name."""
     from segrel.data.download import fetch
+    from segrel.models.segmentors import mmseg_config_dir, write_inference_config
 
     fetch(checkpoint_url(model, mirror), checkpoint_out, checksum=f"sha256:{model.sha256_prefix}", log=log)
-    write_inference_config(model.config, config_out)
+    write_inference_config(mmseg_config_dir() / model.config, config_out)

@@ -136,11 +136,13 @@ def tiny_unet(in_channels: int = 4, seed: int = 0):
 
 
 def tiny_vae(seed: int = 0):
+    """SD's VAE geometry (8x downsampling, 4 latent channels), narrow; 4 GroupNorm groups so that
+    every group holds whole quadruples of channels (segrel.generate.demo.vae_start)."""
     from diffusers import AutoencoderKL
 
     torch.manual_seed(seed)
     return AutoencoderKL(in_channels=3, out_channels=3, latent_channels=4, block_out_channels=(16, 32, 32, 32),
-                         layers_per_block=1, norm_num_groups=8, down_block_types=("DownEncoderBlock2D",) * 4,
+                         layers_per_block=1, norm_num_groups=4, down_block_types=("DownEncoderBlock2D",) * 4,
                          up_block_types=("UpDecoderBlock2D",) * 4, sample_size=512, scaling_factor=0.18215)
 
 

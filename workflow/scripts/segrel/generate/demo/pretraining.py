@@ -216,14 +216,23 @@ def _step(optimizer, schedule, loss, parameters) -> None:
 
 
 def train_vae(vae, dataset: CaptionedImages, *, steps: int, batch_size: int, learning_rate: float, seed: int,
-              low_frequency_weight: float = 0.0, kl_weight: float = 1e-6, log=print):
+              start: str = "cell_means", low_frequency_weight: float = 0.0, kl_weight: float = 1e-6, log=print):
     """Reconstruction (L1 + MSE) + KL; then scaling_factor = 1 / std of the latents (as SD's 0.18215).
 
+    ``start`` "cell_means" first sets the VAE to the linear autoencoder of each latent cell's
+    mean colour (segrel.generate.demo.vae_start: a deep autoencoder trained briefly from random
+    weights learns luminance first and leaves the colours grey, where a cell's mean colour is
+    what a segmenter needs to tell road, vegetation and sky); "random" keeps the built weights.
     ``low_frequency_weight`` adds the same reconstruction loss on the images averaged over the
-    latent's cells (8x8 px): a deep autoencoder trained briefly learns luminance first and
-    leaves the colours grey (the colours' variance is 40-60x below the luminance's in the demo
-    scenes), where a cell's mean colour is what a segmenter needs to tell road, vegetation and sky.
+    latent's cells (8x8 px).
     """
+    if start == "cell_means":
+        from segrel.generate.demo.vae_start import cell_mean_start
+
+        calibration = next(batches(dataset, max(batch_size, 16), 1, seed + 2))["pixels"]
+        log(f"vae starts as the cell-mean autoencoder (deviation {cell_mean_start(vae, calibration):.1e})")
+    elif start != "random":
+        raise ValueError(f"unknown VAE start {start!r}: choose cell_means or random")
     parameters, optimizer, schedule, logger = _start_training([vae], "vae", learning_rate=learning_rate, steps=steps,
                                                               seed=seed, log=log)
     cell = 2 ** (len(vae.config.block_out_channels) - 1)  # the VAE's downsampling factor (SD: 8)
