@@ -208,7 +208,12 @@ def test_shards_write_detected_samples_and_count_failures(monkeypatch, tmp_path,
     assert whole.mask_pixels.tolist() == [4, 0, 4, 4, 0]
     assert whole.source.tolist() == ["source0", "source1", "source0", "source1", "source0"]
     assert sorted(p.name for p in (tmp_path / "whole" / "images").iterdir()) == [
-        "00000_lion.jpg", "00002_box.jpg", "00003_lion.jpg"]  # failed samples are dropped
+        "00000_lion.png", "00002_box.png", "00003_lion.png"]  # failed samples are dropped
+    # stored losslessly: the inpainted pixels exactly, square and all
+    painted = _fake_sample(None, Image.open(sources[0].image).convert("RGB"), "lion", seed=whole.seed[0],
+                           settings=DEFAULTS).image
+    np.testing.assert_array_equal(np.asarray(Image.open(tmp_path / "whole" / "images" / "00000_lion.png")),
+                                  np.asarray(painted))
     label = np.asarray(Image.open(tmp_path / "whole" / "labels" / "00000_lion_labels_semantic.png"))
     left = whole.left[0]
     expected = np.zeros((8, 8), np.uint8)
@@ -237,10 +242,10 @@ def test_datasets_renumber_detected_samples_and_refuse_to_be_empty(monkeypatch, 
     kept = write_anomaly_dataset(tmp_path / "all", shards, set_label="synthetic_anomalies")
     assert kept[["image", "sample"]].values.tolist() == [
         ["validation0000", "00000_lion"], ["validation0001", "00002_box"], ["validation0002", "00003_lion"]]
-    samples = formats.list_samples("smiyc", tmp_path / "all", "validation")
+    samples = formats.list_samples("smiyc_png", tmp_path / "all", "validation")
     assert [s.name for s in samples] == ["validation0000", "validation0001", "validation0002"]
-    assert (samples[1].image.read_bytes() == (shards[0] / "images" / "00002_box.jpg").read_bytes())
-    assert set(np.unique(formats.read_label("smiyc", samples[0].label))) == {0, 1}
+    assert (samples[1].image.read_bytes() == (shards[0] / "images" / "00002_box.png").read_bytes())
+    assert set(np.unique(formats.read_label("smiyc_png", samples[0].label))) == {0, 1}
     assert sorted(p.name for p in (tmp_path / "all").iterdir()) == ["dataset_AnomalyTrack", "samples.csv"]
 
     curated = write_anomaly_dataset(tmp_path / "curated", shards, set_label="curated", keep=["00003_lion"])
@@ -274,7 +279,7 @@ def test_config_adds_the_inpainted_sets_only_when_enabled():
     assert len(anomalies["objects"]) == 42 and anomalies["control"] == "car"
     assert not any("anomalies" in d for d in config["datasets"].values())
     config = validate_config({"generation": {"anomalies": {"enabled": True, "curated": ["00001_chair"]}}}, SCHEMA)
-    assert config["datasets"]["synthetic_anomalies_curated"] == {"format": "smiyc", "source": "generated",
+    assert config["datasets"]["synthetic_anomalies_curated"] == {"format": "smiyc_png", "source": "generated",
                                                                  "anomalies": "curated"}
     assert config["test_sets"]["synthetic_anomalies_control"] == {"dataset": "synthetic_anomalies_control",
                                                                   "split": "validation", "subset": "*"}
@@ -284,7 +289,9 @@ def test_config_adds_the_inpainted_sets_only_when_enabled():
     with pytest.raises(ConfigError, match="'generation.anomalies.source_set': no caption set named 'cs_test'"):
         validate_config({"generation": {"anomalies": {"enabled": True, "source_set": "cs_test"}}}, SCHEMA)
     with pytest.raises(ConfigError, match="generation.anomalies.enabled is false"):
-        validate_config({"datasets": {"x": {"format": "smiyc", "source": "generated", "anomalies": "all"}}}, SCHEMA)
+        validate_config({"datasets": {"x": {"format": "smiyc_png", "source": "generated", "anomalies": "all"}}}, SCHEMA)
+    with pytest.raises(ConfigError, match="smiyc_png is what segrel's generate stage writes"):
+        validate_config({"datasets": {"x": {"format": "smiyc_png", "source": "demo"}}}, SCHEMA)
 
 
 def test_control_figure_keeps_the_requested_sets_and_metrics():

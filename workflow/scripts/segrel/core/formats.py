@@ -80,7 +80,7 @@ class DatasetFormat:
     layout: Layout
     label_table: np.ndarray | None  # stored id image -> train ids; None = stored values are the labels
     source: Source
-    demo_writer: str  # function of segrel.data.demo.writers that writes the embedded demo's copy
+    demo_writer: str | None  # function of segrel.data.demo.writers that writes the embedded demo's copy
     demo_argument: str | None = None  # the writer's argument for config['demo'][name] (None: its keys are arguments)
     local_ood_ids: tuple[int, ...] = ()  # stored ids of classes Cityscapes lacks (local OOD regions)
     labels_from_polygons: bool = False  # label images rendered from polygon files after extraction (IDD)
@@ -141,7 +141,24 @@ FORMATS: dict[str, DatasetFormat] = {
                "https://segmentmeifyoucan.com/datasets (public)"),
         demo_writer="write_smiyc",
     ),
+    # what the generate stage writes for its inpainted anomalies: RoadAnomaly21's layout with
+    # lossless PNG images (a JPEG would add compression artefacts to the repainted region only,
+    # a cue no real anomaly carries); made only by segrel, never downloaded
+    "smiyc_png": DatasetFormat(
+        "smiyc_png", "anomaly",
+        Layout("dataset_AnomalyTrack/images/{split}*.png", ".png", "dataset_AnomalyTrack/labels_masks",
+               "_labels_semantic.png", ("dataset_AnomalyTrack",), ("validation",)),
+        None,
+        Source("none", "", (), "the generate stage makes it (generation.anomalies)"),
+        demo_writer=None,
+    ),
 }
+
+#: the format of the generate stage's inpainted anomaly sets
+GENERATED_ANOMALY_FORMAT = "smiyc_png"
+#: formats only segrel's generate stage writes
+GENERATED_ONLY = tuple(name for name, record in FORMATS.items() if not record.source.packages and
+                       record.demo_writer is None)
 
 
 def dataset_format(fmt: str) -> DatasetFormat:

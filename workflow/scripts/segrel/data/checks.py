@@ -10,12 +10,17 @@ def config_problems(config: dict) -> list[str]:
 
     from urllib.parse import urlsplit
 
+    from segrel.core.formats import GENERATED_ONLY
     from segrel.data.acquisition import is_url, source
 
     problems = []
     for name, dataset in config.get("datasets", {}).items():
         where = f"config key 'datasets.{name}"
         kind = dataset.get("source")
+        if dataset.get("format") in GENERATED_ONLY and kind not in ("generated", "local"):
+            problems.append(f"{where}.format': {dataset['format']} is what segrel's generate stage writes; read "
+                            "such a copy with source: local, or use the format of the real dataset")
+            continue
         if kind not in ("download", "archives"):
             continue
         src = source(dataset["format"])

@@ -3,6 +3,8 @@ cannot say)."""
 
 from __future__ import annotations
 
+from segrel.core.formats import GENERATED_ANOMALY_FORMAT
+
 
 def add_test_sets(config: dict) -> None:
     """Generated domains and inpainted sets become datasets and test sets of their own."""
@@ -33,7 +35,7 @@ ANOMALY_SETS = {"all": "synthetic_anomalies", "curated": "synthetic_anomalies_cu
 
 
 def add_anomaly_test_sets(config: dict) -> None:
-    """An enabled generation.anomalies adds SMIYC-format datasets and test sets (unless the config
+    """An enabled generation.anomalies adds SMIYC-layout datasets and test sets (unless the config
     already names them): every detected sample, the curated ones (only with a curated list) and
     the control object, so each is evaluated and can be a proxy."""
     anomalies = config.get("generation", {}).get("anomalies", {})
@@ -42,7 +44,7 @@ def add_anomaly_test_sets(config: dict) -> None:
     for kind, name in ANOMALY_SETS.items():
         if kind == "curated" and not anomalies.get("curated"):
             continue
-        config.setdefault("datasets", {}).setdefault(name, {"format": "smiyc", "source": "generated",
+        config.setdefault("datasets", {}).setdefault(name, {"format": GENERATED_ANOMALY_FORMAT, "source": "generated",
                                                             "anomalies": kind})
         config.setdefault("test_sets", {}).setdefault(name, {"dataset": name, "split": "validation", "subset": "*"})
 
@@ -88,8 +90,8 @@ def _anomaly_references(config: dict) -> list[str]:
             problems.append(f"{where}: generation.anomalies.enabled is false; enable it or remove the dataset")
         elif kind == "curated" and not anomalies.get("curated"):
             problems.append(f"{where}: a curated set needs sample ids in generation.anomalies.curated")
-        if dataset.get("format") != "smiyc" or dataset.get("source") != "generated":
-            problems.append(f"{where}: an inpainted set has format smiyc and source generated")
+        if dataset.get("format") != GENERATED_ANOMALY_FORMAT or dataset.get("source") != "generated":
+            problems.append(f"{where}: an inpainted set has format {GENERATED_ANOMALY_FORMAT} and source generated")
     if not anomalies.get("enabled"):
         return problems
     sets = generation.get("captions", {}).get("sets", {})

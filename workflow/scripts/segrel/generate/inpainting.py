@@ -311,13 +311,13 @@ def anomaly_label(mask: np.ndarray, void: np.ndarray | None = None) -> np.ndarra
 
 def write_anomaly_shard(out, models: Models, items, *, set_name: str, seed: int, settings: InpaintingSettings,
                         void_square: bool = False, progress=None) -> pd.DataFrame:
-    """Generate ``items`` (see :func:`anomaly_items`) into ``out``: ``images/<id>.jpg`` and
+    """Generate ``items`` (see :func:`anomaly_items`) into ``out``: ``images/<id>.png`` and
     ``labels/<id>_labels_semantic.png`` for each detected sample, and ``samples.csv`` with a row
     for every sample (detected or not). Each sample's seed comes from (seed, set, id) only, so a
     sample does not depend on the shard that makes it. ``void_square``: label the rest of
     the repainted square void."""
     from segrel.core.formats import read_image
-    from segrel.core.io import save_jpeg, save_png
+    from segrel.core.io import save_png
     from segrel.core.seeds import image_seed
 
     out = Path(out)
@@ -329,7 +329,7 @@ def write_anomaly_shard(out, models: Models, items, *, set_name: str, seed: int,
         detected = result.mask is not None
         if detected:
             void = square_mask(result.mask.shape, result.square) if void_square else None
-            save_jpeg(out / "images" / f"{name}.jpg", np.asarray(result.image.convert("RGB")))
+            save_png(out / "images" / f"{name}.png", np.asarray(result.image.convert("RGB")))
             save_png(out / "labels" / f"{name}_labels_semantic.png", anomaly_label(result.mask, void))
         rows.append({"sample": name, "object": obj, "source": source.name, "seed": sample_seed,
                      "top": result.square.top, "left": result.square.left, "side": result.square.side,
@@ -348,7 +348,7 @@ def read_samples(shards) -> pd.DataFrame:
 
 def write_anomaly_dataset(out, shards, *, set_label: str, keep: Sequence[str] | None = None) -> pd.DataFrame:
     """The detected samples of ``shards`` (only those in ``keep`` when given) as one RoadAnomaly21
-    dataset: ``dataset_AnomalyTrack/images/validationNNNN.jpg`` and
+    dataset (format smiyc_png: lossless): ``dataset_AnomalyTrack/images/validationNNNN.png`` and
     ``labels_masks/validationNNNN_labels_semantic.png``, numbered in sample-id order, and
     ``samples.csv`` (image name -> sample) at the root. An empty set is an error: evaluating it
     would measure nothing."""
@@ -380,7 +380,7 @@ def write_anomaly_dataset(out, shards, *, set_label: str, keep: Sequence[str] | 
     digits = max(4, len(str(len(kept) - 1)))  # names sort in numeric order
     names = [f"validation{index:0{digits}d}" for index in range(len(kept))]
     for name, sample in zip(names, kept["sample"]):
-        os.replace(staging / "images" / f"{sample}.jpg", track / "images" / f"{name}.jpg")
+        os.replace(staging / "images" / f"{sample}.png", track / "images" / f"{name}.png")
         os.replace(staging / "labels" / f"{sample}_labels_semantic.png",
                    track / "labels_masks" / f"{name}_labels_semantic.png")
     shutil.rmtree(staging)

@@ -145,6 +145,9 @@ class CaptionedImages(torch.utils.data.Dataset):
 
 def batches(dataset: CaptionedImages, batch_size: int, steps: int, seed: int):
     """``steps`` shuffled batches, epoch after epoch; deterministic in ``seed``."""
+    if len(dataset) < batch_size:  # drop_last would leave every epoch empty
+        raise ValueError(f"{len(dataset)} pre-training images make no batch of {batch_size}: lower the batch size "
+                         "or raise generation.demo_pretraining.images_per_condition")
     generator = torch.Generator().manual_seed(seed)
     step, epoch = 0, 0
     while True:
@@ -229,7 +232,7 @@ def train_vae(vae, dataset: CaptionedImages, *, steps: int, batch_size: int, lea
     if start == "cell_means":
         from segrel.generate.demo.vae_start import cell_mean_start
 
-        calibration = next(batches(dataset, max(batch_size, 16), 1, seed + 2))["pixels"]
+        calibration = next(batches(dataset, min(len(dataset), max(batch_size, 16)), 1, seed + 2))["pixels"]
         log(f"vae starts as the cell-mean autoencoder (deviation {cell_mean_start(vae, calibration):.1e})")
     elif start != "random":
         raise ValueError(f"unknown VAE start {start!r}: choose cell_means or random")

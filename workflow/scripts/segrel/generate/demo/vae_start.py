@@ -102,6 +102,12 @@ def _lift(norm: nn.GroupNorm) -> None:
     norm.bias[: 4 * COLOURS] = LIFT
 
 
+def _constant_log_variance(conv: nn.Conv2d, latent_channels: int) -> None:
+    """The posterior's log-variance rows of the encoder's conv_out: a small constant."""
+    conv.weight[latent_channels:] = 0
+    conv.bias[latent_channels:] = LOG_VARIANCE
+
+
 def _least_squares_gains(produced: torch.Tensor, wanted: torch.Tensor) -> torch.Tensor:
     return (produced * wanted).sum((0, 2, 3)) / produced.square().sum((0, 2, 3))
 
@@ -120,8 +126,7 @@ def cell_mean_start(vae, images: torch.Tensor, tolerance: float = 0.01) -> float
     _lift(encoder.conv_norm_out)
     latent = vae.config.latent_channels
     _read_colours(encoder.conv_out, [1.0] * COLOURS, keep_free_into=COLOURS)
-    encoder.conv_out.weight[latent:] = 0  # the log-variance: constant
-    encoder.conv_out.bias[latent:] = LOG_VARIANCE
+    _constant_log_variance(encoder.conv_out, latent)
     for conv in (vae.quant_conv, vae.post_quant_conv):
         if conv is not None:
             _identity(conv)
@@ -133,7 +138,7 @@ def cell_mean_start(vae, images: torch.Tensor, tolerance: float = 0.01) -> float
     means = nn.functional.avg_pool2d(images, cell)
     produced = vae.encode(images).latent_dist.mean[:, :COLOURS]
     _read_colours(encoder.conv_out, _least_squares_gains(produced, means), keep_free_into=COLOURS)
-    encoder.conv_out.weight[latent:] = 0
+    _constant_log_variance(encoder.conv_out, latent)
     repeated = nn.functional.interpolate(means, scale_factor=cell, mode="nearest")
     produced = vae.decode(vae.encode(images).latent_dist.mean).sample
     _read_colours(decoder.conv_out, _least_squares_gains(produced, repeated), keep_free_into=0)
