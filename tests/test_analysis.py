@@ -6,6 +6,7 @@ import pandas as pd
 import pytest
 from scipy.stats import norm
 
+from segrel.analyse import statistics
 from segrel.analyse.checks import config_problems
 from segrel.analyse.statistics import correlation, correlation_table, paired_values, pcc_vs_sample_size
 
@@ -23,6 +24,46 @@ def test_correlation_against_textbook_formulas():
     assert row["fisher_high"] == pytest.approx(np.tanh(np.arctanh(r) + half), abs=1e-9)
     assert row["spearman_rho"] == pytest.approx(pd.Series(x).corr(pd.Series(y), method="spearman"), abs=1e-12)
     assert row["bootstrap_low"] < r < row["bootstrap_high"]
+
+
+def test_regression_band_against_scipys_standard_errors():
+    """The band of the mean response, from scipy's slope / intercept standard errors:
+    var(a + b x) = se_a^2 + x^2 se_b^2 + 2 x cov(a, b), cov(a, b) = -mean(x) se_b^2."""
+    from scipy.stats import linregress, t
+
+    rng = np.random.default_rng(5)
+    x = rng.uniform(0.1, 0.6, size=12)
+    y = 0.8 * x + rng.normal(scale=0.05, size=12)
+    at = np.array([0.0, 0.3, 0.7])
+    line, low, high = statistics.regression_band(x, y, at, confidence=0.9)
+    fit = linregress(x, y)
+    spread = np.sqrt(fit.intercept_stderr ** 2 + at ** 2 * fit.stderr ** 2 - 2 * at * x.mean() * fit.stderr ** 2)
+    np.testing.assert_allclose(line, fit.intercept + fit.slope * at, rtol=1e-10)
+    np.testing.assert_allclose(high - line, t.ppf(0.95, 10) * spread, rtol=1e-8)
+    np.testing.assert_allclose(line - low, high - line, rtol=1e-12)
+    with pytest.raises(ValueError, match="at least 3 points"):
+        statistics.regression_band([0, 1], [0, 1], [0.5])
+
+
+def test_pcc_overview_sorts_by_the_first_proxy_and_draws_the_table():
+    from segrel.analyse.figures import pcc_overview_figure
+
+    rows = [("fog", "acdc_fog", "cityscapes_val", 0.5, 0.1, 0.8), ("fog", "acdc_fog", "synthetic_fog", 0.9, 0.7, 0.97),
+            ("night", "acdc_night", "cityscapes_val", 0.8, 0.5, 0.93),
+            ("night", "acdc_night", "synthetic_night", 0.6, 0.1, 0.85),
+            ("anomalies", "smiyc", "idd_val", 0.3, -0.2, 0.7)]
+    table = pd.DataFrame(rows, columns=["comparison", "real", "proxy", "pearson_r", "fisher_low", "fisher_high"])
+    table["metric"] = ["miou"] * 4 + ["ood_auroc_msp"]
+    table["n_models"] = 12
+    figure, data = pcc_overview_figure(table, "miou")
+    assert data[["rank", "comparison", "proxy_kind"]].values.tolist() == [
+        [1, "night", "cityscapes_val"], [1, "night", "synthetic_<domain>"],
+        [2, "fog", "cityscapes_val"], [2, "fog", "synthetic_<domain>"]]
+    bars = sorted((round(p.get_x() + p.get_width() / 2, 6), round(p.get_height(), 6))
+                  for p in figure.axes[0].patches)
+    assert [height for _, height in bars] == [0.8, 0.6, 0.5, 0.9]  # night (CS, syn), then fog
+    with pytest.raises(ValueError, match="no comparison correlates 'ece'"):
+        pcc_overview_figure(table, "ece")
 
 
 def test_bootstrap_interval_agrees_with_fisher_on_many_models():

@@ -121,4 +121,5 @@ def test_a_local_model_re_runs_when_its_checkpoint_is_replaced(snakemake, tmp_pa
     os.utime(checkpoint, (later, later))
     result = snakemake(tmp_path, config, "--cores", "1", "resources/models/mine/mine.py", check=False)
     assert result.returncode != 0 and not (tmp_path / "resources" / "models" / "mine" / "mine.py").exists()
-    assert "checksum mismatch" in (tmp_path / "results" / "logs" / "models" / "verify_local_model" / "mine.log").read_text()
+    log = tmp_path / "results" / "logs" / "models" / "verify_local_model" / "mine.log"
+    assert "checksum mismatch" in log.read_text()

@@ -112,6 +112,32 @@ rule plot_correlation:
         "../scripts/plot_correlation.py"
 
 
+rule plot_pcc_overview:
+    input:
+        correlations="results/tables/correlations.csv",
+        code=library_code("plot_pcc_overview.py"),
+    output:
+        png=report(
+            "results/figures/pcc_overview.png",
+            caption="../report/pcc_overview.rst",
+            category="Loiseau et al. 2024",
+            subcategory="Proxy vs real shift",
+            labels={"figure": "Fig. 3 (top)", "comparison": "all"},
+        ),
+        pdf="results/figures/pcc_overview.pdf",
+        data="results/tables/figures/pcc_overview.csv",
+    log:
+        "results/logs/analyse/plot_pcc_overview.log",
+    benchmark:
+        "results/benchmarks/analyse/plot_pcc_overview.tsv"
+    conda:
+        "../../envs/analyse.yaml"
+    params:
+        metric=config["analysis"]["pcc_overview"]["metric"],
+    script:
+        "../scripts/plot_pcc_overview.py"
+
+
 rule plot_robust_models:
     input:
         metrics="results/tables/metrics.csv",

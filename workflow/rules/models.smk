@@ -78,7 +78,8 @@ rule fetch_zoo_model:
 
 rule fetch_url_model:
     """A user's model (source: url): their mmseg config as segrel runs it, and the checkpoint
-    downloaded once and verified against its SHA-256 (no library code as input, as for zoo models)."""
+    downloaded once and verified against its SHA-256 (no library code as input, as for zoo models).
+    """
     input:
         unpack(external_model_input),
     output:

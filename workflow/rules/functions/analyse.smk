@@ -54,6 +54,11 @@ def analysis_outputs():
     if comparisons:
         outputs.append("results/tables/correlations.csv")
         outputs += [f"results/figures/correlation/{name}.png" for name in comparisons]
+        overview = analysis["pcc_overview"]["metric"]
+        if any(
+            overview in comparison["metrics"] for comparison in comparisons.values()
+        ):
+            outputs.append("results/figures/pcc_overview.png")
     robust = analysis["robust_models"]["comparison"]
     if robust in comparisons:
         outputs.append(f"results/figures/robust_models/{robust}.png")

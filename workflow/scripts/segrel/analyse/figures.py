@@ -12,6 +12,7 @@ import numpy as np
 import pandas as pd
 import seaborn as sns
 
+from segrel.analyse.statistics import regression_band
 from segrel.core.figures import bare, panel_grid, style
 from segrel.evaluate.metrics_table import metric_key, select_metrics
 
@@ -42,7 +43,8 @@ def family_markers(families) -> dict[str, str]:
 
 def correlation_figure(panels: pd.DataFrame, correlations: pd.DataFrame, families: dict[str, str], title: str):
     """Loiseau et al. Fig. 1/3/8/9: per (proxy, metric) panel, proxy vs real value per model,
-    a marker per architecture family, the least-squares line and Pearson r with its CI.
+    a marker per architecture family, the least-squares line with its 95% confidence band, and
+    Pearson r with its CI.
 
     ``panels``: model, proxy, metric, proxy_value, real_value; ``correlations``: rows of
     :func:`segrel.analyse.statistics.correlation_table` for the same (proxy, metric) pairs.
@@ -58,10 +60,11 @@ def correlation_figure(panels: pd.DataFrame, correlations: pd.DataFrame, familie
         for family, group in panel.groupby("family"):
             ax.scatter(group.proxy_value, group.real_value, marker=markers[family], color=palette[family], s=60,
                        label=family, edgecolor="black", linewidth=0.5)
-        if panel.proxy_value.nunique() > 1:
-            slope, intercept = np.polyfit(panel.proxy_value, panel.real_value, 1)
+        if panel.proxy_value.nunique() > 1 and len(panel) >= 3:
             xs = np.linspace(panel.proxy_value.min(), panel.proxy_value.max(), 50)
-            ax.plot(xs, slope * xs + intercept, color="0.3", linestyle="--", linewidth=1)
+            line, low, high = regression_band(panel.proxy_value, panel.real_value, xs)
+            ax.fill_between(xs, low, high, color="0.3", alpha=0.15, linewidth=0)
+            ax.plot(xs, line, color="0.3", linestyle="--", linewidth=1)
         row = correlations[(correlations.proxy == proxy) & (correlations.metric == metric)].iloc[0]
         ax.set_title(f"{proxy}: PCC = {row.pearson_r:.2f} [{row.fisher_low:.2f}, {row.fisher_high:.2f}]")
         label = metric_label(*metric_key(metric))
@@ -72,6 +75,41 @@ def correlation_figure(panels: pd.DataFrame, correlations: pd.DataFrame, familie
     figure.suptitle(title)
     figure.tight_layout()
     return figure, data[["model", "family", "proxy", "metric", "proxy_value", "real_value"]]
+
+
+def pcc_overview_figure(correlations: pd.DataFrame, metric: str):
+    """Loiseau et al. Fig. 3 (top): a group of bars per comparison, one bar per proxy (its PCC
+    with the Fisher interval), comparisons sorted by the PCC of their first proxy. A proxy is
+    named with the comparison's name replaced by <domain> (synthetic_fog -> synthetic_<domain>),
+    so the same kind of proxy has one colour across comparisons."""
+    style()
+    data = correlations[correlations.metric == metric].copy()
+    if data.empty:
+        raise ValueError(f"no comparison correlates {metric!r}: add it to a comparison's metrics or set "
+                         "analysis.pcc_overview.metric to one they use")
+    data["proxy_kind"] = [proxy.replace(name, "<domain>") for proxy, name in zip(data.proxy, data.comparison)]
+    first = data.groupby("comparison", sort=False).pearson_r.first()
+    order = list(first.sort_values(ascending=False).index)
+    data["rank"] = data.comparison.map({name: i + 1 for i, name in enumerate(order)})
+    data = data.sort_values(["rank"], kind="stable")
+    kinds = list(dict.fromkeys(data.proxy_kind))
+    figure, ax = plt.subplots(figsize=(1.2 * len(order) * max(1, len(kinds) / 2) + 2, 3.5))
+    width = 0.8 / len(kinds)
+    for k, (kind, colour) in enumerate(zip(kinds, sns.color_palette("tab10", len(kinds)))):
+        rows = data[data.proxy_kind == kind]
+        positions = rows["rank"].to_numpy() - 1 + (k - (len(kinds) - 1) / 2) * width
+        errors = [rows.pearson_r - rows.fisher_low, rows.fisher_high - rows.pearson_r]
+        ax.bar(positions, rows.pearson_r, width, yerr=errors, color=colour, label=kind, capsize=3,
+               edgecolor="black", linewidth=0.5)
+    ax.set_xticks(range(len(order)), [f"{name}\n({data[data.comparison == name].real.iloc[0]})" for name in order])
+    ax.axhline(0, color="black", linewidth=0.8)
+    ax.set_ylim(min(-0.1, float(data.fisher_low.min()) - 0.05), 1.05)
+    ax.set_ylabel(f"PCC, {metric_label(*metric_key(metric))}")
+    ax.legend(title="proxy", frameon=False, loc="lower left")
+    ax.set_title(f"how well each proxy predicts the real shift ({metric}; sorted by the first proxy)")
+    figure.tight_layout()
+    return figure, data[["rank", "comparison", "real", "proxy", "proxy_kind", "n_models", "pearson_r", "fisher_low",
+                         "fisher_high"]]
 
 
 def robust_models_figure(metrics: pd.DataFrame, real: str, proxies: list[str], top: int):
