@@ -66,6 +66,29 @@ def test_pcc_overview_sorts_by_the_first_proxy_and_draws_the_table():
         pcc_overview_figure(table, "ece")
 
 
+def test_robust_models_figure_ranks_each_familys_best_relative_to_the_reference():
+    """Loiseau Fig. 4 by hand: family A's best on cs is a2 (0.7 > 0.6), B has one model; the
+    reference family R's model gives the zero; ranked by the real set (night)."""
+    from segrel.analyse.figures import robust_models_figure
+
+    values = {("a1", "cs"): 0.6, ("a1", "night"): 0.5, ("a1", "syn"): 0.5,
+              ("a2", "cs"): 0.7, ("a2", "night"): 0.2, ("a2", "syn"): 0.3,
+              ("b", "cs"): 0.5, ("b", "night"): 0.4, ("b", "syn"): 0.45,
+              ("r", "cs"): 0.4, ("r", "night"): 0.3, ("r", "syn"): 0.35}
+    metrics = _metrics({(m, t, "miou", ""): v for (m, t), v in values.items()})
+    families = {"a1": "A", "a2": "A", "b": "B", "r": "R"}
+    figure, data = robust_models_figure(metrics, families, real="night", proxies=["cs", "syn"], in_domain="cs",
+                                        reference_family="R")
+    table = data.set_index(["model", "test_set"])
+    assert data.drop_duplicates("model").model.tolist() == ["b", "r", "a2"]  # night 0.4, 0.3, 0.2
+    assert table.loc[("b", "night"), "relative_miou"] == pytest.approx(10.0)
+    assert table.loc[("a2", "syn"), "relative_miou"] == pytest.approx(-5.0)
+    assert table.loc[("r", "cs"), "relative_miou"] == pytest.approx(0.0)
+    assert set(data.test_set) == {"night", "cs", "syn"}
+    with pytest.raises(ValueError, match="reference_family to one of A, B, R"):
+        robust_models_figure(metrics, families, real="night", proxies=["cs"], in_domain="cs", reference_family="Z")
+
+
 def test_bootstrap_interval_agrees_with_fisher_on_many_models():
     # bivariate normal, n = 300: both intervals are accurate there and must nearly coincide
     rng = np.random.default_rng(1)

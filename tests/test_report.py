@@ -51,7 +51,7 @@ TINY_STUDY = {
         "sample_sizes": [2, 3],
         "sample_repeats": 3,
         "bootstrap_resamples": 200,
-        "robust_models": {"comparison": "night", "top": 2},
+        "robust_models": {"comparison": "night", "reference_family": "FCN"},
         "confidence_maps": {"model": "segformer_b0"},
     },
 }

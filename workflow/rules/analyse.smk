@@ -164,7 +164,8 @@ rule plot_robust_models:
         comparison=lambda wildcards: config["analysis"]["comparisons"][
             wildcards.comparison
         ],
-        top=config["analysis"]["robust_models"]["top"],
+        settings=config["analysis"]["robust_models"],
+        families=model_families(),
     script:
         "../scripts/plot_robust_models.py"
 

@@ -1,4 +1,5 @@
-"""Rule plot_robust_models: the most robust models on one real shift, real vs proxies."""
+"""Rule plot_robust_models: the best model of each family, ranked on one real shift, relative to a
+reference family, on the real set and its proxies (Loiseau et al. Fig. 4)."""
 
 import sys
 
@@ -8,7 +9,8 @@ from segrel.analyse.figures import robust_models_figure
 from segrel.core.figures import write_figure
 from segrel.evaluate.metrics_table import read_metrics
 
-comparison = snakemake.params.comparison
-figure, data = robust_models_figure(read_metrics(snakemake.input.metrics), comparison["real"],
-                                    comparison["proxies"], snakemake.params.top)
+comparison, settings = snakemake.params.comparison, snakemake.params.settings
+figure, data = robust_models_figure(read_metrics(snakemake.input.metrics), snakemake.params.families,
+                                    real=comparison["real"], proxies=comparison["proxies"],
+                                    in_domain=settings["in_domain"], reference_family=settings["reference_family"])
 write_figure(figure, data, snakemake.output)

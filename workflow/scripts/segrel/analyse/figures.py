@@ -112,23 +112,38 @@ def pcc_overview_figure(correlations: pd.DataFrame, metric: str):
                          "fisher_high"]]
 
 
-def robust_models_figure(metrics: pd.DataFrame, real: str, proxies: list[str], top: int):
-    """Loiseau et al. Fig. 4: the ``top`` models on the real shift (best first) and their
-    mIoU on the real set and on each proxy; a good proxy keeps the order."""
+def robust_models_figure(metrics: pd.DataFrame, families: dict[str, str], *, real: str, proxies: list[str],
+                         in_domain: str, reference_family: str):
+    """Loiseau et al. Fig. 4: per architecture family its best model on ``in_domain`` (e.g.
+    Cityscapes val), ranked by mIoU on the ``real`` shift, as mIoU relative to the reference
+    family's model (points of mIoU above it) on the real set and on each proxy: a good proxy
+    keeps the order and the gaps."""
     style()
-    table = metrics[(metrics.measure == "miou") & metrics.test_set.isin([real, *proxies])]
+    sets = list(dict.fromkeys([real, *proxies, in_domain]))
+    table = metrics[(metrics.measure == "miou") & metrics.test_set.isin(sets)]
     table = table.pivot(index="model", columns="test_set", values="value").dropna()
-    order = table[real].sort_values(ascending=False).index[:top]
-    data = table.loc[order].reset_index().melt(id_vars="model", var_name="test_set", value_name="miou")
-    data["rank_on_real"] = data.model.map({m: i + 1 for i, m in enumerate(order)})
-    for proxy in proxies:  # the rank each proxy gives the model (among all models)
-        ranks = table[proxy].rank(ascending=False, method="min").astype(int)
-        data[f"rank_on_{proxy}"] = data.model.map(ranks)
-    figure, ax = plt.subplots(figsize=(7, 0.5 * len(order) + 1.5))
-    sns.barplot(data=data, y="model", x="miou", hue="test_set", hue_order=[real, *proxies], order=list(order), ax=ax)
-    ax.set_xlabel("mIoU")
+    table["family"] = table.index.map(families)
+    best = table.loc[table.groupby("family")[in_domain].idxmax()]
+    if reference_family not in set(best.family):
+        raise ValueError(f"no model of family {reference_family!r} has results on {', '.join(sets)}: set "
+                         f"analysis.robust_models.reference_family to one of {', '.join(sorted(set(best.family)))}")
+    reference = best[best.family == reference_family].iloc[0]
+    order = best.sort_values(real, ascending=False)
+    shown = [real, *[proxy for proxy in proxies if proxy != real]]
+    data = order.reset_index().melt(id_vars=["model", "family"], value_vars=shown, var_name="test_set",
+                                    value_name="miou")
+    data["relative_miou"] = 100 * (data.miou - data.test_set.map(reference[shown]))
+    data["rank_on_real"] = data.model.map({model: i + 1 for i, model in enumerate(order.index)})
+    data["reference_model"] = reference.name
+    labels = [f"{family} ({model})" for model, family in zip(order.index, order.family)]
+    figure, ax = plt.subplots(figsize=(7, 0.45 * len(order) * max(1, len(shown) / 2) + 1.5))
+    sns.barplot(data=data, y="model", x="relative_miou", hue="test_set", hue_order=shown, order=list(order.index),
+                ax=ax)
+    ax.set_yticks(range(len(order)), labels)
+    ax.axvline(0, color="black", linewidth=0.8)
+    ax.set_xlabel(f"mIoU relative to {reference_family} ({reference.name}), points")
     ax.set_ylabel("")
-    ax.set_title(f"most robust models on {real} (best first)")
+    ax.set_title(f"best model per family on {in_domain}, ranked by {real}")
     figure.tight_layout()
     return figure, data
 
