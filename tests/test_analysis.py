@@ -89,6 +89,20 @@ def test_robust_models_figure_ranks_each_familys_best_relative_to_the_reference(
         robust_models_figure(metrics, families, real="night", proxies=["cs"], in_domain="cs", reference_family="Z")
 
 
+def test_shift_degradation_is_normalised_by_the_best_in_domain_model():
+    from segrel.analyse.figures import shift_degradation_figure
+
+    values = {("a", "cs", "miou"): 0.8, ("a", "cs", "ece"): 0.02, ("a", "fog", "miou"): 0.4, ("a", "fog", "ece"): 0.1,
+              ("b", "cs", "miou"): 0.6, ("b", "cs", "ece"): 0.05, ("b", "fog", "miou"): 0.5, ("b", "fog", "ece"): 0.04}
+    metrics = _metrics({(m, t, k, ""): v for (m, t, k), v in values.items()})
+    _, data = shift_degradation_figure(metrics, "cs", {"a": "A", "b": "B"})
+    table = data.set_index(["model", "test_set"])
+    assert set(data.reference_model) == {"a"}
+    assert table.loc[("a", "cs"), "miou_error_normalised"] == pytest.approx(1.0)
+    assert table.loc[("b", "fog"), "miou_error_normalised"] == pytest.approx(0.5 / 0.2)
+    assert table.loc[("b", "fog"), "ece_normalised"] == pytest.approx(0.04 / 0.02)
+
+
 def test_bootstrap_interval_agrees_with_fisher_on_many_models():
     # bivariate normal, n = 300: both intervals are accurate there and must nearly coincide
     rng = np.random.default_rng(1)

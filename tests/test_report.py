@@ -59,6 +59,7 @@ TINY_STUDY = {
 FIGURES = ["correlation/fog", "correlation/night", "correlation/anomalies", "pcc_overview", "robust_models/night",
            "sample_size",
            "reliability/shift_degradation", "reliability/ece_vs_error", "reliability/ood_detection",
+           "reliability/ood_vs_miou",
            "reliability/misclassification", "confidence_maps/segformer_b0"]
 
 

@@ -14,6 +14,7 @@ draw = {
     "shift_degradation": lambda: figures.shift_degradation_figure(metrics, snakemake.params.in_domain, families),
     "ece_vs_error": lambda: figures.ece_vs_error_figure(metrics, families),
     "ood_detection": lambda: figures.ood_detection_figure(metrics),
+    "ood_vs_miou": lambda: figures.ood_vs_miou_figure(metrics, families),
     "misclassification": lambda: figures.misclassification_figure(metrics),
 }[snakemake.wildcards.figure]
 figure, data = draw()

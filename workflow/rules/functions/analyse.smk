@@ -6,6 +6,7 @@ RELIABILITY_FIGURES = [
     "shift_degradation",
     "ece_vs_error",
     "ood_detection",
+    "ood_vs_miou",
     "misclassification",
 ]
 

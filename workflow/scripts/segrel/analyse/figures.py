@@ -180,26 +180,37 @@ def shift_order(metrics: pd.DataFrame, in_domain: str) -> list[str]:
 
 def shift_degradation_figure(metrics: pd.DataFrame, in_domain: str, families: dict[str, str]):
     """RELIS Fig. 1: mIoU error (1 - mIoU) and ECE of every model as the shift grows (test sets
-    ordered by mean mIoU over models). Calibration degrades along with accuracy."""
+    ordered by mean mIoU over models), each normalised by the best in-domain model's own
+    in-domain value (that model's first point is 1). Calibration degrades along with accuracy."""
     style()
     order = shift_order(metrics, in_domain)
     data = metrics[metrics.measure.isin(["miou", "ece"]) & metrics.test_set.isin(order)]
     data = data.pivot_table(index=["model", "test_set"], columns="measure", values="value").reset_index()
     data["miou_error"] = 1.0 - data.miou
+    home = data[data.test_set == in_domain].set_index("model")
+    if home.empty:
+        raise ValueError(f"no model has results on the in-domain test set {in_domain!r}: the errors are normalised "
+                         "by the best model there")
+    best = home.miou.idxmax()
+    for column in ("miou_error", "ece"):
+        data[f"{column}_normalised"] = data[column] / home.loc[best, column]
     data["family"] = data.model.map(families)
     data["shift_rank"] = data.test_set.map({name: i for i, name in enumerate(order)})
+    data["reference_model"] = best
     data = data.sort_values(["model", "shift_rank"])
     figure, axes = plt.subplots(1, 2, figsize=(11, 4.2))
     markers = family_markers(data.family)
-    for ax, column, label in zip(axes, ["miou_error", "ece"], ["mIoU error (1 - mIoU)", "ECE"]):
+    panels = [("miou_error_normalised", "mIoU error (1 - mIoU)"), ("ece_normalised", "ECE")]
+    for ax, (column, label) in zip(axes, panels):
         for model, group in data.groupby("model"):
             ax.plot(group.shift_rank, group[column], marker=markers[families[model]], label=model)
         ax.set_xticks(range(len(order)), order, rotation=30, ha="right")
-        ax.set_ylabel(label)
+        ax.set_ylabel(f"{label} / {best}'s on {in_domain}")
         ax.set_xlabel("test set (increasing shift)")
     axes[1].legend(frameon=False, fontsize="small", loc="center left", bbox_to_anchor=(1.0, 0.5))
     figure.tight_layout()
-    return figure, data[["model", "family", "test_set", "shift_rank", "miou", "miou_error", "ece"]]
+    return figure, data[["model", "family", "test_set", "shift_rank", "miou", "miou_error", "ece",
+                         "miou_error_normalised", "ece_normalised", "reference_model"]]
 
 
 def ece_vs_error_figure(metrics: pd.DataFrame, families: dict[str, str]):
@@ -253,6 +264,27 @@ def ood_detection_figure(metrics: pd.DataFrame):
         _heatmap(ax, data[mask], "value", title, columns="column", vmin=0, vmax=1)
     figure.tight_layout()
     return figure, data[["model", "test_set", "measure", "score", "value"]]
+
+
+def ood_vs_miou_figure(metrics: pd.DataFrame, families: dict[str, str]):
+    """RELIS Fig. 7: image-level OOD AUROC (in-domain images against each shifted set's, mean
+    MSP as the score) against the model's mIoU on that shifted set; a marker per family."""
+    style()
+    data = metrics[metrics.measure.isin(["image_ood_auroc", "miou"])]
+    data = data.pivot_table(index=["model", "test_set"], columns="measure", values="value").reset_index()
+    if "image_ood_auroc" not in data:
+        raise ValueError("no image-level OOD AUROC in the metrics table: it needs an in-domain test set "
+                         "(evaluation.in_domain) and shifted ones")
+    data = data.dropna(subset=["image_ood_auroc", "miou"]).sort_values(["test_set", "model"])
+    data["family"] = data.model.map(families)
+    figure, ax = plt.subplots(figsize=(6.5, 4.8))
+    sns.scatterplot(data=data, x="miou", y="image_ood_auroc", hue="test_set", style="family",
+                    markers=family_markers(data.family), s=70, ax=ax)
+    ax.set_xlabel("mIoU on the shifted set")
+    ax.set_ylabel("image-level OOD AUROC (mean MSP)")
+    ax.legend(frameon=False, fontsize="small", loc="center left", bbox_to_anchor=(1.0, 0.5))
+    figure.tight_layout()
+    return figure, data[["model", "family", "test_set", "miou", "image_ood_auroc"]]
 
 
 def misclassification_figure(metrics: pd.DataFrame):
