@@ -163,7 +163,7 @@ def test_correlation_table_selects_the_named_score():
         abs=1e-12)
     pairs = paired_values(_metrics(values), "proxy", "real", "ood_auroc_msp")
     assert pairs.proxy.tolist() == proxy["msp"] and pairs.real.tolist() == pytest.approx([0.8, 0.9, 0.5, 0.7])
-    with pytest.raises(ValueError, match="unknown metric 'ood_auroc'; known metrics are: images, miou, "):
+    with pytest.raises(ValueError, match="unknown metric 'ood_auroc'; known metrics are: images, parameters, miou, "):
         paired_values(_metrics(values), "proxy", "real", "ood_auroc")
 
 
@@ -173,7 +173,7 @@ def test_config_problems_name_an_unknown_metric():
                   "shift": {"real": "fog", "proxies": ["cs"], "metrics": ["miou", "ood_auroc_mps", "ood_fpr95_msp"]}}}}
     (problem,) = config_problems(config)
     assert problem.startswith("config key 'analysis.comparisons.shift.metrics': unknown metric 'ood_auroc_mps'; "
-                              "known metrics are: images, miou, ece, ")
+                              "known metrics are: images, parameters, miou, ece, ")
     assert "ood_auroc_msp" in problem and "ood_fpr95_max_logit" in problem
     config["analysis"]["comparisons"]["shift"]["metrics"] = ["ood_mean_entropy", "ood_aupr_negative_max_logit"]
     assert config_problems(config) == []

@@ -107,8 +107,8 @@ def test_merge_refuses_states_made_with_different_settings(tmp_path):
 
 
 # Every metric name a config may write, spelt out as the README does (an independent list).
-EXPECTED_NAMES = {"images", "miou", "ece", "adaptive_ece", "ks_error", "prr", "prr_relis", "accuracy", "pixels",
-                  "image_confidence", "image_ood_auroc", "ood_mean_entropy"} | {
+EXPECTED_NAMES = {"images", "parameters", "miou", "ece", "adaptive_ece", "ks_error", "prr", "prr_relis", "accuracy",
+                  "pixels", "image_confidence", "image_ood_auroc", "ood_mean_entropy"} | {
     f"ood_{measure}_{score}" for measure in ("auroc", "aupr", "aupr_negative", "fpr95")
     for score in ("msp", "entropy", "max_logit")}
 
@@ -175,7 +175,7 @@ def test_metrics_table_is_tidy_and_every_name_maps_to_its_rows(tmp_path):
     assert ("a", "clean", "image_ood_auroc", "") not in value.index
     assert ("a", "anomalies", "image_ood_auroc", "") not in value.index
     assert ("a", "clean", "ood_auroc", "msp") not in value.index
-    with pytest.raises(ValueError, match="unknown metric 'ood_auroc'; known metrics are: images, miou"):
+    with pytest.raises(ValueError, match="unknown metric 'ood_auroc'; known metrics are: images, parameters, miou"):
         select_metrics(table, ["ood_auroc"])
 
 
@@ -226,6 +226,11 @@ def test_evaluation_stage_end_to_end(snakemake, tmp_path):
 
     model_dir = tmp_path / "resources" / "models" / "segformer_b0"
     model = load_model(model_dir / "segformer_b0.py", model_dir / "segformer_b0.pth")
+    # the parameter count, from the checkpoint's tensors less the norms' running statistics
+    weights = torch.load(model_dir / "segformer_b0.pth", map_location="cpu", weights_only=False)["state_dict"]
+    buffers = ("running_mean", "running_var", "num_batches_tracked")
+    expected = sum(tensor.numel() for key, tensor in weights.items() if not key.endswith(buffers))
+    assert value["segformer_b0", "idd_val", "parameters", ""] == expected > 0
     samples = formats.list_samples("cityscapes", tmp_path / "resources" / "datasets" / "cityscapes", "val")
     totals = None
     for sample in samples:

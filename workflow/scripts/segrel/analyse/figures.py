@@ -215,25 +215,29 @@ def shift_degradation_figure(metrics: pd.DataFrame, in_domain: str, families: di
 
 def ece_vs_error_figure(metrics: pd.DataFrame, families: dict[str, str]):
     """RELIS Fig. 2: ECE against mIoU error, every (model, test set); colour = test set,
-    marker = family. Pearson r over all points in the title."""
+    marker = family, marker area = the model's parameter count. Pearson r over all points in
+    the title."""
     from scipy.stats import pearsonr
 
     style()
     data = metrics[metrics.measure.isin(["miou", "ece"])]
     data = data.pivot_table(index=["model", "test_set"], columns="measure", values="value").reset_index().dropna()
+    parameters = metrics[metrics.measure == "parameters"].groupby("model").value.first()
+    data["parameters_millions"] = data.model.map(parameters / 1e6)
     data["miou_error"] = 1.0 - data.miou
     data["family"] = data.model.map(families)
     data = data.sort_values(["test_set", "model"])
     figure, ax = plt.subplots(figsize=(6.5, 4.8))
     markers = family_markers(data.family)
-    sns.scatterplot(data=data, x="miou_error", y="ece", hue="test_set", style="family", markers=markers, s=70, ax=ax)
+    sns.scatterplot(data=data, x="miou_error", y="ece", hue="test_set", style="family", markers=markers,
+                    size="parameters_millions", sizes=(30, 300), ax=ax)
     r = pearsonr(data.miou_error, data.ece).statistic if len(data) > 2 else np.nan
-    ax.set_title(f"ECE vs mIoU error (Pearson r = {r:.2f})")
+    ax.set_title(f"ECE vs mIoU error (Pearson r = {r:.2f}); size: parameters (M)")
     ax.set_xlabel("mIoU error (1 - mIoU)")
     ax.set_ylabel("ECE")
     ax.legend(frameon=False, fontsize="small", loc="center left", bbox_to_anchor=(1.0, 0.5))
     figure.tight_layout()
-    return figure, data[["model", "family", "test_set", "miou", "miou_error", "ece"]]
+    return figure, data[["model", "family", "test_set", "parameters_millions", "miou", "miou_error", "ece"]]
 
 
 def _heatmap(ax, data: pd.DataFrame, value: str, title: str, columns: str = "test_set", fmt: str = ".2f", **kwargs):

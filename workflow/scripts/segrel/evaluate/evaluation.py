@@ -102,6 +102,7 @@ class EvaluationState:
     seed: int  # of the per-image pixel draws
     batch_size: int  # images per forward pass: a pass's floating-point result depends on its batch
     outputs: str = "logits"  # what the model's seg_logits are (OUTPUT_KINDS; see as_logits)
+    parameters: int = 0  # the model's parameter count (RELIS Fig. 2 sizes its markers by it)
     confusion: np.ndarray = field(default_factory=lambda: np.zeros((lb.NUM_CLASSES, lb.NUM_CLASSES), np.int64))
     calibration: CalibrationAccumulator = field(default_factory=CalibrationAccumulator)
     calibration_relis: CalibrationAccumulator = field(default_factory=CalibrationAccumulator)
@@ -125,7 +126,7 @@ class EvaluationState:
         """What made the state: the test set's kind, the pixel draws, and every histogram's
         binning (the calibration bins; SCORE_RANGES and SCORE_BINS)."""
         settings = {"kind": self.kind, "calibration_pixels": self.calibration_pixels, "seed": self.seed,
-                    "batch_size": self.batch_size, "outputs": self.outputs}
+                    "batch_size": self.batch_size, "outputs": self.outputs, "parameters": self.parameters}
         for prefix, acc in self.accumulators():
             settings |= {f"{prefix}.{key}": value for key, value in acc.settings().items()}
         return settings
@@ -133,7 +134,8 @@ class EvaluationState:
     def save(self, path) -> None:
         arrays = {"kind": np.array(self.kind), "calibration_pixels": np.array(self.calibration_pixels),
                   "seed": np.array(self.seed), "batch_size": np.array(self.batch_size),
-                  "outputs": np.array(self.outputs), "confusion": self.confusion, "ood_entropy": self.ood_entropy,
+                  "outputs": np.array(self.outputs), "parameters": np.array(self.parameters),
+                  "confusion": self.confusion, "ood_entropy": self.ood_entropy,
                   "image_names": np.array(self.image_names, dtype=str),
                   "image_confidence": np.array(self.image_confidence, dtype=np.float64),
                   "image_confusion": self.image_confusion_array()}
@@ -146,12 +148,12 @@ class EvaluationState:
     def load(cls, path) -> EvaluationState:
         """The state :meth:`save` wrote, its histograms binned as they were then."""
         with np.load(path) as data:
-            if not {"calibration_pixels", "seed", "batch_size", "outputs"} <= set(data.files):
+            if not {"calibration_pixels", "seed", "batch_size", "outputs", "parameters"} <= set(data.files):
                 raise ValueError(f"{path}: a shard state saved without the settings that made it (by an older "
                                  "segrel): re-run its evaluation (snakemake --forcerun evaluate_shard)")
             state = cls(kind=str(data["kind"]), calibration_pixels=int(data["calibration_pixels"]),
                         seed=int(data["seed"]), batch_size=int(data["batch_size"]), outputs=str(data["outputs"]),
-                        source=str(path))
+                        parameters=int(data["parameters"]), source=str(path))
             state.confusion = data["confusion"].copy()
             state.ood_entropy = data["ood_entropy"].copy()
             state.image_names = data["image_names"].tolist()
@@ -196,7 +198,8 @@ class EvaluationState:
         the mIoU leaves out the ``excluded_classes`` (train ids; see segrel.evaluate.metrics.miou)."""
         from segrel.evaluate.metrics import miou
 
-        out: dict[tuple[str, str], float] = {("images", ""): float(len(self.image_names))}
+        out: dict[tuple[str, str], float] = {("images", ""): float(len(self.image_names)),
+                                             ("parameters", ""): float(self.parameters)}
         if self.kind == "segmentation":
             out["miou", ""] = miou(self.confusion, excluded_classes)
             out |= {(measure, ""): value for measure, value in self.calibration.compute().items()
@@ -229,7 +232,8 @@ def evaluate_shard(model, fmt: str, samples: list[formats.Sample], *, batch_size
     from segrel.models.segmentors import output_kind
 
     state = EvaluationState(kind=formats.dataset_format(fmt).kind, calibration_pixels=calibration_pixels, seed=seed,
-                            batch_size=batch_size, outputs=output_kind(model.cfg))
+                            batch_size=batch_size, outputs=output_kind(model.cfg),
+                            parameters=sum(parameter.numel() for parameter in model.parameters()))
     batches = [samples[i : i + batch_size] for i in range(0, len(samples), batch_size)]
     iterator = progress(batches) if progress else batches
     with torch.no_grad():

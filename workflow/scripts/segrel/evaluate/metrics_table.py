@@ -23,7 +23,7 @@ DETECTION_MEASURES = ("ood_auroc", "ood_aupr", "ood_aupr_negative", "ood_fpr95")
 #: Every measure of the table. A test set's rows come in this order, except that the detection
 #: measures come score by score (all of msp, then entropy, then max_logit); ``image_ood_auroc``,
 #: which compares two test sets, comes after all of them.
-MEASURES = ("images", "miou", "ece", "adaptive_ece", "ks_error", "prr", "accuracy", "pixels", "prr_relis",
+MEASURES = ("images", "parameters", "miou", "ece", "adaptive_ece", "ks_error", "prr", "accuracy", "pixels", "prr_relis",
             "image_confidence", *DETECTION_MEASURES, "ood_mean_entropy", "image_ood_auroc")
 
 
