@@ -103,6 +103,30 @@ def test_shift_degradation_is_normalised_by_the_best_in_domain_model():
     assert table.loc[("b", "fog"), "ece_normalised"] == pytest.approx(0.04 / 0.02)
 
 
+def test_overlay_puts_every_proxy_in_one_panel_per_metric_with_their_pcc():
+    from segrel.analyse.figures import proxies_overlay_figure
+
+    rng = np.random.default_rng(2)
+    panels = pd.DataFrame([{"model": f"m{i}", "proxy": proxy, "metric": metric, "proxy_value": rng.random(),
+                            "real_value": rng.random()} for metric in ("ood_auroc_entropy", "ood_fpr95_entropy")
+                           for proxy in ("all", "curated") for i in range(4)])
+    rows = []
+    for (proxy, metric), group in panels.groupby(["proxy", "metric"]):
+        r = np.corrcoef(group.proxy_value, group.real_value)[0, 1]
+        rows.append({"real": "smiyc", "proxy": proxy, "metric": metric, "pearson_r": r, "fisher_low": r - 0.1,
+                     "fisher_high": r + 0.1})
+    correlations = pd.DataFrame(rows)
+    figure, data = proxies_overlay_figure(panels, correlations, "anomalies")
+    axes = [ax for ax in figure.axes if ax.get_visible()]
+    assert len(axes) == 2 and len(data) == len(panels)
+    for ax, metric in zip(axes, ["ood_auroc_entropy", "ood_fpr95_entropy"]):
+        inset = ax.texts[0].get_text()
+        for proxy in ("all", "curated"):
+            r = correlations[(correlations.proxy == proxy) & (correlations.metric == metric)].pearson_r.iloc[0]
+            assert f"{proxy}: {r:.2f}" in inset
+        assert sum(len(c.get_offsets()) for c in ax.collections) == 8  # 4 models x 2 proxies
+
+
 def test_bootstrap_interval_agrees_with_fisher_on_many_models():
     # bivariate normal, n = 300: both intervals are accurate there and must nearly coincide
     rng = np.random.default_rng(1)

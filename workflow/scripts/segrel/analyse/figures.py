@@ -77,6 +77,41 @@ def correlation_figure(panels: pd.DataFrame, correlations: pd.DataFrame, familie
     return figure, data[["model", "family", "proxy", "metric", "proxy_value", "real_value"]]
 
 
+def proxies_overlay_figure(panels: pd.DataFrame, correlations: pd.DataFrame, title: str):
+    """Loiseau et al. Figs. 8/9: one panel per metric (4 per row: FPR95, AUROC, AUPR-in,
+    AUPR-out of a score), every proxy's models in one colour with its least-squares line, and an
+    inset of each proxy's PCC [Fisher interval] (e.g. the curated inpainted set against all of
+    it). ``panels`` and ``correlations`` as in :func:`correlation_figure`."""
+    style()
+    data = panels.sort_values(["metric", "proxy", "model"])
+    metrics = list(dict.fromkeys(panels.metric))
+    proxies = list(dict.fromkeys(panels.proxy))
+    colours = dict(zip(proxies, sns.color_palette("tab10", len(proxies))))
+    figure, axes = panel_grid(len(metrics), width=3.8, height=3.6, columns=4)
+    for ax, metric in zip(axes, metrics):
+        inset = []
+        for proxy in proxies:
+            points = data[(data.metric == metric) & (data.proxy == proxy)]
+            ax.scatter(points.proxy_value, points.real_value, color=colours[proxy], s=30, label=proxy,
+                       edgecolor="black", linewidth=0.4)
+            if points.proxy_value.nunique() > 1:
+                slope, intercept = np.polyfit(points.proxy_value, points.real_value, 1)
+                xs = np.linspace(points.proxy_value.min(), points.proxy_value.max(), 20)
+                ax.plot(xs, slope * xs + intercept, color=colours[proxy], linewidth=1)
+            row = correlations[(correlations.proxy == proxy) & (correlations.metric == metric)].iloc[0]
+            inset.append(f"{proxy}: {row.pearson_r:.2f} [{row.fisher_low:.2f}, {row.fisher_high:.2f}]")
+        ax.text(0.03, 0.97, "PCC\n" + "\n".join(inset), transform=ax.transAxes, va="top", fontsize="x-small",
+                bbox={"facecolor": "white", "alpha": 0.8, "edgecolor": "0.7"})
+        label = metric_label(*metric_key(metric))
+        ax.set_xlabel(f"{label} on the proxy")
+        ax.set_ylabel(f"{label} on {correlations.real.iloc[0]}")
+    handles, labels = axes[0].get_legend_handles_labels()
+    figure.legend(handles, labels, title="proxy", loc="center left", bbox_to_anchor=(1.0, 0.5), frameon=False)
+    figure.suptitle(title)
+    figure.tight_layout()
+    return figure, data[["model", "proxy", "metric", "proxy_value", "real_value"]]
+
+
 def pcc_overview_figure(correlations: pd.DataFrame, metric: str):
     """Loiseau et al. Fig. 3 (top): a group of bars per comparison, one bar per proxy (its PCC
     with the Fisher interval), comparisons sorted by the PCC of their first proxy. A proxy is
