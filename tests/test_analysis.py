@@ -6,7 +6,7 @@ import pandas as pd
 import pytest
 from scipy.stats import norm
 
-from segrel.analyse import statistics
+from segrel.analyse import regression
 from segrel.analyse.checks import config_problems
 from segrel.analyse.statistics import correlation, correlation_table, paired_values, pcc_vs_sample_size
 
@@ -35,14 +35,14 @@ def test_regression_band_against_scipys_standard_errors():
     x = rng.uniform(0.1, 0.6, size=12)
     y = 0.8 * x + rng.normal(scale=0.05, size=12)
     at = np.array([0.0, 0.3, 0.7])
-    line, low, high = statistics.regression_band(x, y, at, confidence=0.9)
+    line, low, high = regression.regression_band(x, y, at, confidence=0.9)
     fit = linregress(x, y)
     spread = np.sqrt(fit.intercept_stderr ** 2 + at ** 2 * fit.stderr ** 2 - 2 * at * x.mean() * fit.stderr ** 2)
     np.testing.assert_allclose(line, fit.intercept + fit.slope * at, rtol=1e-10)
     np.testing.assert_allclose(high - line, t.ppf(0.95, 10) * spread, rtol=1e-8)
     np.testing.assert_allclose(line - low, high - line, rtol=1e-12)
     with pytest.raises(ValueError, match="at least 3 points"):
-        statistics.regression_band([0, 1], [0, 1], [0.5])
+        regression.regression_band([0, 1], [0, 1], [0.5])
 
 
 def test_pcc_overview_sorts_by_the_first_proxy_and_draws_the_table():

@@ -147,8 +147,8 @@ def plan_after_editing(copy, run, module: str) -> set[str]:
 def test_editing_figure_code_reruns_only_plotting(study):
     copy, _, run = study
     jobs = plan_after_editing(copy, run, "analyse/figures.py")
-    assert jobs and jobs <= {"plot_correlation", "plot_robust_models", "plot_sample_size", "plot_reliability",
-                             "plot_confidence_maps", "all"}, jobs
+    assert jobs and jobs <= {"plot_correlation", "plot_pcc_overview", "plot_robust_models", "plot_sample_size",
+                             "plot_reliability", "plot_confidence_maps", "all"}, jobs
     assert "plot_correlation" in jobs and "evaluate_shard" not in jobs
 
 

@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 import seaborn as sns
 
-from segrel.analyse.statistics import regression_band
+from segrel.analyse.regression import regression_band
 from segrel.core.figures import bare, panel_grid, style
 from segrel.evaluate.metrics_table import metric_key, select_metrics
 
