@@ -15,12 +15,17 @@ SCHEMA = REPO / "workflow" / "schemas" / "config.schema.yaml"
 
 
 def test_every_record_names_a_demo_writer_and_its_publisher():
+    """... except the formats only the generate stage writes (its inpainted sets, PNG images)."""
+    assert formats.GENERATED_ONLY == ("smiyc_png",) and formats.GENERATED_ANOMALY_FORMAT == "smiyc_png"
     for name, record in formats.FORMATS.items():
         assert record.name == name
-        assert callable(getattr(writers, record.demo_writer)), record.demo_writer
         assert record.kind in ("segmentation", "anomaly")
-        assert record.source.package_names and record.source.registration.startswith("https://")
         assert (record.label_table is None) == (record.kind == "anomaly")
+        if name in formats.GENERATED_ONLY:
+            assert record.demo_writer is None and not record.source.packages
+            continue
+        assert callable(getattr(writers, record.demo_writer)), record.demo_writer
+        assert record.source.package_names and record.source.registration.startswith("https://")
 
 
 def test_local_ood_ids_are_idds_classes_cityscapes_lacks():
