@@ -92,13 +92,13 @@ def test_inpainted_sets_are_evaluated_roadanomaly21_datasets(snakemake, tiny_stu
 
     for name, count in [("synthetic_anomalies", detected["objects"]),
                         ("synthetic_anomalies_control", detected["control"])]:
-        samples = formats.list_samples("smiyc", root / name, "validation")
+        samples = formats.list_samples(formats.GENERATED_ANOMALY_FORMAT, root / name, "validation")
         assert [s.name for s in samples] == [f"validation{i:04d}" for i in range(count)], name
         table = pd.read_csv(root / name / "samples.csv")
         assert table.image.tolist() == [s.name for s in samples] and table.detected.all()
         for sample, row in zip(samples, table.itertuples()):
             assert formats.read_image(sample.image).shape == (64, 128, 3)
-            label = formats.read_label("smiyc", sample.label)
+            label = formats.read_label(formats.GENERATED_ANOMALY_FORMAT, sample.label)
             assert set(np.unique(label)) == {0, 1}  # void_square off: binary, as GenVal's masks
             ys, xs = np.nonzero(label == 1)
             assert len(ys) == row.mask_pixels > 0
@@ -130,8 +130,8 @@ def test_inpainted_sets_are_evaluated_roadanomaly21_datasets(snakemake, tiny_stu
     assert curated[["image", "sample"]].values.tolist() == [["validation0000", kept]]
     image = pd.read_csv(root / "synthetic_anomalies" / "samples.csv").set_index("sample").image[kept]
     track = root / "synthetic_anomalies_curated" / "dataset_AnomalyTrack"
-    assert (track / "images" / "validation0000.jpg").read_bytes() == (
-        root / "synthetic_anomalies" / "dataset_AnomalyTrack" / "images" / f"{image}.jpg").read_bytes()
+    assert (track / "images" / "validation0000.png").read_bytes() == (
+        root / "synthetic_anomalies" / "dataset_AnomalyTrack" / "images" / f"{image}.png").read_bytes()
 
 
 @pytest.mark.workflow
