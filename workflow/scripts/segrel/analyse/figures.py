@@ -66,15 +66,25 @@ def correlation_figure(panels: pd.DataFrame, correlations: pd.DataFrame, familie
             ax.fill_between(xs, low, high, color="0.3", alpha=0.15, linewidth=0)
             ax.plot(xs, line, color="0.3", linestyle="--", linewidth=1)
         row = correlations[(correlations.proxy == proxy) & (correlations.metric == metric)].iloc[0]
-        ax.set_title(f"{proxy}: PCC = {row.pearson_r:.2f} [{row.fisher_low:.2f}, {row.fisher_high:.2f}]")
+        ax.set_title(f"{proxy}: PCC = {_pcc(row)}")
         label = metric_label(*metric_key(metric))
         ax.set_xlabel(f"{label} on {proxy}")
         ax.set_ylabel(f"{label} on {row.real}")
-    handles, labels = axes[0].get_legend_handles_labels()
-    figure.legend(handles, labels, title="family", loc="center left", bbox_to_anchor=(1.0, 0.5), frameon=False)
+    _legend_and_title(figure, axes[0], "family", title)
+    return figure, data[["model", "family", "proxy", "metric", "proxy_value", "real_value"]]
+
+
+def _pcc(row) -> str:
+    """A correlations row's Pearson r with its Fisher interval."""
+    return f"{row.pearson_r:.2f} [{row.fisher_low:.2f}, {row.fisher_high:.2f}]"
+
+
+def _legend_and_title(figure, ax, legend_title: str, title: str) -> None:
+    """One legend (of ``ax``'s entries) to the right of the panels, and the figure's title."""
+    handles, labels = ax.get_legend_handles_labels()
+    figure.legend(handles, labels, title=legend_title, loc="center left", bbox_to_anchor=(1.0, 0.5), frameon=False)
     figure.suptitle(title)
     figure.tight_layout()
-    return figure, data[["model", "family", "proxy", "metric", "proxy_value", "real_value"]]
 
 
 def proxies_overlay_figure(panels: pd.DataFrame, correlations: pd.DataFrame, title: str):
@@ -99,16 +109,13 @@ def proxies_overlay_figure(panels: pd.DataFrame, correlations: pd.DataFrame, tit
                 xs = np.linspace(points.proxy_value.min(), points.proxy_value.max(), 20)
                 ax.plot(xs, slope * xs + intercept, color=colours[proxy], linewidth=1)
             row = correlations[(correlations.proxy == proxy) & (correlations.metric == metric)].iloc[0]
-            inset.append(f"{proxy}: {row.pearson_r:.2f} [{row.fisher_low:.2f}, {row.fisher_high:.2f}]")
+            inset.append(f"{proxy}: {_pcc(row)}")
         ax.text(0.03, 0.97, "PCC\n" + "\n".join(inset), transform=ax.transAxes, va="top", fontsize="x-small",
                 bbox={"facecolor": "white", "alpha": 0.8, "edgecolor": "0.7"})
         label = metric_label(*metric_key(metric))
         ax.set_xlabel(f"{label} on the proxy")
         ax.set_ylabel(f"{label} on {correlations.real.iloc[0]}")
-    handles, labels = axes[0].get_legend_handles_labels()
-    figure.legend(handles, labels, title="proxy", loc="center left", bbox_to_anchor=(1.0, 0.5), frameon=False)
-    figure.suptitle(title)
-    figure.tight_layout()
+    _legend_and_title(figure, axes[0], "proxy", title)
     return figure, data[["model", "proxy", "metric", "proxy_value", "real_value"]]
 
 
