@@ -61,17 +61,25 @@ def _write_colours(conv: nn.Conv2d, keep_free_from: int | None = None) -> None:
         conv.weight[COLOURS * 4 :, keep_free_from:] = free
 
 
-def _read_colours(conv: nn.Conv2d, gains, keep_free_into: int | None = None) -> None:
-    """Output channel k = gain_k * (+c_k - -c_k); the output channels from ``keep_free_into`` keep
-    their random weights from the channels no colour uses."""
+def _read_colours(conv: nn.Conv2d, keep_free_into: int | None = None) -> None:
+    """Output channel k = +c_k - -c_k; the output channels from ``keep_free_into`` keep their
+    random weights from the channels no colour uses."""
     free = conv.weight[keep_free_into:, COLOURS * 4 :].clone() if keep_free_into is not None else None
     conv.weight.zero_()
     conv.bias.zero_()
     for k in range(COLOURS):
-        _centre(conv, k, 4 * k, gains[k])
-        _centre(conv, k, 4 * k + 1, -gains[k])
+        _centre(conv, k, 4 * k, 1.0)
+        _centre(conv, k, 4 * k + 1, -1.0)
     if free is not None:
         conv.weight[keep_free_into:, COLOURS * 4 :] = free
+
+
+def _calibrate(conv: nn.Conv2d, produced: torch.Tensor, wanted: torch.Tensor) -> None:
+    """Scale read-out k (its +c_k and -c_k taps) by the least-squares gain from ``produced`` to
+    ``wanted`` (N, >= 3, H, W)."""
+    gains = (produced * wanted).sum((0, 2, 3)) / produced.square().sum((0, 2, 3))
+    for k in range(COLOURS):
+        conv.weight[k, 4 * k : 4 * k + 2] *= gains[k]
 
 
 def _pass_through(blocks) -> None:
@@ -108,10 +116,6 @@ def _constant_log_variance(conv: nn.Conv2d, latent_channels: int) -> None:
     conv.bias[latent_channels:] = LOG_VARIANCE
 
 
-def _least_squares_gains(produced: torch.Tensor, wanted: torch.Tensor) -> torch.Tensor:
-    return (produced * wanted).sum((0, 2, 3)) / produced.square().sum((0, 2, 3))
-
-
 @torch.no_grad()
 def cell_mean_start(vae, images: torch.Tensor, tolerance: float = 0.01) -> float:
     """Set ``vae`` (an AutoencoderKL) to the cell-mean autoencoder, calibrated on ``images``
@@ -125,7 +129,7 @@ def cell_mean_start(vae, images: torch.Tensor, tolerance: float = 0.01) -> float
     _pass_through([*encoder.down_blocks, encoder.mid_block])
     _lift(encoder.conv_norm_out)
     latent = vae.config.latent_channels
-    _read_colours(encoder.conv_out, [1.0] * COLOURS, keep_free_into=COLOURS)
+    _read_colours(encoder.conv_out, keep_free_into=COLOURS)
     _constant_log_variance(encoder.conv_out, latent)
     for conv in (vae.quant_conv, vae.post_quant_conv):
         if conv is not None:
@@ -133,15 +137,12 @@ def cell_mean_start(vae, images: torch.Tensor, tolerance: float = 0.01) -> float
     _write_colours(decoder.conv_in, keep_free_from=COLOURS)
     _pass_through([decoder.mid_block, *decoder.up_blocks])
     _lift(decoder.conv_norm_out)
-    _read_colours(decoder.conv_out, [1.0] * COLOURS, keep_free_into=0)
+    _read_colours(decoder.conv_out, keep_free_into=0)
 
     means = nn.functional.avg_pool2d(images, cell)
-    produced = vae.encode(images).latent_dist.mean[:, :COLOURS]
-    _read_colours(encoder.conv_out, _least_squares_gains(produced, means), keep_free_into=COLOURS)
-    _constant_log_variance(encoder.conv_out, latent)
+    _calibrate(encoder.conv_out, vae.encode(images).latent_dist.mean[:, :COLOURS], means)
     repeated = nn.functional.interpolate(means, scale_factor=cell, mode="nearest")
-    produced = vae.decode(vae.encode(images).latent_dist.mean).sample
-    _read_colours(decoder.conv_out, _least_squares_gains(produced, repeated), keep_free_into=0)
+    _calibrate(decoder.conv_out, vae.decode(vae.encode(images).latent_dist.mean).sample, repeated)
     deviation = float((vae.decode(vae.encode(images).latent_dist.mean).sample - repeated).abs().max())
     if not deviation <= tolerance:
         groups = vae.config.norm_num_groups
