@@ -32,8 +32,11 @@ def zoo_model(wildcards):
 
 def external_model(wildcards):
     """A url / local model's config file, checkpoint and checksum, as a param."""
-    model = config["models"][wildcards.model]
-    return {key: model[key] for key in ("source", "config", "checkpoint", "sha256")}
+    from dataclasses import asdict
+
+    from segrel.models.external import from_config
+
+    return asdict(from_config(config["models"][wildcards.model]))
 
 
 def external_model_input(wildcards):

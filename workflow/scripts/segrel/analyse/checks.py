@@ -19,17 +19,25 @@ def config_problems(config: dict) -> list[str]:
         problems += [f"config key 'analysis.comparisons.{name}.metrics': {unknown_metric(metric)}"
                      for metric in comparison["metrics"] if metric not in METRIC_NAMES]
     robust = analysis.get("robust_models", {})
-    if comparisons and robust.get("comparison") is not None and robust["comparison"] in comparisons:
-        families = sorted({model["family"] for model in config.get("models", {}).values()})
-        if families and robust["reference_family"] not in families:
-            problems.append(f"config key 'analysis.robust_models.reference_family': no model of family "
-                            f"{robust['reference_family']!r}; families are: {', '.join(families)}")
-        if robust["in_domain"] not in test_sets:
-            problems.append(f"config key 'analysis.robust_models.in_domain': no test set named {robust['in_domain']!r}")
-    elif comparisons and robust.get("comparison") is not None:
-        problems.append(f"config key 'analysis.robust_models.comparison': no comparison named "
-                        f"{robust['comparison']!r}; comparisons are: {', '.join(sorted(comparisons))}")
+    if comparisons and robust.get("comparison") is not None:
+        problems += _robust_models_problems(config, robust, comparisons, test_sets)
     model = analysis.get("confidence_maps", {}).get("model")
     if model and model not in config.get("models", {}):
         problems.append(f"config key 'analysis.confidence_maps.model': no model named {model!r}")
     return problems
+
+
+def _robust_models_problems(config: dict, robust: dict, comparisons: dict, test_sets: dict) -> list[str]:
+    """Fig. 4's comparison exists; its reference family has a model and its in-domain set exists."""
+    if robust["comparison"] not in comparisons:
+        return [f"config key 'analysis.robust_models.comparison': no comparison named {robust['comparison']!r}; "
+                f"comparisons are: {', '.join(sorted(comparisons))}"]
+    problems = []
+    families = sorted({model["family"] for model in config.get("models", {}).values()})
+    if families and robust["reference_family"] not in families:
+        problems.append(f"config key 'analysis.robust_models.reference_family': no model of family "
+                        f"{robust['reference_family']!r}; families are: {', '.join(families)}")
+    if robust["in_domain"] not in test_sets:
+        problems.append(f"config key 'analysis.robust_models.in_domain': no test set named {robust['in_domain']!r}")
+    return problems
+

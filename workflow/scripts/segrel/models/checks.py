@@ -36,26 +36,29 @@ def config_problems(config: dict) -> list[str]:
 
 
 #: the keys each model source reads (besides family and source); another source's key is a mistake
-SOURCE_KEYS = {"demo": {"base", "overrides", "training", "snapshot_of"}, "zoo": {"zoo"},
-               "url": {"config", "checkpoint", "sha256"}, "local": {"config", "checkpoint", "sha256"}}
+def _source_keys() -> dict[str, set[str]]:
+    from segrel.models.external import KEYS, SOURCES
+
+    return {"demo": {"base", "overrides", "training", "snapshot_of"}, "zoo": {"zoo"},
+            **{source: set(KEYS) - {"source"} for source in SOURCES}}
 
 
 def _source_problems(config: dict) -> list[str]:
     """Keys of another source (e.g. `base` on a url model, which would silently be ignored), and
     a url / local model's files."""
-    from segrel.models.external import SOURCES, ExternalModel
+    from segrel.models.external import SOURCES, from_config
     from segrel.models.external import config_problems as external_problems
 
+    source_keys = _source_keys()
     problems = []
     for name, model in config.get("models", {}).items():
         source = model.get("source", "demo")
-        foreign = sorted(key for key in set().union(*SOURCE_KEYS.values()) - SOURCE_KEYS[source] if model.get(key))
+        foreign = sorted(key for key in set().union(*source_keys.values()) - source_keys[source] if model.get(key))
         if foreign:
             problems.append(f"config key 'models.{name}': source {source} does not read {', '.join(foreign)}; "
                             "remove it, or set the source that does")
         if source in SOURCES:
-            problems += external_problems(name, ExternalModel(*(model.get(key) for key in
-                                                                 ("source", "config", "checkpoint", "sha256"))))
+            problems += external_problems(name, from_config(model))
     return problems
 
 

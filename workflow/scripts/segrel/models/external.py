@@ -9,7 +9,7 @@ its SHA-256, checked as zoo checkpoints are: a file that does not match is refus
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from pathlib import Path
 
 SOURCES = ("url", "local")
@@ -25,6 +25,15 @@ class ExternalModel:
     def __post_init__(self):
         if self.source not in SOURCES:
             raise ValueError(f"source must be one of {', '.join(SOURCES)}, not {self.source!r}")
+
+
+#: the config keys of a url / local model (besides family), ExternalModel's fields
+KEYS = tuple(field.name for field in fields(ExternalModel))
+
+
+def from_config(model: dict) -> ExternalModel:
+    """The ExternalModel of a url / local ``models.<name>`` entry."""
+    return ExternalModel(**{key: model.get(key) for key in KEYS})
 
 
 def config_problems(name: str, model: ExternalModel) -> list[str]:
