@@ -213,6 +213,12 @@ def sample_size_figure(table: pd.DataFrame):
     return figure, summary
 
 
+def _measures_wide(metrics: pd.DataFrame, measures: list[str]) -> pd.DataFrame:
+    """One row per (model, test set), a column per measure (scoreless measures of the table)."""
+    data = metrics[metrics.measure.isin(measures)]
+    return data.pivot_table(index=["model", "test_set"], columns="measure", values="value").reset_index()
+
+
 def shift_order(metrics: pd.DataFrame, in_domain: str) -> list[str]:
     """Segmentation test sets from the in-domain one to the hardest (by mean mIoU over models)."""
     miou = metrics[metrics.measure == "miou"].groupby("test_set").value.mean()
@@ -226,8 +232,7 @@ def shift_degradation_figure(metrics: pd.DataFrame, in_domain: str, families: di
     in-domain value (that model's first point is 1). Calibration degrades along with accuracy."""
     style()
     order = shift_order(metrics, in_domain)
-    data = metrics[metrics.measure.isin(["miou", "ece"]) & metrics.test_set.isin(order)]
-    data = data.pivot_table(index=["model", "test_set"], columns="measure", values="value").reset_index()
+    data = _measures_wide(metrics[metrics.test_set.isin(order)], ["miou", "ece"])
     data["miou_error"] = 1.0 - data.miou
     home = data[data.test_set == in_domain].set_index("model")
     if home.empty:
@@ -262,8 +267,7 @@ def ece_vs_error_figure(metrics: pd.DataFrame, families: dict[str, str]):
     from scipy.stats import pearsonr
 
     style()
-    data = metrics[metrics.measure.isin(["miou", "ece"])]
-    data = data.pivot_table(index=["model", "test_set"], columns="measure", values="value").reset_index().dropna()
+    data = _measures_wide(metrics, ["miou", "ece"]).dropna()
     parameters = metrics[metrics.measure == "parameters"].groupby("model").value.first()
     data["parameters_millions"] = data.model.map(parameters / 1e6)
     data["miou_error"] = 1.0 - data.miou
@@ -316,8 +320,7 @@ def ood_vs_miou_figure(metrics: pd.DataFrame, families: dict[str, str]):
     """RELIS Fig. 7: image-level OOD AUROC (in-domain images against each shifted set's, mean
     MSP as the score) against the model's mIoU on that shifted set; a marker per family."""
     style()
-    data = metrics[metrics.measure.isin(["image_ood_auroc", "miou"])]
-    data = data.pivot_table(index=["model", "test_set"], columns="measure", values="value").reset_index()
+    data = _measures_wide(metrics, ["image_ood_auroc", "miou"])
     if "image_ood_auroc" not in data:
         raise ValueError("no image-level OOD AUROC in the metrics table: it needs an in-domain test set "
                          "(evaluation.in_domain) and shifted ones")
@@ -337,8 +340,7 @@ def misclassification_figure(metrics: pd.DataFrame):
     """RELIS misclassification detection: PRR (%) per model and test set, and PRR against
     mIoU (does a better segmenter also know better where it fails?)."""
     style()
-    data = metrics[metrics.measure.isin(["prr", "miou"])]
-    data = data.pivot_table(index=["model", "test_set"], columns="measure", values="value").reset_index().dropna()
+    data = _measures_wide(metrics, ["prr", "miou"]).dropna()
     figure, axes = plt.subplots(1, 2, figsize=(12, 0.45 * data.model.nunique() + 3))
     _heatmap(axes[0], data, "prr", "PRR (%) of MSP", fmt=".1f")
     sns.scatterplot(data=data.sort_values(["test_set", "model"]), x="miou", y="prr", hue="test_set", s=60, ax=axes[1])
