@@ -6,6 +6,7 @@ import pytest
 import yaml
 
 REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(Path(__file__).parent))  # the shared references module (references.py)
 BIN = Path(sys.executable).parent
 
 

@@ -103,6 +103,21 @@ def test_shift_degradation_is_normalised_by_the_best_in_domain_model():
     assert table.loc[("b", "fog"), "ece_normalised"] == pytest.approx(0.04 / 0.02)
 
 
+def test_ablation_figures_draw_the_ablations_table():
+    from segrel.analyse.figures import confidence_ablation_figure, pixels_ablation_figure
+
+    rows = [(m, t, "calibration_pixels", str(k), "ece", 0.1 / k + 0.01 * (m == "b"))
+            for m in "ab" for t in ("cs", "fog") for k in (1000, 20000, 5000)]
+    rows += [(m, t, "confidence", c, "prr", 30.0 + 5 * (c == "msp")) for m in "ab" for t in ("fog",)
+             for c in ("msp", "negative_entropy")]
+    ablations = pd.DataFrame(rows, columns=["model", "test_set", "ablation", "setting", "measure", "value"])
+    _, data = pixels_ablation_figure(ablations, "cs")
+    assert set(data.test_set) == {"cs"}
+    assert data[data.model == "a"].pixels.tolist() == [1000, 5000, 20000]  # numeric order, not text
+    _, wide = confidence_ablation_figure(ablations)
+    assert wide.set_index("model").loc["a", ["msp", "negative_entropy"]].tolist() == [35.0, 30.0]
+
+
 def test_overlay_puts_every_proxy_in_one_panel_per_metric_with_their_pcc():
     from segrel.analyse.figures import proxies_overlay_figure
 

@@ -7,11 +7,19 @@ import pandas as pd
 import pytest
 import torch
 from PIL import Image
+from references import ece_reference, published_prr
 from scipy.stats import entropy as scipy_entropy
 from sklearn.metrics import average_precision_score, roc_auc_score
 
 from segrel.core import formats
-from segrel.evaluate.evaluation import EvaluationState, _accumulate, load_merged, merge_shard_tables, pixel_scores
+from segrel.evaluate.evaluation import (
+    Ablations,
+    EvaluationState,
+    _accumulate,
+    load_merged,
+    merge_shard_tables,
+    pixel_scores,
+)
 from segrel.evaluate.metrics import DetectionAccumulator
 from segrel.evaluate.metrics_table import METRIC_NAMES, metric_key, metric_name, read_metrics, select_metrics
 
@@ -117,14 +125,16 @@ def handmade_shard(path, kind: str, detection: dict | None = None, seed: int = 0
     """A saved state fed directly: calibration pixels and image confidences for segmentation
     sets; for each score, the (scores, is_ood) pixels of ``detection``."""
     rng = np.random.default_rng(seed)
-    state = EvaluationState(kind=kind, calibration_pixels=100, seed=0, batch_size=1)
+    state = EvaluationState(kind=kind, calibration_pixels=100, seed=0, batch_size=1,
+                            ablations=Ablations(negative_entropy=True))
     state.image_names = [f"{path.stem}_{i}" for i in range(4)]
     if kind == "segmentation":
         state.confusion[np.diag_indices(19)] = rng.integers(1, 100, 19)
         confidence = rng.uniform(0.3, 1.0, 400)
-        state.calibration.update(confidence, rng.random(400) < confidence)
-        state.calibration_relis.update(confidence, rng.random(400) < confidence)
+        for acc in (state.calibration, state.calibration_relis, state.ablation["negative_entropy"]):
+            acc.update(confidence, rng.random(400) < confidence)
         state.image_confidence = list(rng.uniform(0.5, 1.0, 4))
+        state.image_entropy_confidence = list(rng.uniform(0.0, 1.0, 4))
     for score, (scores, is_ood) in (detection or {}).items():
         state.detection[score].update(scores, is_ood)
         state.ood_entropy += (1.0, 1)
@@ -146,8 +156,16 @@ def test_metrics_table_is_tidy_and_every_name_maps_to_its_rows(tmp_path):
             path = tmp_path / f"{model}_{test_set}.npz"
             handmade_shard(path, kind, pixels, seed=len(shards))
             shards[model, test_set] = [path]
-    table, _ = merge_shard_tables(shards, in_domain="clean")
+    table, images, ablations = merge_shard_tables(shards, in_domain="clean")
     assert list(table.columns) == ["model", "test_set", "measure", "score", "value"]
+    # image-level OOD detection with either image confidence, by sklearn
+    clean, shifted = (images[(images.model == "a") & (images.test_set == name)] for name in ("clean", "shifted"))
+    ablation = ablations.set_index(["model", "test_set", "ablation", "setting", "measure"]).value
+    for column, setting in (("confidence", "msp"), ("negative_entropy_confidence", "negative_entropy")):
+        expected = roc_auc_score([1] * 4 + [0] * 4, np.r_[clean[column], shifted[column]])
+        assert ablation["a", "shifted", "confidence", setting, "image_ood_auroc"] == pytest.approx(expected)
+    assert ablation["a", "shifted", "confidence", "msp", "prr"] == table.set_index(
+        ["model", "test_set", "measure"]).value["a", "shifted", "prr"]
     table.to_csv(tmp_path / "metrics.csv", index=False)
     assert "a,anomalies,ood_auroc,msp," in (tmp_path / "metrics.csv").read_text()
     assert "a,clean,miou,," in (tmp_path / "metrics.csv").read_text()
@@ -194,7 +212,8 @@ TINY_EVAL = {
                   "idd_val": {"dataset": "idd", "split": "val"},
                   "smiyc_anomaly": {"dataset": "smiyc"}},
     # batch size 1: a forward pass's floating-point result depends on its batch, not on sharding
-    "evaluation": {"shards": 2, "calibration_pixels": 300, "batch_size": 1},
+    "evaluation": {"shards": 2, "calibration_pixels": 300, "batch_size": 1,
+                   "ablations": {"calibration_pixels": [100], "negative_entropy": True}},
 }
 
 
@@ -217,6 +236,16 @@ def test_evaluation_stage_end_to_end(snakemake, tmp_path):
     expected = roc_auc_score(pair.test_set == "cityscapes_val", pair.confidence)
     assert value["segformer_b0", "idd_val", "image_ood_auroc", ""] == pytest.approx(expected, abs=1e-12)
     assert ("segformer_b0", "smiyc_anomaly", "image_ood_auroc", "") not in value.index
+    # RELIS' ablations from the same pass: the main count's rows are the metrics table's
+    ablations = pd.read_csv(tmp_path / "results" / "tables" / "ablations.csv", dtype={"setting": str})
+    ablation = ablations.set_index(["test_set", "ablation", "setting", "measure"]).value
+    assert ablation["cityscapes_val", "calibration_pixels", "300", "ece"] == value[
+        "segformer_b0", "cityscapes_val", "ece", ""]
+    assert ablation["idd_val", "confidence", "msp", "image_ood_auroc"] == value[
+        "segformer_b0", "idd_val", "image_ood_auroc", ""]
+    expected = roc_auc_score(pair.test_set == "cityscapes_val", pair.negative_entropy_confidence)
+    assert ablation["idd_val", "confidence", "negative_entropy", "image_ood_auroc"] == pytest.approx(expected)
+    assert set(ablations.test_set) == {"cityscapes_val", "idd_val"}  # segmentation sets only
 
     # mIoU against mmseg's own inference and IoU metric on the same model and images
     from mmseg.apis import inference_model
@@ -259,3 +288,47 @@ def test_evaluation_stage_end_to_end(snakemake, tmp_path):
     assert (tmp_path / "results" / "tables" / "metrics.csv").read_bytes() == by_test_set
     log = tmp_path / "results" / "logs" / "evaluate" / "evaluate_model" / "segformer_b0" / "shard-1-of-2.log"
     assert "segformer_b0 on smiyc_anomaly: 1 of 2 images" in log.read_text()
+
+
+
+def test_ablations_against_direct_computation(tmp_path):
+    """RELIS Figs. 10/11: a pixel count above an image's size takes every labelled pixel (so its
+    ECE is that of all of them by Guo et al.'s routine); a smaller one draws exactly that many;
+    PRR with the negative entropy is Malinin et al.'s routine on scipy's entropy."""
+    ablations = Ablations(calibration_pixels=(50, 100_000), negative_entropy=True)
+    state = EvaluationState(kind="segmentation", calibration_pixels=100_000, seed=0, batch_size=1, ablations=ablations)
+    rng = np.random.default_rng(3)
+    confidence, entropy, correct, image_confidence = [], [], [], []
+    for index in range(2):
+        label_path = tmp_path / f"{index}_gtFine_labelIds.png"
+        ids = rng.choice([7, 8, 11, 21, 23, 0], size=(64, 128)).astype(np.uint8)
+        Image.fromarray(ids).save(label_path)
+        label = formats.to_labels("cityscapes", ids)
+        # right about half the time, like a weak segmenter (the published PRR routine is coarse
+        # at a few hundred pixels and 6% accuracy)
+        logits = torch.from_numpy(rng.normal(size=(19, 64, 128)) * 2 + 4 * (np.arange(19)[:, None, None] == label))
+        _accumulate(state, "cityscapes", Sample(f"img{index}", label_path), logits, logits.argmax(0))
+        label = label.ravel()
+        probs = torch.softmax(logits.double(), dim=0).numpy().reshape(19, -1)[:, label != 255]
+        confidence.append(probs.max(0))
+        entropy.append(scipy_entropy(probs, axis=0))
+        correct.append(probs.argmax(0) == label[label != 255])
+        image_confidence.append(np.mean(1 - entropy[-1] / np.log(19)))
+    confidence, entropy, correct = map(np.concatenate, (confidence, entropy, correct))
+    assert state.ablation["pixels_50"].count.sum() == 2 * 50
+    everything = state.ablation["pixels_100000"]
+    assert everything.count.sum() == correct.size
+    assert everything.ece() == pytest.approx(ece_reference(confidence, correct), abs=1e-6)
+    prr = state.ablation["negative_entropy"].prr()
+    assert prr == pytest.approx(published_prr(-entropy, correct, fractions=False), abs=0.01)
+    assert prr != pytest.approx(state.calibration.prr(), abs=1)  # another ranking than the MSP's
+    np.testing.assert_allclose(state.image_entropy_confidence, image_confidence, rtol=1e-5)
+    # saved and merged with the rest of the state; other ablations refuse to merge
+    state.save(tmp_path / "state.npz")
+    loaded = EvaluationState.load(tmp_path / "state.npz")
+    assert loaded.ablation_metrics() == state.ablation_metrics()
+    assert [row[:2] for row in state.ablation_metrics()] == (
+        [("calibration_pixels", "50")] * 4 + [("calibration_pixels", "100000")] * 4
+        + [("confidence", "msp"), ("confidence", "negative_entropy")])
+    with pytest.raises(ValueError, match=r"ablation_pixels \(\) vs \(50, 100000\)"):
+        loaded.merge(EvaluationState(kind="segmentation", calibration_pixels=100_000, seed=0, batch_size=1))

@@ -223,6 +223,35 @@ rule plot_reliability:
         "../scripts/plot_reliability.py"
 
 
+rule plot_ablation:
+    """RELIS Figs. 10 and 11: the evaluation ablations (evaluation.ablations)."""
+    input:
+        ablations="results/tables/ablations.csv",
+        code=library_code("plot_ablation.py"),
+    output:
+        png=report(
+            "results/figures/reliability/ablation_{ablation}.png",
+            caption="../report/ablation.rst",
+            category="RELIS (de Jorge et al. 2023)",
+            subcategory="ablations",
+            labels={"figure": "{ablation}"},
+        ),
+        pdf="results/figures/reliability/ablation_{ablation}.pdf",
+        data="results/tables/figures/reliability/ablation_{ablation}.csv",
+    log:
+        "results/logs/analyse/plot_ablation/{ablation}.log",
+    benchmark:
+        "results/benchmarks/analyse/plot_ablation/{ablation}.tsv"
+    wildcard_constraints:
+        ablation="calibration_pixels|confidence",
+    conda:
+        "../../envs/analyse.yaml"
+    params:
+        in_domain=config["evaluation"]["in_domain_test_set"],
+    script:
+        "../scripts/plot_ablation.py"
+
+
 rule plot_confidence_maps:
     input:
         unpack(lambda wildcards: model_files(wildcards.model)),

@@ -68,6 +68,7 @@ rule merge_evaluation:
     output:
         metrics="results/tables/metrics.csv",
         images="results/tables/image_confidence.csv",
+        ablations="results/tables/ablations.csv",
     log:
         "results/logs/evaluate/merge_evaluation.log",
     benchmark:

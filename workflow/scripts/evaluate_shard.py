@@ -12,12 +12,13 @@ from segrel.core.devices import resolve_device
 from segrel.core.io import atomic_file
 from segrel.core.logs import log, progress
 from segrel.core.sharding import shard_samples
-from segrel.evaluate.evaluation import evaluate_shard
+from segrel.evaluate.evaluation import Ablations, evaluate_shard
 from segrel.models.segmentors import load_model, output_kind
 
 torch.set_num_threads(snakemake.threads)
 settings, model_name = snakemake.params.settings, snakemake.wildcards.model
 device = resolve_device(settings["device"])
+ablations = Ablations(tuple(settings["ablations"]["calibration_pixels"]), settings["ablations"]["negative_entropy"])
 model = load_model(snakemake.input.config, snakemake.input.checkpoint, device=device)
 log(f"{model_name}: its decode head outputs {output_kind(model.cfg)}")
 # outputs in the order of params.test_sets (the rules list them so)
@@ -27,7 +28,7 @@ for (name, test_set), output in zip(snakemake.params.test_sets.items(), snakemak
     log(f"{model_name} on {name}: {len(shard)} of {len(samples)} images, {device}")
     state = evaluate_shard(model, test_set["format"], shard, batch_size=settings["batch_size"],
                            calibration_pixels=settings["calibration_pixels"], seed=settings["seed"],
-                           progress=progress)
+                           ablations=ablations, progress=progress)
     with atomic_file(output, "wb") as handle:
         state.save(handle)
 log("done")

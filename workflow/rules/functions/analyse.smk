@@ -11,6 +11,15 @@ RELIABILITY_FIGURES = [
 ]
 
 
+def ablations_asked():
+    """{ablation figure: whether evaluation.ablations asks for it}."""
+    ablations = config["evaluation"]["ablations"]
+    return {
+        "calibration_pixels": bool(ablations["calibration_pixels"]),
+        "confidence": ablations["negative_entropy"],
+    }
+
+
 def model_families():
     """{model: architecture family}: one marker per family in every figure."""
     return {name: model["family"] for name, model in config["models"].items()}
@@ -52,6 +61,11 @@ def analysis_outputs():
     ]
     if config["models"]:
         outputs.append(f"results/figures/confidence_maps/{confidence_map_model()}.png")
+        outputs += [
+            f"results/figures/reliability/ablation_{name}.png"
+            for name, on in ablations_asked().items()
+            if on
+        ]
     if comparisons:
         outputs.append("results/tables/correlations.csv")
         outputs += [f"results/figures/correlation/{name}.png" for name in comparisons]

@@ -15,7 +15,7 @@ def test_set_spec(name):
 # what shapes the shard states (segrel.evaluate.evaluation.EvaluationState records them)
 EVALUATION_SETTINGS = {
     key: config["evaluation"][key]
-    for key in ("batch_size", "calibration_pixels", "seed", "device")
+    for key in ("batch_size", "calibration_pixels", "seed", "device", "ablations")
 }
 
 

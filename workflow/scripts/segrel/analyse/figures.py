@@ -351,6 +351,46 @@ def misclassification_figure(metrics: pd.DataFrame):
     return figure, data[["model", "test_set", "miou", "prr"]]
 
 
+def pixels_ablation_figure(ablations: pd.DataFrame, test_set: str):
+    """RELIS Fig. 10: ECE, AdaECE, KS and PRR of each model on ``test_set`` against the
+    number of pixels drawn per image for them (evaluation.ablations.calibration_pixels)."""
+    style()
+    data = ablations[(ablations.ablation == "calibration_pixels") & (ablations.test_set == test_set)]
+    data = data.assign(pixels=data.setting.astype(int)).sort_values(["model", "pixels"])
+    measures = list(dict.fromkeys(data.measure))
+    figure, axes = panel_grid(len(measures), columns=4)
+    for ax, measure in zip(axes, measures):
+        sns.lineplot(data=data[data.measure == measure], x="pixels", y="value", hue="model", marker="o", ax=ax,
+                     legend=ax is axes[-1])
+        ax.set(xscale="log", xlabel="pixels per image", ylabel=metric_label(measure), title=metric_label(measure))
+    if len(axes):
+        axes[-1].legend(frameon=False, fontsize="small", bbox_to_anchor=(1.02, 1), loc="upper left")
+    figure.suptitle(f"Calibration metrics vs pixels sampled per image ({test_set})")
+    figure.tight_layout()
+    return figure, data[["model", "test_set", "pixels", "measure", "value"]]
+
+
+def confidence_ablation_figure(ablations: pd.DataFrame):
+    """RELIS Fig. 11: PRR and image-level OOD AUROC with the negative entropy as the confidence
+    against the same with the MSP, one point per (model, test set), the diagonal for equality."""
+    style()
+    data = ablations[ablations.ablation == "confidence"]
+    wide = data.pivot_table(index=["model", "test_set", "measure"], columns="setting", values="value").reset_index()
+    measures = list(dict.fromkeys(data.measure))
+    figure, axes = panel_grid(len(measures), width=4.6)
+    for ax, measure in zip(axes, measures):
+        panel = wide[wide.measure == measure]
+        sns.scatterplot(data=panel, x="msp", y="negative_entropy", hue="test_set", s=50, ax=ax)
+        values = panel[["msp", "negative_entropy"]].to_numpy()
+        limits = [np.nanmin(values), np.nanmax(values)]
+        ax.plot(limits, limits, color="grey", linestyle="--", linewidth=1)
+        ax.set(xlabel=f"{metric_label(measure)}, MSP", ylabel=f"{metric_label(measure)}, negative entropy")
+        ax.legend(frameon=False, fontsize="small")
+    figure.suptitle("MSP vs negative entropy as the confidence")
+    figure.tight_layout()
+    return figure, wide
+
+
 def confidence_maps_figure(rows: list[dict]):
     """Loiseau et al. Fig. 10 style: per image, the image, ground truth, prediction, confidence
     (MSP) and marked pixels (errors; on anomaly sets the anomalies). ``rows``: dicts with

@@ -10,7 +10,10 @@ accumulators of :mod:`segrel.evaluate.metrics`:
   an error there); the image-level confidence (mean MSP over the sampled pixels) for
   image-level OOD detection; on IDD, local-OOD detection on the classes Cityscapes lacks;
 - anomaly sets (SMIYC): pixel-level anomaly detection (anomaly = positive, void excluded);
-- everywhere OOD regions exist: their mean entropy.
+- everywhere OOD regions exist: their mean entropy;
+- RELIS' evaluation ablations, when :class:`Ablations` asks: the calibration metrics on other
+  numbers of pixels per image (Fig. 10) and PRR / image-level OOD detection with the negative
+  entropy as the confidence instead of the MSP (Fig. 11).
 
 Three anomaly scores are tracked: ``msp`` (as log(1 - MSP), computed from the logits so that
 near-certain pixels stay distinct; monotone in -MSP, so AUROC/AP/FPR are those of -MSP),
@@ -43,6 +46,24 @@ SCORE_BINS = 20_000
 
 
 OUTPUT_KINDS = ("logits", "probabilities")
+
+#: The measures of the pixel-count ablation (RELIS Fig. 10) and of the confidence ablation (Fig. 11).
+PIXEL_ABLATION_MEASURES = ("ece", "adaptive_ece", "ks_error", "prr")
+CONFIDENCE_ABLATION_MEASURES = ("prr", "image_ood_auroc")
+ABLATION_COLUMNS = ("model", "test_set", "ablation", "setting", "measure", "value")
+
+
+@dataclass(frozen=True)
+class Ablations:
+    """RELIS' evaluation ablations (config evaluation.ablations), all off by default.
+
+    ``calibration_pixels``: each count also gets its own ECE / AdaECE / KS / PRR, from its own
+    seeded draw of that many non-void pixels per image (Fig. 10: stable from 10,000 on).
+    ``negative_entropy``: PRR and the image confidence also with the negative entropy as the
+    confidence, as 1 - H / log(C) (in [0, 1], the same ranking: Fig. 11)."""
+
+    calibration_pixels: tuple[int, ...] = ()
+    negative_entropy: bool = False
 
 
 def as_logits(seg_logits: torch.Tensor, outputs: str) -> torch.Tensor:
@@ -103,6 +124,7 @@ class EvaluationState:
     batch_size: int  # images per forward pass: a pass's floating-point result depends on its batch
     outputs: str = "logits"  # what the model's seg_logits are (OUTPUT_KINDS; see as_logits)
     parameters: int = 0  # the model's parameter count (RELIS Fig. 2 sizes its markers by it)
+    ablations: Ablations = Ablations()
     confusion: np.ndarray = field(default_factory=lambda: np.zeros((lb.NUM_CLASSES, lb.NUM_CLASSES), np.int64))
     calibration: CalibrationAccumulator = field(default_factory=CalibrationAccumulator)
     calibration_relis: CalibrationAccumulator = field(default_factory=CalibrationAccumulator)
@@ -112,8 +134,18 @@ class EvaluationState:
     image_confidence: list = field(default_factory=list)
     # per-image confusion matrices: mIoU of any subset of images (sample-size analysis)
     image_confusion: list = field(default_factory=list)
+    # the ablations' accumulators ({"pixels_<k>" or "negative_entropy": accumulator}) and the
+    # image confidence as the mean normalised negative entropy
+    ablation: dict = field(default_factory=dict)
+    image_entropy_confidence: list = field(default_factory=list)
     # the file the state was loaded from, to name it in errors
     source: str = field(default="an unsaved state", compare=False)
+
+    def __post_init__(self):
+        names = [f"pixels_{pixels}" for pixels in self.ablations.calibration_pixels]
+        if self.ablations.negative_entropy:
+            names.append("negative_entropy")
+        self.ablation = {name: CalibrationAccumulator() for name in names}
 
     def accumulators(self):
         """(name, accumulator) of every histogram in the state."""
@@ -121,12 +153,16 @@ class EvaluationState:
         yield "calibration_relis", self.calibration_relis
         for score, acc in self.detection.items():
             yield f"detection_{score}", acc
+        for name, acc in self.ablation.items():
+            yield f"ablation_{name}", acc
 
     def settings(self) -> dict:
         """What made the state: the test set's kind, the pixel draws, and every histogram's
         binning (the calibration bins; SCORE_RANGES and SCORE_BINS)."""
         settings = {"kind": self.kind, "calibration_pixels": self.calibration_pixels, "seed": self.seed,
-                    "batch_size": self.batch_size, "outputs": self.outputs, "parameters": self.parameters}
+                    "batch_size": self.batch_size, "outputs": self.outputs, "parameters": self.parameters,
+                    "ablation_pixels": tuple(self.ablations.calibration_pixels),
+                    "negative_entropy": self.ablations.negative_entropy}
         for prefix, acc in self.accumulators():
             settings |= {f"{prefix}.{key}": value for key, value in acc.settings().items()}
         return settings
@@ -138,7 +174,10 @@ class EvaluationState:
                   "confusion": self.confusion, "ood_entropy": self.ood_entropy,
                   "image_names": np.array(self.image_names, dtype=str),
                   "image_confidence": np.array(self.image_confidence, dtype=np.float64),
-                  "image_confusion": self.image_confusion_array()}
+                  "image_confusion": self.image_confusion_array(),
+                  "ablation_pixels": np.array(self.ablations.calibration_pixels, dtype=np.int64),
+                  "negative_entropy": np.array(self.ablations.negative_entropy),
+                  "image_entropy_confidence": np.array(self.image_entropy_confidence, dtype=np.float64)}
         for prefix, acc in self.accumulators():
             for key, value in acc.state_dict().items():
                 arrays[f"{prefix}.{key}"] = value
@@ -148,17 +187,21 @@ class EvaluationState:
     def load(cls, path) -> EvaluationState:
         """The state :meth:`save` wrote, its histograms binned as they were then."""
         with np.load(path) as data:
-            if not {"calibration_pixels", "seed", "batch_size", "outputs", "parameters"} <= set(data.files):
+            settings = {"calibration_pixels", "seed", "batch_size", "outputs", "parameters", "ablation_pixels",
+                        "negative_entropy"}
+            if not settings <= set(data.files):
                 raise ValueError(f"{path}: a shard state saved without the settings that made it (by an older "
                                  "segrel): re-run its evaluation (snakemake --forcerun evaluate_shard)")
+            ablations = Ablations(tuple(data["ablation_pixels"].tolist()), bool(data["negative_entropy"]))
             state = cls(kind=str(data["kind"]), calibration_pixels=int(data["calibration_pixels"]),
                         seed=int(data["seed"]), batch_size=int(data["batch_size"]), outputs=str(data["outputs"]),
-                        parameters=int(data["parameters"]), source=str(path))
+                        parameters=int(data["parameters"]), ablations=ablations, source=str(path))
             state.confusion = data["confusion"].copy()
             state.ood_entropy = data["ood_entropy"].copy()
             state.image_names = data["image_names"].tolist()
             state.image_confidence = data["image_confidence"].tolist()
             state.image_confusion = list(data["image_confusion"])
+            state.image_entropy_confidence = data["image_entropy_confidence"].tolist()
 
             def saved(prefix: str) -> dict[str, np.ndarray]:
                 return {key[len(prefix) + 1 :]: data[key] for key in data.files if key.startswith(f"{prefix}.")}
@@ -167,6 +210,8 @@ class EvaluationState:
             state.calibration_relis = CalibrationAccumulator.from_state_dict(saved("calibration_relis"))
             state.detection = {score: DetectionAccumulator.from_state_dict(saved(f"detection_{score}"))
                                for score in SCORES}
+            state.ablation = {name: CalibrationAccumulator.from_state_dict(saved(f"ablation_{name}"))
+                              for name in state.ablation}
         return state
 
     def merge(self, other: EvaluationState) -> EvaluationState:
@@ -185,6 +230,7 @@ class EvaluationState:
         self.image_names += other.image_names
         self.image_confidence += other.image_confidence
         self.image_confusion += other.image_confusion
+        self.image_entropy_confidence += other.image_entropy_confidence
         return self
 
     def image_confusion_array(self) -> np.ndarray:
@@ -218,22 +264,43 @@ class EvaluationState:
             out["ood_mean_entropy", ""] = float(self.ood_entropy[0] / self.ood_entropy[1])
         return out
 
+    def ablation_metrics(self) -> list[tuple[str, str, str, float]]:
+        """(ablation, setting, measure, value) of the :class:`Ablations` asked for: the
+        calibration measures per pixel count (the main count too, unless it is ablated itself)
+        and PRR with each confidence (image_ood_auroc compares two test sets: merge_shard_tables)."""
+        if self.kind != "segmentation":
+            return []
+        rows = []
+        if self.ablations.calibration_pixels:
+            counts = {self.calibration_pixels: self.calibration}
+            counts |= {pixels: self.ablation[f"pixels_{pixels}"] for pixels in self.ablations.calibration_pixels}
+            for pixels, acc in sorted(counts.items()):
+                values = acc.compute()
+                rows += [("calibration_pixels", str(pixels), measure, values[measure])
+                         for measure in PIXEL_ABLATION_MEASURES]
+        if self.ablations.negative_entropy:
+            rows += [("confidence", "msp", "prr", self.calibration.prr()),
+                     ("confidence", "negative_entropy", "prr", self.ablation["negative_entropy"].prr())]
+        return rows
+
 
 def _sample(rng: np.random.Generator, candidates: np.ndarray, k: int) -> np.ndarray:
     return candidates if len(candidates) <= k else rng.choice(candidates, size=k, replace=False)
 
 
 def evaluate_shard(model, fmt: str, samples: list[formats.Sample], *, batch_size: int, calibration_pixels: int,
-                   seed: int, progress=None) -> EvaluationState:
+                   seed: int, ablations: Ablations = Ablations(), progress=None) -> EvaluationState:
     """Run ``model`` once over ``samples`` and accumulate every metric (scored as its config's
-    decode head says its outputs are: :func:`segrel.models.segmentors.output_kind`)."""
+    decode head says its outputs are: :func:`segrel.models.segmentors.output_kind`) and the
+    ``ablations``."""
     from mmseg.apis import inference_model
 
     from segrel.models.segmentors import output_kind
 
     state = EvaluationState(kind=formats.dataset_format(fmt).kind, calibration_pixels=calibration_pixels, seed=seed,
                             batch_size=batch_size, outputs=output_kind(model.cfg),
-                            parameters=sum(parameter.numel() for parameter in model.parameters()))
+                            parameters=sum(parameter.numel() for parameter in model.parameters()),
+                            ablations=ablations)
     batches = [samples[i : i + batch_size] for i in range(0, len(samples), batch_size)]
     iterator = progress(batches) if progress else batches
     with torch.no_grad():
@@ -289,6 +356,7 @@ def _accumulate(state: EvaluationState, fmt: str, sample, logits: torch.Tensor, 
         state.image_confidence.append(float(confidence[: len(picked)].mean()) if len(picked) else float("nan"))
         state.calibration_relis.update(confidence[len(picked) :],
                                        (prediction[any_pixel] == label[any_pixel]) & (label[any_pixel] != lb.VOID))
+        _accumulate_ablations(state, sample.name, rows, valid, picked, prediction, label)
         if not formats.dataset_format(fmt).local_ood_ids:
             return
         ood = formats.local_ood_mask(fmt, stored_ids)
@@ -302,6 +370,23 @@ def _accumulate(state: EvaluationState, fmt: str, sample, logits: torch.Tensor, 
         state.ood_entropy += (scores["entropy"][positive].sum(), positive.sum())
 
 
+def _accumulate_ablations(state: EvaluationState, name: str, rows, valid: np.ndarray, picked: np.ndarray,
+                          prediction: np.ndarray, label: np.ndarray) -> None:
+    """Add one image to the ablations (:class:`Ablations`): ``rows`` gathers the logits of pixel
+    indices, ``valid`` marks the non-void pixels, ``picked`` are those calibration drew."""
+    for pixels in state.ablations.calibration_pixels:  # each count its own draw, as separate runs would
+        rng = np.random.default_rng([state.seed, zlib.crc32(name.encode()), pixels])
+        drawn = _sample(rng, np.flatnonzero(valid), pixels)
+        state.ablation[f"pixels_{pixels}"].update(max_softmax(rows(drawn)).cpu().numpy(),
+                                                  prediction[drawn] == label[drawn])
+    if state.ablations.negative_entropy:
+        logits = rows(picked)
+        normalised = pixel_scores(logits.T)["entropy"] / math.log(logits.shape[1])
+        confidence = (1.0 - normalised).clamp(0.0, 1.0).cpu().numpy()
+        state.ablation["negative_entropy"].update(confidence, prediction[picked] == label[picked])
+        state.image_entropy_confidence.append(float(confidence.mean()) if len(picked) else float("nan"))
+
+
 def load_merged(paths) -> EvaluationState:
     """The state of a whole (model, test set) from its shard files (images in shard order);
     a ValueError naming two of them if they were made with different settings."""
@@ -313,37 +398,57 @@ def load_merged(paths) -> EvaluationState:
 
 def merge_shard_tables(shards: dict[tuple[str, str], list[str]], in_domain: str | None = None,
                        excluded_classes: dict[str, Sequence[str]] | None = None):
-    """{(model, test set): [shard files]} -> (tidy metrics table, per-image confidence table).
+    """{(model, test set): [shard files]} -> (tidy metrics table, per-image confidence table,
+    ablations table).
 
     The metrics table has one row per (model, test set, measure, score), columns
     :data:`segrel.evaluate.metrics_table.COLUMNS`; ``excluded_classes`` ({test set: class
-    names}) are left out of that test set's mIoU.
+    names}) are left out of that test set's mIoU. The ablations table has the rows of
+    :meth:`EvaluationState.ablation_metrics`, columns :data:`ABLATION_COLUMNS`.
 
     With ``in_domain`` (a test set name), each other segmentation test set also gets
     ``image_ood_auroc``: how well the image confidence (mean MSP) tells the in-domain images
-    (positives) from that set's images (RELIS' image-level OOD detection).
+    (positives) from that set's images (RELIS' image-level OOD detection); with the confidence
+    ablation, also with the mean negative entropy as the image confidence.
     """
     import pandas as pd
 
-    from segrel.evaluate.metrics import auroc
-
-    rows, images, kinds = [], [], {}
+    rows, images, ablations, kinds = [], [], [], {}
     for (model, test_set), paths in sorted(shards.items()):
         state = load_merged(paths)
         kinds[test_set] = state.kind
         metrics = state.metrics(lb.train_ids((excluded_classes or {}).get(test_set, ())))
         rows += [{"model": model, "test_set": test_set, "measure": measure, "score": score, "value": value}
                  for (measure, score), value in metrics.items()]
-        images += [{"model": model, "test_set": test_set, "image": name, "confidence": conf}
-                   for name, conf in zip(state.image_names, state.image_confidence)]
-    images = pd.DataFrame(images, columns=["model", "test_set", "image", "confidence"])
+        ablations += [(model, test_set, *row) for row in state.ablation_metrics()]
+        entropy = state.image_entropy_confidence or [np.nan] * len(state.image_names)
+        images += [{"model": model, "test_set": test_set, "image": name, "confidence": conf,
+                    "negative_entropy_confidence": neg_entropy}
+                   for name, conf, neg_entropy in zip(state.image_names, state.image_confidence, entropy)]
+    images = pd.DataFrame(images, columns=["model", "test_set", "image", "confidence", "negative_entropy_confidence"])
     if in_domain is not None:
-        for (model, test_set), group in images.groupby(["model", "test_set"]):
-            if test_set == in_domain or kinds[test_set] != "segmentation":
-                continue
-            positives = images[(images.model == model) & (images.test_set == in_domain)].confidence.to_numpy()
-            scores = np.r_[positives, group.confidence.to_numpy()]
-            labels = np.r_[np.ones(len(positives), bool), np.zeros(len(group), bool)]
-            rows.append({"model": model, "test_set": test_set, "measure": "image_ood_auroc", "score": "",
-                         "value": auroc(scores, labels)})
-    return pd.DataFrame(rows, columns=list(COLUMNS)), images
+        aurocs = {"msp": _image_ood_aurocs(images, "confidence", in_domain, kinds),
+                  "negative_entropy": _image_ood_aurocs(images.dropna(subset=["negative_entropy_confidence"]),
+                                                        "negative_entropy_confidence", in_domain, kinds)}
+        rows += [{"model": model, "test_set": test_set, "measure": "image_ood_auroc", "score": "", "value": value}
+                 for (model, test_set), value in aurocs["msp"].items()]
+        ablations += [(*pair, "confidence", confidence, "image_ood_auroc", aurocs[confidence][pair])
+                      for pair in aurocs["negative_entropy"] for confidence in aurocs]
+    return (pd.DataFrame(rows, columns=list(COLUMNS)), images,
+            pd.DataFrame(ablations, columns=list(ABLATION_COLUMNS)))
+
+
+def _image_ood_aurocs(images, column: str, in_domain: str, kinds: dict[str, str]) -> dict[tuple[str, str], float]:
+    """{(model, test set): AUROC of the image confidence ``column`` telling the model's
+    ``in_domain`` images (positives) from the test set's} for every other segmentation test set."""
+    from segrel.evaluate.metrics import auroc
+
+    aurocs = {}
+    for (model, test_set), group in images.groupby(["model", "test_set"]):
+        positives = images[(images.model == model) & (images.test_set == in_domain)][column].to_numpy()
+        if test_set == in_domain or kinds[test_set] != "segmentation" or not len(positives):
+            continue
+        scores = np.r_[positives, group[column].to_numpy()]
+        labels = np.r_[np.ones(len(positives), bool), np.zeros(len(group), bool)]
+        aurocs[model, test_set] = auroc(scores, labels)
+    return aurocs
