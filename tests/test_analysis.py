@@ -118,6 +118,19 @@ def test_ablation_figures_draw_the_ablations_table():
     assert wide.set_index("model").loc["a", ["msp", "negative_entropy"]].tolist() == [35.0, 30.0]
 
 
+def test_rare_domains_figure_scores_each_prediction_against_the_map():
+    from segrel.analyse.figures import rare_domains_figure
+
+    label = np.array([[0, 0, 13, 255], [0, 13, 13, 255]])  # road, car, void
+    predictions = {"weak": np.zeros((2, 4), int), "strong": np.array([[0, 0, 13, 5], [0, 13, 10, 5]])}
+    rows = [{"domain": "flood", "name": "x_000000_000000", "image": np.zeros((2, 4, 3), np.uint8), "label": label,
+             "predictions": predictions}]
+    figure, data = rare_domains_figure(rows, {"flood": "flood"})
+    # 6 labelled pixels: weak right on the 3 road ones, strong on 5 of 6
+    assert data.set_index("model").pixel_accuracy.to_dict() == {"weak": 0.5, "strong": pytest.approx(5 / 6)}
+    assert [ax.get_title() for ax in figure.axes] == ["label map", "generated", "weak", "strong"]
+
+
 def test_overlay_puts_every_proxy_in_one_panel_per_metric_with_their_pcc():
     from segrel.analyse.figures import proxies_overlay_figure
 
@@ -215,6 +228,20 @@ def test_config_problems_name_an_unknown_metric():
                               "known metrics are: images, parameters, miou, ece, ")
     assert "ood_auroc_msp" in problem and "ood_fpr95_max_logit" in problem
     config["analysis"]["comparisons"]["shift"]["metrics"] = ["ood_mean_entropy", "ood_aupr_negative_max_logit"]
+    assert config_problems(config) == []
+
+
+def test_config_problems_name_rare_domain_clashes_and_unknown_models():
+    config = {"models": {"fcn": {}, "segformer": {}}, "generation": {"domains": {"fog": "fog"}},
+              "analysis": {"rare_domains": {"domains": {"fog": "thick fog", "flood": "flood"}, "models": ["fnc"]}}}
+    assert config_problems(config) == [
+        "config key 'analysis.rare_domains.domains': fog also in generation.domains (both are generated under "
+        "resources/synthetic/<name>): rename the rare domain",
+        "config key 'analysis.rare_domains.models': no model named 'fnc'; models are: fcn, segformer"]
+    config["analysis"]["rare_domains"] = {"domains": {"flood": "flood"}, "models": []}
+    (problem,) = config_problems(config)
+    assert "'analysis.rare_domains.models': empty; name the models to draw" in problem
+    config["analysis"]["rare_domains"]["models"] = ["fcn", "segformer"]
     assert config_problems(config) == []
 
 

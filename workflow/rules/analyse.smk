@@ -283,6 +283,43 @@ rule plot_confidence_maps:
         "../scripts/plot_confidence_maps.py"
 
 
+rule plot_rare_domains:
+    """Loiseau et al. Fig. 7: images generated in rare domains, each model's prediction."""
+    input:
+        configs=[model_files(name)["config"] for name in RARE_DOMAINS["models"]],
+        checkpoints=[model_files(name)["checkpoint"] for name in RARE_DOMAINS["models"]],
+        domains=[
+            f"resources/synthetic/{domain}/shard-0-of-1"
+            for domain in RARE_DOMAINS["domains"]
+        ],
+        code=library_code("plot_rare_domains.py"),
+    output:
+        png=report(
+            "results/figures/rare_domains.png",
+            caption="../report/rare_domains.rst",
+            category="Loiseau et al. 2024",
+            subcategory="Qualitative",
+            labels={"figure": "Fig. 7"},
+        ),
+        pdf="results/figures/rare_domains.pdf",
+        data="results/tables/figures/rare_domains.csv",
+    log:
+        "results/logs/analyse/plot_rare_domains.log",
+    benchmark:
+        "results/benchmarks/analyse/plot_rare_domains.tsv"
+    conda:
+        "../../envs/evaluate.yaml"
+    resources:
+        gpu=1,  # runs the models, on evaluation.device
+    params:
+        models=RARE_DOMAINS["models"],
+        domains=list(RARE_DOMAINS["domains"]),
+        texts=RARE_DOMAINS["domains"],
+        device=config["evaluation"]["device"],
+    script:
+        "../scripts/plot_rare_domains.py"
+
+
 rule analyse:
     """Target of the analyse stage: every table and figure."""
     input:

@@ -3,7 +3,8 @@
 
 
 rule generate_domain_shard:
-    """One shard of a synthetic domain: images from val label maps, prompted '<caption>, in <domain>'."""
+    """One shard of a synthetic domain: images from val label maps, prompted '<caption>, in <domain>'
+    (also the rare domains of analysis.rare_domains, Loiseau et al. Fig. 7)."""
     input:
         unpack(lambda wildcards: generator_files("stable_diffusion")),
         controlnet="resources/controlnet/model",
@@ -19,7 +20,7 @@ rule generate_domain_shard:
     benchmark:
         "results/benchmarks/generate/generate_domain_shard/{domain}/shard-{shard}-of-{shards}.tsv"
     wildcard_constraints:
-        domain="|".join(config["generation"]["domains"]) or "^$",
+        domain="|".join(DOMAIN_TEXTS) or "^$",
         shard=r"\d+",
         shards=r"\d+",
     priority: 10
@@ -30,10 +31,10 @@ rule generate_domain_shard:
     params:
         base=generator_model("stable_diffusion"),
         dataset=lambda wildcards: caption_set(DOMAIN_GENERATION["source_set"]),
-        text=lambda wildcards: config["generation"]["domains"][wildcards.domain],
+        text=lambda wildcards: DOMAIN_TEXTS[wildcards.domain],
         resolution=CONTROLNET["resolution"],
         condition=CONTROLNET["condition"],
-        settings=DOMAIN_GENERATION,
+        settings=lambda wildcards: domain_generation_settings(wildcards.domain),
     script:
         "../scripts/generate_domain_shard.py"
 

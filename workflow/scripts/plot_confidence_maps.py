@@ -6,8 +6,6 @@ import sys
 sys.stderr = open(snakemake.log[0], "w", buffering=1)
 
 import numpy as np
-import torch
-from mmseg.apis import inference_model
 
 from segrel.analyse.figures import confidence_maps_figure
 from segrel.core import formats
@@ -15,22 +13,17 @@ from segrel.core import labels as lb
 from segrel.core.devices import resolve_device
 from segrel.core.figures import write_figure
 from segrel.core.logs import log
-from segrel.evaluate.evaluation import as_logits, max_softmax
-from segrel.models.segmentors import load_model, output_kind
+from segrel.evaluate.evaluation import predict_image
+from segrel.models.segmentors import load_model
 
 device = resolve_device(snakemake.params.device)
 model = load_model(snakemake.input.config, snakemake.input.checkpoint, device=device)
-outputs = output_kind(model.cfg)
 rows = []
 for name, spec in snakemake.params.test_sets.items():
     samples = sorted(formats.list_samples(spec["format"], spec["root"], spec["split"], spec["subset"]),
                      key=lambda sample: sample.name)[: snakemake.params.images]
     for sample in samples:
-        with torch.no_grad():
-            result = inference_model(model, str(sample.image))
-        logits = as_logits(result.seg_logits.data, outputs)
-        confidence = max_softmax(logits.flatten(1).T).reshape(logits.shape[1:]).cpu().numpy()
-        prediction = result.pred_sem_seg.data[0].cpu().numpy()
+        prediction, confidence = predict_image(model, sample.image)
         label = formats.read_label(spec["format"], sample.label)
         if formats.dataset_format(spec["format"]).kind == "anomaly":  # white anomalies, grey void
             ground_truth = np.select([label == lb.ANOMALY_YES, label == lb.ANOMALY_VOID], [255, 128], 0)

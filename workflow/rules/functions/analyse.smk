@@ -79,6 +79,8 @@ def analysis_outputs():
         outputs.append(f"results/figures/robust_models/{robust}.png")
     if sample_size_comparisons():
         outputs.append("results/figures/sample_size.png")
+    if RARE_DOMAINS["domains"]:
+        outputs.append("results/figures/rare_domains.png")
     if ANOMALY_DATASETS and config["models"]:
         outputs.append("results/figures/inpainting_control.png")
     if REFERENCE_DATASETS and GENERATED_DATASETS and config["models"]:

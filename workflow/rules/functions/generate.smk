@@ -4,6 +4,16 @@ from segrel.generate.demo import PRETRAINED
 CONTROLNET = config["generation"]["controlnet"]
 DOMAIN_GENERATION = config["generation"]["domain_generation"]
 DEMO_PRETRAINING = config["generation"]["demo_pretraining"]
+RARE_DOMAINS = config["analysis"]["rare_domains"]
+# {domain: prompt text} of every domain generated: the test sets' and Fig. 7's rare ones
+DOMAIN_TEXTS = {**config["generation"]["domains"], **RARE_DOMAINS["domains"]}
+
+
+def domain_generation_settings(domain):
+    """generation.domain_generation, with a rare domain's image count and one shard."""
+    if domain in RARE_DOMAINS["domains"]:
+        return {**DOMAIN_GENERATION, "images": RARE_DOMAINS["images"], "shards": 1}
+    return DOMAIN_GENERATION
 
 
 DEMO_GENERATORS = [

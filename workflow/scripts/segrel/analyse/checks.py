@@ -24,6 +24,24 @@ def config_problems(config: dict) -> list[str]:
     model = analysis.get("confidence_maps", {}).get("model")
     if model and model not in config.get("models", {}):
         problems.append(f"config key 'analysis.confidence_maps.model': no model named {model!r}")
+    return problems + _rare_domains_problems(config, analysis.get("rare_domains", {}))
+
+
+def _rare_domains_problems(config: dict, rare: dict) -> list[str]:
+    """Fig. 7's domains do not reuse a generated domain's name; it names models that exist."""
+    if not rare.get("domains"):
+        return []
+    problems = []
+    clashes = sorted(set(rare["domains"]) & set(config.get("generation", {}).get("domains", {})))
+    if clashes:
+        problems.append(f"config key 'analysis.rare_domains.domains': {', '.join(clashes)} also in generation.domains "
+                        "(both are generated under resources/synthetic/<name>): rename the rare domain")
+    models = ", ".join(config.get("models", {}))
+    if not rare.get("models"):
+        problems.append("config key 'analysis.rare_domains.models': empty; name the models to draw "
+                        f"(e.g. a weak and a strong one) among: {models}")
+    problems += [f"config key 'analysis.rare_domains.models': no model named {name!r}; models are: {models}"
+                 for name in rare.get("models", []) if name not in config.get("models", {})]
     return problems
 
 

@@ -425,6 +425,36 @@ def confidence_maps_figure(rows: list[dict]):
     return figure, pd.DataFrame(records)
 
 
+def rare_domains_figure(rows: list[dict], texts: dict[str, str]):
+    """Loiseau et al. Fig. 7: per image generated in a rare domain (``texts``: domain -> its
+    prompt text), its label map, the image and each model's prediction. ``rows``: dicts with
+    domain, name, image (H, W, 3 uint8), label (H, W train ids) and predictions ({model: (H, W)
+    train ids}). The table has each prediction's pixel accuracy against the label map."""
+    from segrel.core import labels as lb
+
+    style()
+    models = list(rows[0]["predictions"]) if rows else []
+    columns = ["label map", "generated", *models]
+    figure, axes = plt.subplots(len(rows), len(columns), figsize=(2.6 * len(columns), 2.6 * len(rows) + 0.6),
+                                squeeze=False)
+    records = []
+    for ax_row, row in zip(axes, rows):
+        panels = [lb.TRAINID_COLORS[row["label"]], row["image"]]
+        panels += [lb.TRAINID_COLORS[prediction] for prediction in row["predictions"].values()]
+        for ax, panel in zip(ax_row, panels):
+            ax.imshow(panel)
+            bare(ax)
+        ax_row[0].set_ylabel(f"{row['domain']}\n({texts[row['domain']]})", fontsize="small")
+        labelled = row["label"] != lb.VOID
+        records += [{"domain": row["domain"], "image": row["name"], "model": model,
+                     "pixel_accuracy": float((prediction == row["label"])[labelled].mean())}
+                    for model, prediction in row["predictions"].items()]
+    for ax, column in zip(axes[0], columns):
+        ax.set_title(column)
+    figure.tight_layout()
+    return figure, pd.DataFrame(records, columns=["domain", "image", "model", "pixel_accuracy"])
+
+
 # ---- OOD-object inpainting
 
 
