@@ -1,6 +1,16 @@
+import sys
+from pathlib import Path
+
 from snakemake.utils import min_version
 
 min_version("9.0")
+
+# The segrel library lives beside the rule scripts. It reads the config files first: Snakemake
+# keeps the last of two equal keys silently and names no file or line for a YAML error.
+sys.path.insert(0, str(Path(workflow.basedir) / "workflow" / "scripts"))
+from segrel.config import check_config_files
+
+check_config_files(workflow.overwrite_configfiles or ["config/config.yaml"])
 
 
 # The demo is the default. A --configfile (config/paper.yaml, a test's) replaces it instead of

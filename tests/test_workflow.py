@@ -80,6 +80,25 @@ def test_bad_config_stops_before_any_job(snakemake, tmp_path, config, message):
     assert not (tmp_path / "resources").exists() and not (tmp_path / "results").exists()
 
 
+def test_duplicate_keys_and_yaml_errors_name_the_file_and_line(snakemake, tmp_path):
+    # a second fcn_r18 would silently replace the first in Snakemake's loader
+    config = tmp_path / "study.yaml"
+    config.write_text("models:\n  fcn_r18: {family: FCN, base: a.py}\n  fcn_r18: {family: FCN, base: b.py}\n")
+    result = snakemake(tmp_path, config, "-n", check=False)
+    assert result.returncode != 0
+    message = f"{config}, line 3: duplicate key 'fcn_r18' (first at line 2): keep one of them"
+    assert message in result.stdout + result.stderr
+    # the default config file (no --configfile): a YAML error named by file and line
+    (tmp_path / "config").mkdir()
+    (tmp_path / "config" / "config.yaml").write_text("demo:\n  seed: 1\nmodels: {a: {family: A}\n")
+    result = subprocess.run([str(BIN / "snakemake"), "--snakefile", str(REPO / "Snakefile"), "-n"], cwd=tmp_path,
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode != 0
+    assert "config/config.yaml, line 4: not valid YAML (expected ',' or '}', but got '<stream end>')" in (
+        result.stdout + result.stderr)
+    assert not (tmp_path / "resources").exists() and not (tmp_path / "results").exists()
+
+
 def test_data_stage_runs_and_is_tracked(snakemake, tmp_path):
     snakemake(tmp_path, TINY, "--cores", "2", "data")
     root = tmp_path / "resources" / "datasets"

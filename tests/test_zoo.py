@@ -1,6 +1,9 @@
 """Zoo models resolved from the metafiles mmsegmentation ships (segrel.models.zoo). Expected values are
 read by hand from mmseg 1.2.2's configs/*/metafile.yaml and ../shared/REFERENCE.md."""
 
+import contextlib
+from pathlib import Path
+
 import pytest
 
 from segrel.models import zoo
@@ -108,46 +111,90 @@ def test_config_zoo_select_adds_models_and_keeps_named_ones():
         assert config["models"][name]["family"]
 
 
-def test_prepare_downloads_a_verified_checkpoint_and_a_single_process_config(tmp_path):
-    """Through a mirror on 127.0.0.1: the checkpoint's SHA-256 prefix is in its name, as on
-    OpenMMLab's server; the config is mmseg's, with BN for SyncBN and no ImageNet download."""
+@contextlib.contextmanager
+def _mirror(directory, account: tuple[str, str] | None = None):
+    """An HTTP server on 127.0.0.1 serving ``directory``; with ``account``, only to Basic auth
+    with that (user, password). Yields its base URL."""
+    import base64
     import functools
-    import hashlib
     import threading
     from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 
-    from mmengine.config import Config
+    expected = "Basic " + base64.b64encode(":".join(account).encode()).decode() if account else None
 
-    payload = b"checkpoint bytes" * 1000
-    prefix = hashlib.sha256(payload).hexdigest()[:8]
-    relative = f"mmsegmentation/v0.5/segformer/b0_20211208_101857-{prefix}.pth"
-    (tmp_path / "mirror" / relative).parent.mkdir(parents=True)
-    (tmp_path / "mirror" / relative).write_bytes(payload)
-    class Quiet(SimpleHTTPRequestHandler):
+    class Handler(SimpleHTTPRequestHandler):
         def log_message(self, *args):
             pass
 
-    handler = functools.partial(Quiet, directory=str(tmp_path / "mirror"))
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+        def do_GET(self):
+            if expected and self.headers.get("Authorization") != expected:
+                self.send_error(401)
+                return
+            super().do_GET()
+
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(Handler, directory=str(directory)))
     threading.Thread(target=httpd.serve_forever, daemon=True).start()
     try:
-        real = zoo.resolve("segformer_mit-b0_8xb1-160k_cityscapes-1024x1024")
-        model = zoo.ZooModel(real.name, real.config, zoo.OPENMMLAB_DOWNLOADS + relative, real.dataset, real.miou)
-        mirror = f"http://127.0.0.1:{httpd.server_address[1]}/"
+        yield f"http://127.0.0.1:{httpd.server_address[1]}/"
+    finally:
+        httpd.shutdown()
+
+
+def _mirrored_model(mirror_dir, payload: bytes) -> zoo.ZooModel:
+    """SegFormer-B0's zoo entry with its checkpoint at a mirror path whose name carries the
+    payload's SHA-256 prefix, as OpenMMLab's do."""
+    import hashlib
+
+    relative = f"mmsegmentation/v0.5/segformer/b0_20211208_101857-{hashlib.sha256(payload).hexdigest()[:8]}.pth"
+    (mirror_dir / relative).parent.mkdir(parents=True)
+    (mirror_dir / relative).write_bytes(payload)
+    real = zoo.resolve("segformer_mit-b0_8xb1-160k_cityscapes-1024x1024")
+    return zoo.ZooModel(real.name, real.config, zoo.OPENMMLAB_DOWNLOADS + relative, real.dataset, real.miou)
+
+
+def test_prepare_downloads_a_verified_checkpoint_and_a_single_process_config(tmp_path):
+    """Through a mirror on 127.0.0.1: the checkpoint's SHA-256 prefix is in its name, as on
+    OpenMMLab's server; the config is mmseg's, with BN for SyncBN and no ImageNet download."""
+    from mmengine.config import Config
+
+    from segrel.data.download import DownloadError
+
+    payload = b"checkpoint bytes" * 1000
+    model = _mirrored_model(tmp_path / "mirror", payload)
+    with _mirror(tmp_path / "mirror") as mirror:
         zoo.prepare(model, tmp_path / "m" / "m.py", tmp_path / "m" / "m.pth", mirror=mirror, log=lambda m: None)
         assert (tmp_path / "m" / "m.pth").read_bytes() == payload
         cfg = Config.fromfile(str(tmp_path / "m" / "m.py"))
         assert "SyncBN" not in str(cfg.model) and "Pretrained" not in str(cfg.model)
         assert cfg.model["type"] == "EncoderDecoder" and cfg.model["backbone"]["type"] == "MixVisionTransformer"
         # another file behind the same name: refused, nothing kept
-        (tmp_path / "mirror" / relative).write_bytes(payload + b"!")
-        from segrel.data.download import DownloadError
-
+        (tmp_path / "mirror" / model.weights.removeprefix(zoo.OPENMMLAB_DOWNLOADS)).write_bytes(payload + b"!")
         with pytest.raises(DownloadError, match="checksum mismatch"):
             zoo.prepare(model, tmp_path / "n" / "n.py", tmp_path / "n" / "n.pth", mirror=mirror, log=lambda m: None)
         assert not (tmp_path / "n").exists() or not any((tmp_path / "n").iterdir())
-    finally:
-        httpd.shutdown()
+
+
+def test_a_mirror_account_comes_from_the_environment_never_the_url(tmp_path, monkeypatch):
+    from segrel.config import ConfigError, validate_config
+
+    payload = b"checkpoint bytes" * 10
+    model = _mirrored_model(tmp_path / "mirror", payload)
+    monkeypatch.setenv("ZOO_MIRROR_USERNAME", "ann")
+    monkeypatch.setenv("ZOO_MIRROR_PASSWORD", "s3cret")
+    with _mirror(tmp_path / "mirror", account=("ann", "s3cret")) as mirror:
+        zoo.prepare(model, tmp_path / "m" / "m.py", tmp_path / "m" / "m.pth", mirror=mirror, log=lambda m: None)
+    assert (tmp_path / "m" / "m.pth").read_bytes() == payload
+    # in the URL: refused at config time, for the zoo mirror as for a dataset's
+    schema = Path(__file__).resolve().parents[1] / "workflow" / "schemas" / "config.schema.yaml"
+    with pytest.raises(ConfigError) as error:
+        validate_config({"zoo": {"mirror": "https://ann:s3cret@mirror.local/openmmlab/"},
+                         "datasets": {"cityscapes": {"format": "cityscapes", "source": "download",
+                                                     "mirror": "https://ann:s3cret@mirror.local/cs"}}}, schema)
+    assert set(str(error.value).splitlines()) == {
+        "config key 'datasets.cityscapes.mirror': credentials do not belong in a URL (the config is logged and "
+        "shown in the report); use CITYSCAPES_USERNAME / CITYSCAPES_PASSWORD or ~/.netrc",
+        "config key 'zoo.mirror': credentials do not belong in a URL (the config is logged and shown in the "
+        "report); use ZOO_MIRROR_USERNAME / ZOO_MIRROR_PASSWORD or ~/.netrc"}
 
 
 def test_config_rejects_an_unknown_zoo_name_with_close_matches():

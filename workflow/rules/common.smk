@@ -1,11 +1,9 @@
 # What every stage uses: the validated config, where datasets and models live, and the library
 # code each rule script imports. Each stage's own helpers live in functions/<stage>.smk.
-import sys
 from pathlib import Path
 
-# The segrel library lives beside the rule scripts; make it importable here too.
+# The segrel library lives beside the rule scripts (the Snakefile puts it on the path).
 SCRIPTS = Path(workflow.basedir) / "workflow" / "scripts"
-sys.path.insert(0, str(SCRIPTS))
 
 from segrel.config import validate_config
 from segrel.core.imports import import_closure

@@ -29,6 +29,48 @@ class ConfigError(ValueError):
     """The configuration does not match the schema; the message lists every problem."""
 
 
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """PyYAML's safe loader, refusing a mapping key given twice (PyYAML, and so Snakemake, keep
+    the last one silently: a second ``fcn_r18:`` under ``models:`` would replace the first)."""
+
+    def construct_mapping(self, node, deep=False):
+        first_lines = {}
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=deep)
+            if isinstance(key, str) and key in first_lines:
+                raise yaml.constructor.ConstructorError(
+                    None, None, f"duplicate key {key!r} (first at line {first_lines[key]}): keep one of them",
+                    key_node.start_mark)
+            first_lines.setdefault(key, key_node.start_mark.line + 1)
+        return super().construct_mapping(node, deep)
+
+
+def check_config_files(paths) -> None:
+    """Each existing file of ``paths`` is YAML with every key once; a :class:`ConfigError` naming
+    the file and the line otherwise (Snakemake's message for a YAML error names neither).
+
+    >>> import tempfile
+    >>> with tempfile.NamedTemporaryFile("w", suffix=".yaml") as f:
+    ...     _ = f.write("models:\n  a: {family: A}\n  a: {family: B}\n"); f.flush()
+    ...     check_config_files([f.name])  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    segrel.config.ConfigError: ....yaml, line 3: duplicate key 'a' (first at line 2): keep one of them
+    """
+    problems = []
+    for path in map(Path, paths):
+        if not path.is_file():  # Snakemake names a missing file itself
+            continue
+        try:
+            yaml.load(path.read_text(encoding="utf-8"), Loader=_UniqueKeyLoader)
+        except yaml.MarkedYAMLError as error:
+            mark = error.problem_mark
+            what = error.problem if isinstance(error, yaml.constructor.ConstructorError) else (
+                f"not valid YAML ({error.problem}); check the indentation, brackets and quotes up to here")
+            problems.append(f"{path}, line {mark.line + 1}: {what}")
+    if problems:
+        raise ConfigError("\n".join(problems))
+
+
 def _with_defaults(validator_class):
     validate_properties = validator_class.VALIDATORS["properties"]
 

@@ -41,10 +41,10 @@ from urllib.request import HTTPCookieProcessor, HTTPRedirectHandler, Request, bu
 from segrel.core.formats import Source, dataset_format, list_samples
 from segrel.data.download import (
     DownloadError,
-    MissingCredentials,
     credentials,
     fetch,
     file_digests,
+    optional_credentials,
     public_url,
     require_https,
     unreachable,
@@ -80,7 +80,7 @@ def obtain_archive(request: dict, dest, log=print) -> Path:
     if location:
         prefix = request.get("credential_prefix") or fmt.upper()
         variables = (f"{prefix}_USERNAME", f"{prefix}_PASSWORD")
-        auth = _optional_credentials(location, *variables)
+        auth = optional_credentials(location, *variables)
         return _fetch(location, dest, checksum, src, log, auth=auth, credential_variables=variables)
     base = (request.get("mirror") or src.base).rstrip("/")
     if src.protocol == "none":
@@ -114,13 +114,6 @@ def _link_local_archive(path: Path, dest: Path, checksum, src: Source, log) -> P
 
 def _pin_hint(digest: str) -> str:
     return f" (no published checksum; pin it with checksums: {{<archive>: 'sha256:{digest}'}})"
-
-
-def _optional_credentials(url: str, user_variable: str, password_variable: str):
-    try:
-        return credentials(url, user_variable, password_variable)
-    except MissingCredentials:
-        return None  # a public URL; a refusal then names the variables (see _fetch)
 
 
 def _fetch(url: str, dest: Path, checksum, src: Source, log, *, auth=None, opener=None,

@@ -4,14 +4,13 @@ from __future__ import annotations
 
 
 def config_problems(config: dict) -> list[str]:
-    """Real datasets: a download the publisher does not offer, credentials in a URL, pins for
-    archives that are not fetched. (Missing files are the fetch job's error, so that a dry run
-    works before the archives are there.)"""
-
-    from urllib.parse import urlsplit
+    """Real datasets: a download the publisher does not offer, credentials or a token in a URL
+    (archives, mirror), pins for archives that are not fetched. (Missing files are the fetch
+    job's error, so that a dry run works before the archives are there.)"""
 
     from segrel.core.formats import GENERATED_ONLY
     from segrel.data.acquisition import is_url, source
+    from segrel.data.download import account_fix, url_secret_problems
 
     problems = []
     for name, dataset in config.get("datasets", {}).items():
@@ -31,15 +30,14 @@ def config_problems(config: dict) -> list[str]:
         if kind == "download" and "archives" in dataset:
             problems.append(f"{where}.archives': only read with source: archives")
         for archive, location in dataset.get("archives", {}).items():
-            parts = urlsplit(location)
-            if is_url(location) and (parts.query or parts.fragment):
-                problems.append(f"{where}.archives.{archive}': a URL with a query string usually carries a "
-                                "personal token, which would be kept in Snakemake's metadata and the report; "
-                                "download the file and give its path instead")
-            if parts.username or parts.password:
-                problems.append(f"{where}.archives.{archive}': credentials do not belong in a URL (the config "
-                                f"is logged and shown in the report); use {name.upper()}_USERNAME / "
-                                f"{name.upper()}_PASSWORD or ~/.netrc")
+            if is_url(location):  # the fetch job reads <DATASET>_USERNAME / _PASSWORD
+                problems += url_secret_problems(f"datasets.{name}.archives.{archive}", location,
+                                                account_fix(name.upper()))
+        if "mirror" in dataset:  # the publisher's protocol, with its own account variables
+            fix = (f"use {' / '.join(src.credentials)} or ~/.netrc" if src.credentials
+                   else "a mirror that needs an account is not supported; serve it without one")
+            problems += url_secret_problems(f"datasets.{name}.mirror", dataset["mirror"], fix)
+        for archive in dataset.get("archives", {}):
             if "/" in archive:
                 problems.append(f"{where}.archives.{archive}': the key is the archive's file name, not a path")
         fetched = dataset.get("archives", {}) if kind == "archives" else src.package_names

@@ -64,6 +64,41 @@ def credentials(url: str, user_variable: str, password_variable: str) -> tuple[s
                              f"or add 'machine {host} login <user> password <password>' to ~/.netrc")
 
 
+def optional_credentials(url: str, user_variable: str, password_variable: str) -> tuple[str, str] | None:
+    """:func:`credentials` where there are any, else None (a public URL; a refusal by the server
+    then names the variables)."""
+    try:
+        return credentials(url, user_variable, password_variable)
+    except MissingCredentials:
+        return None
+
+
+def url_secret_problems(key: str, url: str, fix: str) -> list[str]:
+    """Config problems of a URL given as ``key``: no account and no token in it, since the config
+    is logged, shown in the report and kept in Snakemake's metadata; ``fix`` says where an
+    account goes instead.
+
+    >>> (problem,) = url_secret_problems("zoo.mirror", "https://ann:pw@mirror.local/x", account_fix("ZOO"))
+    >>> problem.split("; ")[1]
+    'use ZOO_USERNAME / ZOO_PASSWORD or ~/.netrc'
+    """
+    parts = urlsplit(url)
+    problems = []
+    if parts.query or parts.fragment:
+        problems.append(f"config key '{key}': a URL with a query string usually carries a personal token, which "
+                        "would be kept in Snakemake's metadata and the report; download the file and give its "
+                        "path instead")
+    if parts.username or parts.password:
+        problems.append(f"config key '{key}': credentials do not belong in a URL (the config is logged and shown in "
+                        f"the report); {fix}")
+    return problems
+
+
+def account_fix(prefix: str) -> str:
+    """Where an account for a download goes: <PREFIX>_USERNAME / <PREFIX>_PASSWORD or ~/.netrc."""
+    return f"use {prefix}_USERNAME / {prefix}_PASSWORD or ~/.netrc"
+
+
 def parse_checksum(checksum: str) -> tuple[str, str]:
     """``"md5:<hex>"`` / ``"sha256:<hex>"`` -> (algorithm, lower-case hex); a prefix of the
     digest is allowed (OpenMMLab's checkpoint names carry the first 8 digits of the SHA-256).

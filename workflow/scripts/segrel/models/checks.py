@@ -32,7 +32,22 @@ def config_problems(config: dict) -> list[str]:
             problems.append(f"config key 'model_training.train_dataset': no dataset named {train!r}")
         elif datasets[train]["format"] != "cityscapes":
             problems.append(f"config key 'model_training.train_dataset': {train!r} must have format cityscapes")
-    return problems + _zoo_references(config) + _snapshot_problems(config) + _source_problems(config)
+    return (problems + _zoo_references(config) + _url_problems(config) + _snapshot_problems(config)
+            + _source_problems(config))
+
+
+def _url_problems(config: dict) -> list[str]:
+    """No account or token in the zoo mirror or a url model's checkpoint URL."""
+    from segrel.data.download import account_fix, url_secret_problems
+    from segrel.models.zoo import MIRROR_ACCOUNT_PREFIX
+
+    mirror = config.get("zoo", {}).get("mirror")
+    problems = url_secret_problems("zoo.mirror", mirror, account_fix(MIRROR_ACCOUNT_PREFIX)) if mirror else []
+    for name, model in config.get("models", {}).items():
+        if model.get("source") == "url":
+            problems += url_secret_problems(f"models.{name}.checkpoint", model.get("checkpoint", ""),
+                                            "download the checkpoint and use source: local")
+    return problems
 
 
 #: the keys each model source reads (besides family and source); another source's key is a mistake

@@ -112,6 +112,11 @@ def config_name(zoo_name: str) -> str:
 OPENMMLAB_DOWNLOADS = "https://download.openmmlab.com/"
 
 
+#: a zoo mirror's account: environment variables <PREFIX>_USERNAME / _PASSWORD, else ~/.netrc
+#: (never in the mirror URL)
+MIRROR_ACCOUNT_PREFIX = "ZOO_MIRROR"
+
+
 def checkpoint_url(model: ZooModel, mirror: str | None = None) -> str:
     """Where to download ``model``'s checkpoint: OpenMMLab's URL, or the same path on a mirror.
 
@@ -129,8 +134,11 @@ def checkpoint_url(model: ZooModel, mirror: str | None = None) -> str:
 def prepare(model: ZooModel, config_out, checkpoint_out, *, mirror: str | None = None, log=print) -> None:
     """A zoo model as the models stage leaves every model: its inference config and its
     checkpoint, downloaded once and verified against the checksum in its file name."""
-    from segrel.data.download import fetch
+    from segrel.data.download import fetch, optional_credentials
     from segrel.models.segmentors import mmseg_config_dir, write_inference_config
 
-    fetch(checkpoint_url(model, mirror), checkpoint_out, checksum=f"sha256:{model.sha256_prefix}", log=log)
+    url = checkpoint_url(model, mirror)
+    account = (f"{MIRROR_ACCOUNT_PREFIX}_USERNAME", f"{MIRROR_ACCOUNT_PREFIX}_PASSWORD")
+    auth = optional_credentials(url, *account) if mirror else None
+    fetch(url, checkpoint_out, checksum=f"sha256:{model.sha256_prefix}", auth=auth, log=log)
     write_inference_config(mmseg_config_dir() / model.config, config_out)
