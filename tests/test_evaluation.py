@@ -332,3 +332,15 @@ def test_ablations_against_direct_computation(tmp_path):
         + [("confidence", "msp"), ("confidence", "negative_entropy")])
     with pytest.raises(ValueError, match=r"ablation_pixels \(\) vs \(50, 100000\)"):
         loaded.merge(EvaluationState(kind="segmentation", calibration_pixels=100_000, seed=0, batch_size=1))
+
+
+def test_non_finite_outputs_are_refused_naming_the_image(tmp_path):
+    label_path = tmp_path / "a_gtFine_labelIds.png"
+    Image.fromarray(np.full((4, 8), 7, np.uint8)).save(label_path)
+    state = EvaluationState(kind="segmentation", calibration_pixels=10, seed=0, batch_size=1)
+    for bad in (float("nan"), float("inf")):
+        logits = torch.zeros(19, 4, 8)
+        logits[3, 1, 2] = bad
+        with pytest.raises(ValueError, match=r"^img.png: the model's outputs are not finite \(NaN or inf\)"):
+            _accumulate(state, "cityscapes", Sample("img.png", label_path), logits, logits.argmax(0))
+    assert state.image_names == [] and state.confusion.sum() == 0  # nothing added

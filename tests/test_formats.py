@@ -1,8 +1,10 @@
 """One record per dataset format: every stage reads it, and a new format is one new record."""
 
+import re
 from dataclasses import replace
 from pathlib import Path
 
+import numpy as np
 import pytest
 import yaml
 
@@ -66,3 +68,34 @@ def test_a_subset_list_is_the_union_of_its_globs(tmp_path):
                      *formats.list_samples("cityscapes", tmp_path, "val", "munster")]
     with pytest.raises(FileNotFoundError, match="no cityscapes images match .*/val/zurich/"):
         formats.list_samples("cityscapes", tmp_path, "val", ["lindau", "zurich"])
+
+
+def test_label_ids_a_format_does_not_have_are_refused_or_void(tmp_path):
+    ids = np.array([[7, 7, 200], [26, 0, 200]], np.uint8)  # road, road, 200 (no such id), 26 = car
+    with pytest.raises(ValueError) as error:
+        formats.to_labels("cityscapes", ids, tmp_path / "x_gtFine_labelIds.png")
+    assert str(error.value) == (f"{tmp_path / 'x_gtFine_labelIds.png'}: label ids that cityscapes does not have: "
+                                "200 (2 px) (valid: 0-33); fix the file, or set unknown_ids: void for this dataset "
+                                "if it is known to carry such ids")
+    np.testing.assert_array_equal(formats.to_labels("cityscapes", ids, unknown_ids="void"),
+                                  [[0, 0, 255], [13, 255, 255]])
+    # IDD's level-3 ids: 0-25 and 255 (unlabeled); SMIYC's masks: 0, 1, 255
+    assert formats.to_labels("idd", np.array([[0, 255]], np.uint8)).tolist() == [[0, 255]]
+    with pytest.raises(ValueError, match=r"label ids that idd does not have: 26 \(1 px\), 254 \(1 px\) "
+                                         r"\(valid: 0-25, 255\)"):
+        formats.to_labels("idd", np.array([[26, 254]], np.uint8))
+    assert formats.to_labels("smiyc", np.array([[1, 2]], np.uint8), unknown_ids="void").tolist() == [[1, 255]]
+
+
+def test_a_damaged_image_or_label_file_is_named(tmp_path):
+    from PIL import Image
+
+    path = tmp_path / "x_gtFine_labelIds.png"
+    Image.fromarray(np.random.default_rng(0).integers(0, 34, (64, 128), dtype=np.uint8)).save(path)
+    path.write_bytes(path.read_bytes()[:200])  # truncated
+    for read in (formats.read_ids, formats.read_image):
+        with pytest.raises(ValueError, match=rf"^{re.escape(str(path))}: cannot be read as an image \(.*\); restore "
+                                             "it from the dataset's archive or re-run the rule that wrote it$"):
+            read(path)
+    with pytest.raises(FileNotFoundError):
+        formats.read_ids(tmp_path / "missing.png")

@@ -58,3 +58,41 @@ def test_augmentations_follow_the_settings(tmp_path, distortion, ratio):
     assert ("PhotoMetricDistortion" in steps) == distortion
     assert steps[-1] == "PackSegInputs" and "RandomCrop" in steps
     assert pipeline[steps.index("RandomResize")]["ratio_range"] == tuple(ratio)
+
+
+def _tiny_model_files(folder, base: str):
+    """mmseg's ``base`` config as the demo narrows it (64 x 128), randomly initialised: the
+    config file and a checkpoint of its weights, as the models stage writes them."""
+    from mmengine.config import Config
+    from mmseg.apis import init_model
+
+    from segrel.models.segmentors import _demo_model, _test_pipeline, mmseg_config_dir
+
+    cfg = Config.fromfile(str(mmseg_config_dir() / base))
+    cfg.model = _demo_model(cfg.model.to_dict(), (64, 128))
+    cfg.test_pipeline = _test_pipeline((64, 128))
+    folder.mkdir()
+    cfg.dump(str(folder / "model.py"))
+    torch.save({"state_dict": init_model(cfg, None, device="cpu").state_dict(), "meta": {}}, folder / "model.pth")
+    return folder / "model.py", folder / "model.pth"
+
+
+def test_a_checkpoint_that_does_not_fit_its_model_is_refused(tmp_path):
+    from segrel.models.segmentors import load_model
+
+    segformer = _tiny_model_files(tmp_path / "segformer", SEGFORMER)
+    pspnet = _tiny_model_files(tmp_path / "pspnet", "pspnet/pspnet_r18-d8_4xb2-80k_cityscapes-769x769.py")
+    model = load_model(*segformer)  # its own weights: loaded, equal to the file's
+    saved = torch.load(segformer[1], weights_only=False)["state_dict"]
+    assert all(torch.equal(value, saved[key]) for key, value in model.state_dict().items())
+    with pytest.raises(ValueError) as error:
+        load_model(segformer[0], pspnet[1])
+    message = str(error.value)
+    assert message.startswith(f"{pspnet[1]} does not fit the model of {segformer[0]}: ")
+    assert "missing (e.g. backbone.layers.0.0.projection.weight" in message and " unexpected (e.g. " in message
+    assert message.endswith("it is another architecture's checkpoint, or the config is not the one it was trained "
+                            "with")
+    # a truncated file: named, whatever pickle or zip says
+    segformer[1].write_bytes(segformer[1].read_bytes()[:1000])
+    with pytest.raises(ValueError, match=rf"^{segformer[1]}: cannot be read as a checkpoint \("):
+        load_model(*segformer)

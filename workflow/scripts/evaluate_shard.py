@@ -26,9 +26,12 @@ for (name, test_set), output in zip(snakemake.params.test_sets.items(), snakemak
     samples = formats.list_samples(test_set["format"], test_set["root"], test_set["split"], test_set["subset"])
     shard = shard_samples(samples, int(snakemake.wildcards.shard), int(snakemake.params.shards))
     log(f"{model_name} on {name}: {len(shard)} of {len(samples)} images, {device}")
-    state = evaluate_shard(model, test_set["format"], shard, batch_size=settings["batch_size"],
-                           calibration_pixels=settings["calibration_pixels"], seed=settings["seed"],
-                           ablations=ablations, progress=progress)
+    try:
+        state = evaluate_shard(model, test_set["format"], shard, batch_size=settings["batch_size"],
+                               calibration_pixels=settings["calibration_pixels"], seed=settings["seed"],
+                               ablations=ablations, unknown_ids=test_set["unknown_ids"], progress=progress)
+    except ValueError as error:  # the data or the model's outputs: say which model and test set
+        raise ValueError(f"{model_name} on {name}: {error}") from None
     with atomic_file(output, "wb") as handle:
         state.save(handle)
 log("done")

@@ -24,7 +24,7 @@ for name, spec in snakemake.params.test_sets.items():
                      key=lambda sample: sample.name)[: snakemake.params.images]
     for sample in samples:
         prediction, confidence = predict_image(model, sample.image)
-        label = formats.read_label(spec["format"], sample.label)
+        label = formats.read_label(spec["format"], sample.label, spec["unknown_ids"])
         if formats.dataset_format(spec["format"]).kind == "anomaly":  # white anomalies, grey void
             ground_truth = np.select([label == lb.ANOMALY_YES, label == lb.ANOMALY_VOID], [255, 128], 0)
             ground_truth = np.repeat(ground_truth[..., None], 3, axis=2).astype(np.uint8)

@@ -3,12 +3,14 @@ import re
 
 
 def test_set_spec(name):
-    """{format, split, subset} of a configured test set."""
+    """{format, split, subset, unknown_ids} of a configured test set."""
     test_set = config["test_sets"][name]
+    dataset = config["datasets"][test_set["dataset"]]
     return {
-        "format": config["datasets"][test_set["dataset"]]["format"],
+        "format": dataset["format"],
         "split": test_set["split"],
         "subset": test_set["subset"],
+        "unknown_ids": dataset["unknown_ids"],
     }
 
 

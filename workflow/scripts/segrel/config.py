@@ -135,9 +135,9 @@ def validate_config(config: dict, schema_path: str | Path) -> dict:
     errors = sorted(validator.iter_errors(config), key=lambda e: (list(map(str, e.absolute_path)), e.message))
     if errors:
         raise ConfigError("\n".join(dict.fromkeys(_describe(error) for error in errors)))
-    if models_checks.add_zoo_selection(config):
-        validator.validate(config)  # the added models' defaults
+    models_checks.add_zoo_selection(config)
     generate_checks.add_test_sets(config)
+    validator.validate(config)  # the defaults of the models, datasets and test sets added here
     problems = [problem for check in STAGE_CHECKS for problem in check(config)]
     if problems:
         raise ConfigError("\n".join(problems))

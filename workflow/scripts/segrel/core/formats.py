@@ -84,6 +84,7 @@ class DatasetFormat:
     demo_argument: str | None = None  # the writer's argument for config['demo'][name] (None: its keys are arguments)
     local_ood_ids: tuple[int, ...] = ()  # stored ids of classes Cityscapes lacks (local OOD regions)
     labels_from_polygons: bool = False  # label images rendered from polygon files after extraction (IDD)
+    stored_ids: tuple[int, ...] = ()  # every id its label images may hold; any other is refused (to_labels)
 
     def demo_arguments(self, demo: dict) -> dict:
         """The writer's keyword arguments from the config's ``demo`` section."""
@@ -104,6 +105,7 @@ FORMATS: dict[str, DatasetFormat] = {
                "https://www.cityscapes-dataset.com/register/", ("CITYSCAPES_USERNAME", "CITYSCAPES_PASSWORD")),
         demo_writer="write_cityscapes",
         demo_argument="cities",  # demo.cityscapes: {split: {city: images}}
+        stored_ids=lb.CITYSCAPES_LABEL_IDS,
     ),
     "acdc": DatasetFormat(
         "acdc", "segmentation",
@@ -115,6 +117,7 @@ FORMATS: dict[str, DatasetFormat] = {
                (Package("gt_trainval.zip"), Package("rgb_anon_trainvaltest.zip")),
                "https://acdc.vision.ee.ethz.ch/download (accept the license)"),
         demo_writer="write_acdc",
+        stored_ids=lb.CITYSCAPES_LABEL_IDS,
     ),
     "idd": DatasetFormat(
         "idd", "segmentation",
@@ -127,6 +130,7 @@ FORMATS: dict[str, DatasetFormat] = {
         demo_writer="write_idd",
         local_ood_ids=lb.IDD_LOCAL_OOD_LEVEL3,
         labels_from_polygons=True,
+        stored_ids=(*lb.IDD_LEVEL3_NAMES, lb.VOID),  # 255: unlabeled and the void classes
     ),
     "smiyc": DatasetFormat(
         "smiyc", "anomaly",
@@ -140,6 +144,7 @@ FORMATS: dict[str, DatasetFormat] = {
                         "/record/5270237/files/dataset_AnomalyTrack.zip"),),
                "https://segmentmeifyoucan.com/datasets (public)"),
         demo_writer="write_smiyc",
+        stored_ids=lb.ANOMALY_VALUES,
     ),
     # what the generate stage writes for its inpainted anomalies: RoadAnomaly21's layout with
     # lossless PNG images (a JPEG would add compression artefacts to the repainted region only,
@@ -151,6 +156,7 @@ FORMATS: dict[str, DatasetFormat] = {
         None,
         Source("none", "", (), "the generate stage makes it (generation.anomalies)"),
         demo_writer=None,
+        stored_ids=lb.ANOMALY_VALUES,
     ),
 }
 
@@ -201,28 +207,80 @@ def list_samples(fmt: str, root: str | Path, split: str = "val", subset: str | S
 
 def read_image(path: str | Path) -> np.ndarray:
     """RGB uint8 (H, W, 3)."""
-    with Image.open(path) as image:
-        return np.asarray(image.convert("RGB"))
+    return np.asarray(_open(path, "RGB"))
+
+
+def _open(path: str | Path, mode: str | None = None) -> Image.Image:
+    """The decoded image (converted to ``mode``); a damaged or truncated file is one error naming it."""
+    try:
+        with Image.open(path) as image:
+            image.load()
+            return image.convert(mode) if mode else image.copy()
+    except (OSError, SyntaxError) as error:  # PIL: "image file is truncated", "cannot identify image file"
+        if isinstance(error, FileNotFoundError):
+            raise
+        raise ValueError(f"{path}: cannot be read as an image ({error}); restore it from the dataset's archive "
+                         "or re-run the rule that wrote it") from None
 
 
 def read_ids(path: str | Path) -> np.ndarray:
     """The stored single-channel id image (labelIds, level-3 ids or anomaly mask), uint8 (H, W)."""
-    with Image.open(path) as image:
-        ids = np.asarray(image)
+    ids = np.asarray(_open(path))
     if ids.ndim != 2:
         raise ValueError(f"{path}: expected a single-channel id image, got shape {ids.shape}")
     return ids
 
 
-def to_labels(fmt: str, ids: np.ndarray) -> np.ndarray:
-    """Stored ids -> train ids (segmentation sets) or the 0/1/255 anomaly mask (SMIYC)."""
-    table = dataset_format(fmt).label_table
-    return ids if table is None else lb.to_train_ids(ids, table)
+#: what a label id the format does not know becomes: refused ("error") or void ("void", for a
+#: dataset known to carry such ids: datasets.<name>.unknown_ids)
+UNKNOWN_IDS = ("error", "void")
 
 
-def read_label(fmt: str, path: str | Path) -> np.ndarray:
+def to_labels(fmt: str, ids: np.ndarray, source: str | Path = "a label image", unknown_ids: str = "error"
+              ) -> np.ndarray:
+    """Stored ids -> train ids (segmentation sets) or the 0/1/255 anomaly mask (SMIYC). An id the
+    format does not have is an error naming ``source``, the ids and the valid ones (a silent
+    void would drop those pixels from every metric), or void with ``unknown_ids="void"``.
+
+    >>> to_labels("smiyc", np.array([[0, 1, 7]], np.uint8), "x.png")  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ValueError: x.png: label ids that smiyc does not have: 7 (1 px) (valid: 0, 1, 255); fix the file, or ...
+    """
+    record = dataset_format(fmt)
+    counts = np.bincount(ids.ravel(), minlength=256)
+    unknown = np.setdiff1d(np.flatnonzero(counts), record.stored_ids) if record.stored_ids else []
+    if len(unknown) and unknown_ids == "error":
+        found = ", ".join(f"{value} ({int(counts[value])} px)" for value in unknown[:5])
+        raise ValueError(f"{source}: label ids that {fmt} does not have: {found} (valid: "
+                         f"{_id_ranges(record.stored_ids)}); fix the file, or set unknown_ids: void for this "
+                         "dataset if it is known to carry such ids")
+    labels = ids if record.label_table is None else lb.to_train_ids(ids, record.label_table)
+    if len(unknown):  # unknown_ids: void
+        labels = np.where(np.isin(ids, unknown), VOID_VALUE[record.kind], labels).astype(np.uint8)
+    return labels
+
+
+#: the void value of each kind of label
+VOID_VALUE = {"segmentation": lb.VOID, "anomaly": lb.ANOMALY_VOID}
+
+
+def _id_ranges(ids) -> str:
+    """'0-33' or '0-25, 255': runs of consecutive ids."""
+    runs, ids = [], sorted(ids)
+    start = previous = ids[0]
+    for value in [*ids[1:], None]:
+        if value is not None and value == previous + 1:
+            previous = value
+            continue
+        runs.append(f"{start}-{previous}" if previous > start + 1 else ", ".join(map(str, range(start, previous + 1))))
+        if value is not None:
+            start = previous = value
+    return ", ".join(runs)
+
+
+def read_label(fmt: str, path: str | Path, unknown_ids: str = "error") -> np.ndarray:
     """Train ids (segmentation sets) or the 0/1/255 anomaly mask (SMIYC), uint8 (H, W)."""
-    return to_labels(fmt, read_ids(path))
+    return to_labels(fmt, read_ids(path), path, unknown_ids)
 
 
 def local_ood_mask(fmt: str, stored_ids: np.ndarray) -> np.ndarray:

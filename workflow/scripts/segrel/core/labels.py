@@ -45,6 +45,9 @@ def _lookup_table(pairs: dict[int, int]) -> np.ndarray:
     return table
 
 
+#: the ids a Cityscapes / ACDC labelIds image holds (license plate, id -1, is not drawn)
+CITYSCAPES_LABEL_IDS = tuple(sorted(lb.id for lb in labels if lb.id >= 0))
+
 #: labelIds (0..33) -> train ids (0..18, 255). Built from cityscapesScripts' table.
 CITYSCAPES_ID_TO_TRAINID = _lookup_table(
     {lb.id: (lb.trainId if 0 <= lb.trainId < VOID else VOID) for lb in labels if lb.id >= 0}
@@ -118,6 +121,7 @@ IDD_LOCAL_OOD_LEVEL3 = tuple(IDD_LEVEL3_IDS[name] for name in IDD_LOCAL_OOD_NAME
 ANOMALY_NOT = 0
 ANOMALY_YES = 1
 ANOMALY_VOID = 255
+ANOMALY_VALUES = (ANOMALY_NOT, ANOMALY_YES, ANOMALY_VOID)
 
 
 def to_train_ids(label_map: np.ndarray, table: np.ndarray) -> np.ndarray:

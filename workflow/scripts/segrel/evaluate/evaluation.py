@@ -289,12 +289,12 @@ def _sample(rng: np.random.Generator, candidates: np.ndarray, k: int) -> np.ndar
 
 
 def evaluate_shard(model, fmt: str, samples: list[formats.Sample], *, batch_size: int, calibration_pixels: int,
-                   seed: int, ablations: Ablations = Ablations(), progress=None) -> EvaluationState:
+                   seed: int, ablations: Ablations = Ablations(), unknown_ids: str = "error",
+                   progress=None) -> EvaluationState:
     """Run ``model`` once over ``samples`` and accumulate every metric (scored as its config's
     decode head says its outputs are: :func:`segrel.models.segmentors.output_kind`) and the
-    ``ablations``."""
-    from mmseg.apis import inference_model
-
+    ``ablations``; label ids the format does not have are refused or void (``unknown_ids``,
+    :func:`segrel.core.formats.to_labels`)."""
     from segrel.models.segmentors import output_kind
 
     state = EvaluationState(kind=formats.dataset_format(fmt).kind, calibration_pixels=calibration_pixels, seed=seed,
@@ -305,24 +305,45 @@ def evaluate_shard(model, fmt: str, samples: list[formats.Sample], *, batch_size
     iterator = progress(batches) if progress else batches
     with torch.no_grad():
         for batch in iterator:
-            results = inference_model(model, [str(s.image) for s in batch])
+            results = _infer(model, [str(s.image) for s in batch])
             for sample, result in zip(batch, results):
                 # mmseg's post-processing already took the arg-max: reuse it (3.8 ms of a
                 # 2-core 256x512 image, 2% of SegFormer-B0's forward)
                 _accumulate(state, fmt, sample, as_logits(result.seg_logits.data, state.outputs),
-                            result.pred_sem_seg.data[0])
+                            result.pred_sem_seg.data[0], unknown_ids)
     return state
+
+
+def _infer(model, images: list[str]):
+    """mmseg's batched inference; an image it cannot read is an error naming the files (mmcv
+    returns None for a damaged file, and the pipeline then fails on an anonymous None)."""
+    from mmseg.apis import inference_model
+
+    try:
+        return inference_model(model, images)
+    except Exception as error:
+        unreadable = [image for image in images if _unreadable(image)]
+        if unreadable:
+            raise ValueError(f"{', '.join(unreadable)}: cannot be read as an image; restore it from the "
+                             "dataset's archive or re-run the rule that wrote it") from error
+        raise
+
+
+def _unreadable(image: str) -> bool:
+    try:
+        formats.read_image(image)
+    except (ValueError, OSError):
+        return True
+    return False
 
 
 def predict_image(model, image) -> tuple[np.ndarray, np.ndarray]:
     """(prediction, MSP) maps of one image file, scored as :func:`evaluate_shard` scores them
     (for the qualitative figures)."""
-    from mmseg.apis import inference_model
-
     from segrel.models.segmentors import output_kind
 
     with torch.no_grad():
-        result = inference_model(model, str(image))
+        (result,) = _infer(model, [str(image)])
     logits = as_logits(result.seg_logits.data, output_kind(model.cfg))
     confidence = max_softmax(logits.flatten(1).T).reshape(logits.shape[1:])
     return result.pred_sem_seg.data[0].cpu().numpy(), confidence.cpu().numpy()
@@ -334,14 +355,19 @@ def max_softmax(pixel_logits: torch.Tensor) -> torch.Tensor:
     return torch.softmax(pixel_logits.float(), dim=1).amax(dim=1)
 
 
-def _accumulate(state: EvaluationState, fmt: str, sample, logits: torch.Tensor, prediction: torch.Tensor) -> None:
+def _accumulate(state: EvaluationState, fmt: str, sample, logits: torch.Tensor, prediction: torch.Tensor,
+                unknown_ids: str = "error") -> None:
     """Add one image: ``logits`` (C, H, W) and its arg-max ``prediction`` (H, W), drawing pixels
-    as the state's settings say."""
+    as the state's settings say. Non-finite logits are refused: they would turn into arbitrary
+    predictions and histogram bins."""
+    if not torch.isfinite(logits).all():
+        raise ValueError(f"{sample.image}: the model's outputs are not finite (NaN or inf); its checkpoint or "
+                         "config is broken (e.g. weights of NaN)")
     # (H*W, C): a view for mmseg's channels-last logits, so gathering the sampled pixels reads
     # contiguous rows (0.14 ms for 20,000 pixels vs 1.6 ms gathering columns of (C, H*W))
     pixels = logits.flatten(1).T
     stored_ids = formats.read_ids(sample.label).ravel()
-    label = formats.to_labels(fmt, stored_ids)
+    label = formats.to_labels(fmt, stored_ids, sample.label, unknown_ids)
     if label.size != pixels.shape[0]:
         raise ValueError(f"{sample.image}: prediction has {pixels.shape[0]} pixels, label {label.size}")
     rng = np.random.default_rng([state.seed, zlib.crc32(sample.name.encode())])

@@ -10,6 +10,7 @@ training loop. They are saved as the zoo saves them: ``<name>.py`` (the full con
 
 from __future__ import annotations
 
+import functools
 import os
 import shutil
 import tempfile
@@ -301,20 +302,49 @@ def output_kind(cfg) -> str:
 
 def load_model(config, checkpoint: str | Path, device: str = "cpu"):
     """An mmseg segmentor in eval mode, from a config (file or ``mmengine.Config``) and a
-    checkpoint (demo or zoo)."""
+    checkpoint (demo or zoo), loaded strictly (:func:`_load_strictly`)."""
+    import mmseg.apis.inference
     from mmseg.apis import init_model
 
     # Zoo and demo checkpoints hold numpy/mmengine objects in ``meta``: torch >= 2.6 refuses
     # them unless weights_only=False, and mmengine's loader does not pass it.
-    original_load = torch.load
+    original_load, original_loader = torch.load, mmseg.apis.inference.load_checkpoint
 
     def load(*args, **kwargs):
         kwargs.setdefault("weights_only", False)
         return original_load(*args, **kwargs)
 
     torch.load = load
+    mmseg.apis.inference.load_checkpoint = functools.partial(_load_strictly, config=config)
     try:
         model = init_model(str(config) if isinstance(config, (str, Path)) else config, str(checkpoint), device=device)
     finally:
-        torch.load = original_load
+        torch.load, mmseg.apis.inference.load_checkpoint = original_load, original_loader
     return model.eval()
+
+
+def _load_strictly(model, filename, map_location=None, *, config, **kwargs) -> dict:
+    """mmengine's load_checkpoint, but a checkpoint that does not fit the model (missing or
+    unexpected keys, other shapes: another architecture's weights) is an error naming both,
+    where mmengine would warn and keep random weights for what it could not load."""
+    from mmengine.runner.checkpoint import _load_checkpoint, _load_checkpoint_to_model
+
+    try:
+        checkpoint = _load_checkpoint(filename, map_location)
+    except Exception as error:  # a truncated or foreign file: pickle / zip errors of any kind
+        raise ValueError(f"{filename}: cannot be read as a checkpoint ({type(error).__name__}: {error}); "
+                         "download or copy it again") from None
+    given = {key.removeprefix("module."): value for key, value in checkpoint.get("state_dict", checkpoint).items()}
+    expected = model.state_dict()
+    problems = {
+        "missing": [key for key in expected if key not in given and not key.endswith("num_batches_tracked")],
+        "unexpected": [key for key in given if key not in expected],
+        "of another shape": [key for key in expected if key in given and
+                             getattr(given[key], "shape", None) != expected[key].shape],
+    }
+    found = [f"{len(keys)} {kind} (e.g. {', '.join(keys[:3])})" for kind, keys in problems.items() if keys]
+    if found:
+        raise ValueError(f"{filename} does not fit the model of {config}: {'; '.join(found)} keys; it is another "
+                         "architecture's checkpoint, or the config is not the one it was trained with")
+    _load_checkpoint_to_model(model, checkpoint, strict=True)
+    return checkpoint
