@@ -265,3 +265,17 @@ def test_pcc_vs_sample_size_recomputes_dataset_level_miou():
     np.testing.assert_allclose(table[table["size"] == 3].pearson_r, expected, atol=1e-12)
     with pytest.raises(ValueError, match="different numbers of proxy images"):
         pcc_vs_sample_size({"a": np.zeros((2, 19, 19)), "b": np.zeros((3, 19, 19))}, {"a": 0, "b": 1}, [2], 2, 0)
+    # nothing to plot: refused, not an empty table
+    with pytest.raises(ValueError, match=r"^every sample size \(5, 10\) is above the proxy's 3 images; add smaller "
+                                         r"ones to analysis.sample_sizes$"):
+        pcc_vs_sample_size(confusion, real, sizes=[10, 5], repeats=4, seed=0)
+    # and at config time where the count is known (a generated domain's images)
+    config = {"test_sets": {"fog": {}, "cs": {}, "synthetic_fog": {}},
+              "generation": {"domains": {"fog": "fog"}, "domain_generation": {"images": 20}},
+              "analysis": {"sample_sizes": [50, 100], "comparisons": {
+                  "fog": {"real": "fog", "proxies": ["cs", "synthetic_fog"], "metrics": ["miou"]}}}}
+    assert config_problems(config) == [
+        "config key 'analysis.sample_sizes': every size (50, 100) is above the 20 images of each generated domain "
+        "(synthetic_fog); add smaller ones, or set sample_size: false in those comparisons"]
+    config["analysis"]["comparisons"]["fog"]["sample_size"] = False
+    assert config_problems(config) == []

@@ -36,3 +36,15 @@ def test_concurrent_jobs_take_different_gpus_and_a_third_is_refused(tmp_path):
     assert segrel.core.devices.claim_gpu(1, tmp_path) == 0  # released when its process ends
     segrel.core.devices._claimed_gpu[0].close()
     segrel.core.devices._claimed_gpu = None
+
+
+def test_cuda_without_a_gpu_is_one_clear_error(monkeypatch):
+    import torch
+
+    from segrel.core.devices import resolve_device
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    assert resolve_device("auto") == "cpu" and resolve_device("cpu") == "cpu"
+    with pytest.raises(RuntimeError, match=r"^the config asks for device: cuda, but torch sees no GPU on this "
+                                           r"machine .*; run where a GPU is .* or set the device to auto or cpu$"):
+        resolve_device("cuda")

@@ -255,7 +255,7 @@ rule plot_ablation:
 rule plot_confidence_maps:
     input:
         unpack(lambda wildcards: model_files(wildcards.model)),
-        data=test_set_roots(),
+        data=test_set_inputs(),
         code=library_code("plot_confidence_maps.py"),
     output:
         png=report(

@@ -27,6 +27,16 @@ def dataset_root(name):
     return f"resources/datasets/{name}"
 
 
+def dataset_input(name):
+    """What a rule that reads dataset ``name`` takes as input: its folder, which a rule makes;
+    for a local copy, its listing (rule local_dataset_manifest), which changes whenever a file
+    of the copy does, so that exactly the jobs reading it re-run (Snakemake would not look
+    inside a folder it did not make)."""
+    if config["datasets"][name]["source"] == "local":
+        return f"results/manifests/{name}.tsv"
+    return dataset_root(name)
+
+
 def model_files(model):
     """(config, checkpoint) of a model, as the models stage writes them; a local model's
     checkpoint stays where it is."""
@@ -44,7 +54,7 @@ def get_final_output():
     """Every dataset, the metrics table, every figure and table of the analyse stage, and the
     generate stage's own outputs once domains or inpainted objects are configured."""
     return (
-        [dataset_root(name) for name in config["datasets"]]
+        [dataset_input(name) for name in config["datasets"]]
         + ["results/tables/metrics.csv"]
         + analysis_outputs()
         + (

@@ -70,7 +70,28 @@ rule prepare_dataset:
         "../scripts/prepare_dataset.py"
 
 
+rule local_dataset_manifest:
+    """The listing of a local dataset (paths, sizes, modification times): re-written whenever
+    its fingerprint, taken at each invocation, changes; the input of every job reading it.
+    """
+    output:
+        "results/manifests/{dataset}.tsv",
+    log:
+        "results/logs/data/local_dataset_manifest/{dataset}.log",
+    benchmark:
+        "results/benchmarks/data/local_dataset_manifest/{dataset}.tsv"
+    wildcard_constraints:
+        dataset="|".join(LOCAL_DATASETS) or "^$",
+    conda:
+        "../../envs/data.yaml"
+    params:
+        root=lambda wildcards: dataset_root(wildcards.dataset),
+        fingerprint=lambda wildcards: fingerprint(dataset_root(wildcards.dataset)),
+    script:
+        "../scripts/local_dataset_manifest.py"
+
+
 rule data:
     """Target of the data stage: every configured dataset, ready to read."""
     input:
-        [dataset_root(name) for name in config["datasets"]],
+        [dataset_input(name) for name in config["datasets"]],

@@ -8,7 +8,7 @@ rule evaluate_shard:
     """One model on one shard of one test set (evaluation.jobs: per_test_set)."""
     input:
         unpack(lambda wildcards: model_files(wildcards.model)),
-        data=lambda wildcards: dataset_root(
+        data=lambda wildcards: dataset_input(
             config["test_sets"][wildcards.test_set]["dataset"]
         ),
         code=library_code("evaluate_shard.py"),
@@ -40,7 +40,7 @@ use rule evaluate_shard as evaluate_model with:
     (evaluation.jobs: per_model)."""
     input:
         unpack(lambda wildcards: model_files(wildcards.model)),
-        data=test_set_roots(),
+        data=test_set_inputs(),
         code=library_code("evaluate_shard.py"),
     output:
         [

@@ -11,7 +11,7 @@ rule caption_images:
     """One BLIP caption per image of a dataset split."""
     input:
         unpack(lambda wildcards: generator_files("captioner")),
-        data=lambda wildcards: dataset_root(
+        data=lambda wildcards: dataset_input(
             caption_set(wildcards.caption_set)["dataset"]
         ),
         code=library_code("caption_images.py"),
@@ -42,7 +42,7 @@ rule train_controlnet:
     """ControlNet on label maps, initialised from SD's UNet; resumes from its own checkpoints."""
     input:
         unpack(lambda wildcards: generator_files("stable_diffusion")),
-        data=lambda wildcards: dataset_root(
+        data=lambda wildcards: dataset_input(
             caption_set(CONTROLNET["train_set"])["dataset"]
         ),
         captions=f"results/generate/captions/{CONTROLNET['train_set']}.csv",
@@ -78,7 +78,7 @@ rule controlnet_validation:
     input:
         unpack(lambda wildcards: generator_files("stable_diffusion")),
         controlnet="resources/controlnet/model",
-        data=dataset_root(
+        data=dataset_input(
             caption_set(CONTROLNET["validation"]["caption_set"])["dataset"]
         ),
         captions=f"results/generate/captions/{CONTROLNET['validation']['caption_set']}.csv",

@@ -8,7 +8,7 @@ rule generate_domain_shard:
     input:
         unpack(lambda wildcards: generator_files("stable_diffusion")),
         controlnet="resources/controlnet/model",
-        data=lambda wildcards: dataset_root(
+        data=lambda wildcards: dataset_input(
             caption_set(DOMAIN_GENERATION["source_set"])["dataset"]
         ),
         captions=f"results/generate/captions/{DOMAIN_GENERATION['source_set']}.csv",
@@ -64,7 +64,7 @@ rule domain_reference_dataset:
     """The real images of the generation's label maps, cut and resized as generation cuts the
     maps: the reference of label-map fidelity (results/tables/fidelity.csv)."""
     input:
-        data=lambda wildcards: dataset_root(
+        data=lambda wildcards: dataset_input(
             caption_set(DOMAIN_GENERATION["source_set"])["dataset"]
         ),
         code=library_code("domain_reference_dataset.py"),
@@ -90,11 +90,11 @@ rule domain_reference_dataset:
 rule plot_domain_samples:
     """The same label maps in every generated domain (Loiseau et al. Fig. 2/7)."""
     input:
-        source=lambda wildcards: dataset_root(
+        source=lambda wildcards: dataset_input(
             caption_set(DOMAIN_GENERATION["source_set"])["dataset"]
         ),
         captions=f"results/generate/captions/{DOMAIN_GENERATION['source_set']}.csv",
-        domains=[dataset_root(name) for name in GENERATED_DATASETS],
+        domains=[dataset_input(name) for name in GENERATED_DATASETS],
         code=library_code("plot_domain_samples.py"),
     output:
         png=report(

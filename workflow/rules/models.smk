@@ -6,7 +6,7 @@ include: "functions/models.smk"
 
 rule train_demo_model:
     input:
-        data=lambda wildcards: dataset_root(config["model_training"]["train_dataset"]),
+        data=lambda wildcards: dataset_input(config["model_training"]["train_dataset"]),
         code=library_code("train_demo_model.py"),
     output:
         config="resources/models/{model}/{model}.py",
@@ -26,6 +26,9 @@ rule train_demo_model:
         gpu=1,
     params:
         settings=training_settings,
+        data_root=lambda wildcards: dataset_root(
+            config["model_training"]["train_dataset"]
+        ),
     script:
         "../scripts/train_demo_model.py"
 

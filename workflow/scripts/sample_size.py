@@ -35,9 +35,12 @@ for name, comparison in snakemake.params.comparisons.items():
     for proxy in comparison["proxies"]:
         confusion = confusions[proxy]  # loaded once per proxy, shared by the comparisons using it
         real = miou[comparison["real"]].to_dict()
-        table = pcc_vs_sample_size(confusion, real, snakemake.params.sizes, snakemake.params.repeats,
-                                   snakemake.params.seed,
-                                   excluded=train_ids(snakemake.params.excluded_classes.get(proxy, [])))
+        try:
+            table = pcc_vs_sample_size(confusion, real, snakemake.params.sizes, snakemake.params.repeats,
+                                       snakemake.params.seed,
+                                       excluded=train_ids(snakemake.params.excluded_classes.get(proxy, [])))
+        except ValueError as error:
+            raise ValueError(f"comparison {name}, proxy {proxy}: {error}") from None
         tables.append(table.assign(comparison=name, proxy=proxy, real=comparison["real"]))
         log(f"{name} / {proxy}: {len(table)} subsets")
 table = pd.concat(tables, ignore_index=True)[["comparison", "proxy", "real", "size", "repeat", "pearson_r"]]

@@ -13,5 +13,5 @@ from segrel.models.segmentors import DemoTrainingSettings, train_demo_model
 torch.set_num_threads(snakemake.threads)
 use_free_gpu()  # on a multi-GPU machine: a GPU no other job holds (mmengine says just 'cuda')
 settings = DemoTrainingSettings.from_params(snakemake.params.settings)
-train_demo_model(snakemake.output.config, snakemake.output.checkpoint, settings, data_root=snakemake.input.data,
+train_demo_model(snakemake.output.config, snakemake.output.checkpoint, settings, data_root=snakemake.params.data_root,
                  snapshots_out=snakemake.output.snapshots)

@@ -1,9 +1,14 @@
 # Helper functions and constants of stage "data", used by ../data.smk.
 
 from segrel.core.formats import dataset_format
+from segrel.data.manifest import fingerprint
 
 DEMO_DATASETS = [
     name for name, dataset in config["datasets"].items() if dataset["source"] == "demo"
+]
+# Local copies, read where they are (tracked through their listing: rule local_dataset_manifest)
+LOCAL_DATASETS = [
+    name for name, dataset in config["datasets"].items() if dataset["source"] == "local"
 ]
 # Real datasets obtained by the data stage (downloaded, or from archives on disk)
 REAL_DATASETS = [

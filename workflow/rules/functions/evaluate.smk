@@ -42,10 +42,10 @@ def evaluated_test_sets(names):
     }
 
 
-def test_set_roots():
-    """The dataset folders every configured test set reads (each once)."""
+def test_set_inputs():
+    """The datasets every configured test set reads (each once; see dataset_input)."""
     return sorted(
-        {dataset_root(spec["dataset"]) for spec in config["test_sets"].values()}
+        {dataset_input(spec["dataset"]) for spec in config["test_sets"].values()}
     )
 
 

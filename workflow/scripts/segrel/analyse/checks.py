@@ -24,7 +24,23 @@ def config_problems(config: dict) -> list[str]:
     model = analysis.get("confidence_maps", {}).get("model")
     if model and model not in config.get("models", {}):
         problems.append(f"config key 'analysis.confidence_maps.model': no model named {model!r}")
-    return problems + _rare_domains_problems(config, analysis.get("rare_domains", {}))
+    return (problems + _rare_domains_problems(config, analysis.get("rare_domains", {}))
+            + _sample_size_problems(config, comparisons))
+
+
+def _sample_size_problems(config: dict, comparisons: dict) -> list[str]:
+    """A generated proxy's image count is known now: some sample size must fit in it (the job
+    refuses the proxies whose counts only the data knows)."""
+    sizes = config.get("analysis", {}).get("sample_sizes", [])
+    images = config.get("generation", {}).get("domain_generation", {}).get("images")
+    generated = {f"synthetic_{domain}" for domain in config.get("generation", {}).get("domains", {})}
+    proxies = sorted({proxy for comparison in comparisons.values() if comparison.get("sample_size", True)
+                      for proxy in comparison["proxies"] if proxy in generated})
+    if not proxies or images is None or not sizes or min(sizes) <= images:
+        return []
+    return [f"config key 'analysis.sample_sizes': every size ({', '.join(map(str, sorted(sizes)))}) is above the "
+            f"{images} images of each generated domain ({', '.join(proxies)}); add smaller ones, or set "
+            "sample_size: false in those comparisons"]
 
 
 def _rare_domains_problems(config: dict, rare: dict) -> list[str]:

@@ -444,7 +444,8 @@ def rare_domains_figure(rows: list[dict], texts: dict[str, str]):
         for ax, panel in zip(ax_row, panels):
             ax.imshow(panel)
             bare(ax)
-        ax_row[0].set_ylabel(f"{row['domain']}\n({texts[row['domain']]})", fontsize="small")
+        text = texts[row["domain"]]
+        ax_row[0].set_ylabel(row["domain"] if text == row["domain"] else f"{row['domain']}\n({text})", fontsize="small")
         labelled = row["label"] != lb.VOID
         records += [{"domain": row["domain"], "image": row["name"], "model": model,
                      "pixel_accuracy": float((prediction == row["label"])[labelled].mean())}

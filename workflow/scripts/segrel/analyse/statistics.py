@@ -116,6 +116,9 @@ def pcc_vs_sample_size(image_confusion: dict[str, np.ndarray], real_miou: dict[s
     if len(counts) != 1:
         raise ValueError(f"models were evaluated on different numbers of proxy images: {counts}")
     (available,) = counts
+    if all(size > available for size in sizes):  # else an empty table and empty axes
+        raise ValueError(f"every sample size ({', '.join(map(str, sorted(sizes)))}) is above the proxy's "
+                         f"{available} images; add smaller ones to analysis.sample_sizes")
     real = np.array([real_miou[m] for m in models])
     rng = np.random.default_rng(seed)
     rows = []

@@ -14,6 +14,10 @@ def resolve_device(setting: str) -> str:
 
     if setting == "auto":
         setting = "cuda" if torch.cuda.is_available() else "cpu"
+    if setting == "cuda" and not torch.cuda.is_available():  # else a driver traceback at the first tensor
+        raise RuntimeError("the config asks for device: cuda, but torch sees no GPU on this machine (no driver, "
+                           "or CUDA_VISIBLE_DEVICES hides them); run where a GPU is (SLURM: profiles/slurm gives GPU "
+                           "jobs one), or set the device to auto or cpu")
     if setting == "cuda" and (index := use_free_gpu()) is not None:
         return f"cuda:{index}"
     return setting

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 
 def config_problems(config: dict) -> list[str]:
-    """Real datasets: a download the publisher does not offer, credentials or a token in a URL
-    (archives, mirror), pins for archives that are not fetched. (Missing files are the fetch
-    job's error, so that a dry run works before the archives are there.)"""
+    """A local copy's folder exists; real datasets: a download the publisher does not offer,
+    credentials or a token in a URL (archives, mirror), pins for archives that are not fetched.
+    (Missing archives are the fetch job's error, so that a dry run works before they are there.)"""
 
     from segrel.core.formats import GENERATED_ONLY
     from segrel.data.acquisition import is_url, source
@@ -20,6 +22,9 @@ def config_problems(config: dict) -> list[str]:
             problems.append(f"{where}.format': {dataset['format']} is what segrel's generate stage writes; read "
                             "such a copy with source: local, or use the format of the real dataset")
             continue
+        if kind == "local" and not Path(dataset["path"]).is_dir():
+            problems.append(f"{where}.path': no folder {dataset['path']} (relative paths start in the working "
+                            "directory); give the dataset's root, the folder that holds its image and label folders")
         if kind not in ("download", "archives"):
             continue
         src = source(dataset["format"])

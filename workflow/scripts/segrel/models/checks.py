@@ -33,7 +33,50 @@ def config_problems(config: dict) -> list[str]:
         elif datasets[train]["format"] != "cityscapes":
             problems.append(f"config key 'model_training.train_dataset': {train!r} must have format cityscapes")
     return (problems + _zoo_references(config) + _url_problems(config) + _snapshot_problems(config)
-            + _source_problems(config))
+            + _source_problems(config) + _base_problems(config))
+
+
+def _base_problems(config: dict) -> list[str]:
+    """A demo model's `base` is a config mmseg ships, and each of its `overrides` names a key of
+    that config (a misspelt one would reach the model's constructor as an unknown argument)."""
+    from segrel.models.segmentors import mmseg_config_dir
+
+    problems = []
+    for name, model in config.get("models", {}).items():
+        if model.get("source", "demo") != "demo" or not model.get("base"):
+            continue
+        path = mmseg_config_dir() / model["base"]
+        if not path.is_file():
+            problems.append(f"config key 'models.{name}.base': mmseg ships no config {model['base']!r} (under "
+                            f"{mmseg_config_dir()})")
+        elif model.get("overrides"):
+            problems += [f"config key 'models.{name}.overrides': {problem}"
+                         for problem in override_problems(path, model["overrides"])]
+    return problems
+
+
+def override_problems(path, overrides: dict) -> list[str]:
+    """Dotted keys of ``overrides`` that the mmengine config at ``path`` does not have, each with
+    the keys it has there (and the closest one)."""
+    import difflib
+
+    from mmengine.config import Config
+
+    cfg = Config.fromfile(str(path)).to_dict()
+    problems = []
+    for dotted in overrides:
+        node, walked = cfg, []
+        for part in dotted.split("."):
+            keys = list(node) if isinstance(node, dict) else [str(i) for i in range(len(node))] if isinstance(
+                node, list) else []  # a list's items by index, as mmengine's merge_from_dict reads them
+            if part not in keys:
+                close = difflib.get_close_matches(part, keys, n=1)
+                problems.append(f"{dotted!r}: {'.'.join(walked) or 'the config'} has no key {part!r}"
+                                f"{f' (did you mean {close[0]!r}?)' if close else ''}; its keys: {', '.join(keys)}")
+                break
+            node = node[part] if isinstance(node, dict) else node[int(part)]
+            walked.append(part)
+    return problems
 
 
 def _url_problems(config: dict) -> list[str]:
