@@ -28,7 +28,7 @@ def dataset_root(name):
 
 
 def dataset_input(name):
-    """What a rule that reads dataset ``name`` takes as input: its folder, which a rule makes;
+    """The input of the jobs that read dataset ``name``: its folder, which a rule makes;
     for a local copy, its listing (rule local_dataset_manifest), which changes whenever a file
     of the copy does, so that exactly the jobs reading it re-run (Snakemake would not look
     inside a folder it did not make)."""
