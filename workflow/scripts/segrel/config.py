@@ -51,7 +51,7 @@ def check_config_files(paths) -> None:
 
     >>> import tempfile
     >>> with tempfile.NamedTemporaryFile("w", suffix=".yaml") as f:
-    ...     _ = f.write("models:\n  a: {family: A}\n  a: {family: B}\n"); f.flush()
+    ...     _ = f.write("models:\\n  a: {family: A}\\n  a: {family: B}\\n"); f.flush()
     ...     check_config_files([f.name])  # doctest: +ELLIPSIS
     Traceback (most recent call last):
     segrel.config.ConfigError: ....yaml, line 3: duplicate key 'a' (first at line 2): keep one of them
