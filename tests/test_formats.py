@@ -37,10 +37,10 @@ def test_local_ood_ids_are_idds_classes_cityscapes_lacks():
     assert all(not record.local_ood_ids for name, record in formats.FORMATS.items() if name != "idd")
 
 
-def test_a_new_record_is_a_valid_config_format(monkeypatch):
+def test_a_new_record_is_a_valid_config_format(monkeypatch, tmp_path):
     def config():  # the small study, with a dataset of the new format as one more test set
         study = yaml.safe_load((REPO / "tools" / "slurm" / "small-study.yaml").read_text())
-        study["datasets"]["mapillary"] = {"format": "mapillary", "source": "local", "path": "/data/mapillary"}
+        study["datasets"]["mapillary"] = {"format": "mapillary", "source": "local", "path": str(tmp_path)}
         study["test_sets"]["mapillary_val"] = {"dataset": "mapillary", "split": "val"}
         return study
 
