@@ -279,8 +279,10 @@ def test_config_adds_the_inpainted_sets_only_when_enabled():
     assert len(anomalies["objects"]) == 42 and anomalies["control"] == "car"
     assert not any("anomalies" in d for d in config["datasets"].values())
     config = validate_config({"generation": {"anomalies": {"enabled": True, "curated": ["00001_chair"]}}}, SCHEMA)
+    # with the schema's defaults, as every configured dataset
     assert config["datasets"]["synthetic_anomalies_curated"] == {"format": "smiyc_png", "source": "generated",
-                                                                 "anomalies": "curated"}
+                                                                 "anomalies": "curated", "checksums": {},
+                                                                 "unknown_ids": "error"}
     assert config["test_sets"]["synthetic_anomalies_control"] == {"dataset": "synthetic_anomalies_control",
                                                                   "split": "validation", "subset": "*"}
     assert "synthetic_anomalies" in config["test_sets"]

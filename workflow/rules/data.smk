@@ -74,6 +74,8 @@ rule local_dataset_manifest:
     """The listing of a local dataset (paths, sizes, modification times): re-written whenever
     its fingerprint, taken at each invocation, changes; the input of every job reading it.
     """
+    input:
+        code=library_code("local_dataset_manifest.py"),
     output:
         "results/manifests/{dataset}.tsv",
     log:
