@@ -284,7 +284,8 @@ def test_config_adds_the_inpainted_sets_only_when_enabled():
                                                                  "anomalies": "curated", "checksums": {},
                                                                  "unknown_ids": "error"}
     assert config["test_sets"]["synthetic_anomalies_control"] == {"dataset": "synthetic_anomalies_control",
-                                                                  "split": "validation", "subset": "*"}
+                                                                  "split": "validation", "subset": "*",
+                                                                  "excluded_classes": []}
     assert "synthetic_anomalies" in config["test_sets"]
     with pytest.raises(ConfigError, match="00001_table are not sample ids"):
         validate_config({"generation": {"anomalies": {"enabled": True, "curated": ["00001_table"]}}}, SCHEMA)
