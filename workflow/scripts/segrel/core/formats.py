@@ -246,6 +246,8 @@ def to_labels(fmt: str, ids: np.ndarray, source: str | Path = "a label image", u
     Traceback (most recent call last):
     ValueError: x.png: label ids that smiyc does not have: 7 (1 px) (valid: 0, 1, 255); fix the file, or ...
     """
+    if unknown_ids not in UNKNOWN_IDS:
+        raise ValueError(f"unknown_ids must be one of {', '.join(UNKNOWN_IDS)}, not {unknown_ids!r}")
     record = dataset_format(fmt)
     counts = np.bincount(ids.ravel(), minlength=256)
     unknown = np.setdiff1d(np.flatnonzero(counts), record.stored_ids) if record.stored_ids else []
