@@ -47,7 +47,7 @@ $(STAMP): requirements.lock pyproject.toml tools/build_mmcv_wheel.sh
 	touch $@
 
 demo: $(STAMP)
-	$(VENV)/bin/snakemake --cores $(CORES)
+	$(VENV)/bin/snakemake --cores $(CORES) --show-failed-logs
 
 # The report test renders the HTML report in headless Chromium (Debian's package; root or sudo).
 browser:
