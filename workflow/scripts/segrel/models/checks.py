@@ -39,12 +39,12 @@ def config_problems(config: dict) -> list[str]:
 def _base_problems(config: dict) -> list[str]:
     """A demo model's `base` is a config mmseg ships, and each of its `overrides` names a key of
     that config (a misspelt one would reach the model's constructor as an unknown argument)."""
-    from segrel.models.segmentors import mmseg_config_dir
-
     problems = []
     for name, model in config.get("models", {}).items():
         if model.get("source", "demo") != "demo" or not model.get("base"):
             continue
+        from segrel.models.segmentors import mmseg_config_dir  # imports torch: only with a demo model (2 s)
+
         path = mmseg_config_dir() / model["base"]
         if not path.is_file():
             problems.append(f"config key 'models.{name}.base': mmseg ships no config {model['base']!r} (under "
