@@ -388,7 +388,8 @@ def _accumulate(state: EvaluationState, fmt: str, sample, logits: torch.Tensor, 
                                 minlength=lb.NUM_CLASSES**2).reshape(lb.NUM_CLASSES, lb.NUM_CLASSES)
         state.confusion += confusion
         state.image_confusion.append(confusion.astype(np.int32))
-        picked = _sample(rng, np.flatnonzero(valid), state.calibration_pixels)
+        labelled = np.flatnonzero(valid)
+        picked = _sample(rng, labelled, state.calibration_pixels)
         # RELIS' PRR draws from every pixel and counts void as an error
         any_pixel = _sample(rng, np.arange(label.size), state.calibration_pixels)
         confidence = max_softmax(rows(np.concatenate([picked, any_pixel]))).cpu().numpy()
@@ -396,7 +397,7 @@ def _accumulate(state: EvaluationState, fmt: str, sample, logits: torch.Tensor, 
         state.image_confidence.append(float(confidence[: len(picked)].mean()) if len(picked) else float("nan"))
         state.calibration_relis.update(confidence[len(picked) :],
                                        (prediction[any_pixel] == label[any_pixel]) & (label[any_pixel] != lb.VOID))
-        _accumulate_ablations(state, sample.name, rows, valid, picked, prediction, label)
+        _accumulate_ablations(state, sample.name, rows, labelled, picked, prediction, label)
         if not formats.dataset_format(fmt).local_ood_ids:
             return
         ood = formats.local_ood_mask(fmt, stored_ids)
@@ -410,13 +411,13 @@ def _accumulate(state: EvaluationState, fmt: str, sample, logits: torch.Tensor, 
         state.ood_entropy += (scores["entropy"][positive].sum(), positive.sum())
 
 
-def _accumulate_ablations(state: EvaluationState, name: str, rows, valid: np.ndarray, picked: np.ndarray,
+def _accumulate_ablations(state: EvaluationState, name: str, rows, labelled: np.ndarray, picked: np.ndarray,
                           prediction: np.ndarray, label: np.ndarray) -> None:
     """Add one image to the ablations (:class:`Ablations`): ``rows`` gathers the logits of pixel
-    indices, ``valid`` marks the non-void pixels, ``picked`` are those calibration drew."""
+    indices, ``labelled`` are the non-void pixels' indices, ``picked`` those calibration drew."""
     for pixels in state.ablations.calibration_pixels:  # each count its own draw, as separate runs would
         rng = np.random.default_rng([state.seed, zlib.crc32(name.encode()), pixels])
-        drawn = _sample(rng, np.flatnonzero(valid), pixels)
+        drawn = _sample(rng, labelled, pixels)
         state.ablation[f"pixels_{pixels}"].update(max_softmax(rows(drawn)).cpu().numpy(),
                                                   prediction[drawn] == label[drawn])
     if state.ablations.negative_entropy:
