@@ -10,14 +10,15 @@ min_version("9.0")
 sys.path.insert(0, str(Path(workflow.basedir) / "workflow" / "scripts"))
 from segrel.config import check_config_files
 
-check_config_files(workflow.overwrite_configfiles or ["config/config.yaml"])
+DEFAULT_CONFIG = "config/config.yaml"
+check_config_files(workflow.overwrite_configfiles or [DEFAULT_CONFIG])
 
 
 # The demo is the default. A --configfile (config/paper.yaml, a test's) replaces it instead of
 # being deep-merged into it, which would give the paper study the demo's models and test sets.
 if not workflow.overwrite_configfiles:
 
-    configfile: "config/config.yaml"
+    configfile: DEFAULT_CONFIG
 
 
 report: "workflow/report/workflow.rst"

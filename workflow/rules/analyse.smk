@@ -288,10 +288,8 @@ rule plot_rare_domains:
     input:
         configs=[model_files(name)["config"] for name in RARE_DOMAINS["models"]],
         checkpoints=[model_files(name)["checkpoint"] for name in RARE_DOMAINS["models"]],
-        domains=[
-            f"resources/synthetic/{domain}/shard-0-of-1"
-            for domain in RARE_DOMAINS["domains"]
-        ],
+        # one shard each (domain_generation_settings), in the order of params.domains
+        domains=[domain_shards(domain)[0] for domain in RARE_DOMAINS["domains"]],
         code=library_code("plot_rare_domains.py"),
     output:
         png=report(

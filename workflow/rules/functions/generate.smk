@@ -96,8 +96,8 @@ REFERENCE_DATASETS = [
 
 
 def domain_shards(domain):
-    """The shard folders of one generated domain."""
-    shards = config["generation"]["domain_generation"]["shards"]
+    """The shard folders of one generated domain (a rare domain has one)."""
+    shards = domain_generation_settings(domain)["shards"]
     return [
         f"resources/synthetic/{domain}/shard-{shard}-of-{shards}"
         for shard in range(shards)

@@ -67,8 +67,7 @@ def override_problems(path, overrides: dict) -> list[str]:
     for dotted in overrides:
         node, walked = cfg, []
         for part in dotted.split("."):
-            keys = list(node) if isinstance(node, dict) else [str(i) for i in range(len(node))] if isinstance(
-                node, list) else []  # a list's items by index, as mmengine's merge_from_dict reads them
+            keys = _child_keys(node)
             if part not in keys:
                 close = difflib.get_close_matches(part, keys, n=1)
                 problems.append(f"{dotted!r}: {'.'.join(walked) or 'the config'} has no key {part!r}"
@@ -162,3 +161,9 @@ def _zoo_references(config: dict) -> list[str]:
     return problems
 
 
+def _child_keys(node) -> list[str]:
+    """The keys below a config node: a dict's, a list's indices (mmengine's merge_from_dict
+    reads ``a.0.b``), none below a value."""
+    if isinstance(node, dict):
+        return list(node)
+    return [str(index) for index in range(len(node))] if isinstance(node, list) else []
