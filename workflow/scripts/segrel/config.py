@@ -14,6 +14,7 @@ import yaml
 from jsonschema import Draft202012Validator, validators
 
 from segrel.analyse import checks as analyse_checks
+from segrel.calibrate import checks as calibrate_checks
 from segrel.core.formats import FORMATS
 from segrel.data import checks as data_checks
 from segrel.evaluate import checks as evaluate_checks
@@ -22,7 +23,7 @@ from segrel.models import checks as models_checks
 
 #: each stage's cross-checks of the config (names that must point at other entries, ...)
 STAGE_CHECKS = (evaluate_checks.config_problems, models_checks.config_problems, analyse_checks.config_problems,
-                generate_checks.config_problems, data_checks.config_problems)
+                generate_checks.config_problems, data_checks.config_problems, calibrate_checks.config_problems)
 
 
 class ConfigError(ValueError):

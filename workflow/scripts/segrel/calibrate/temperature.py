@@ -1,27 +1,40 @@
 """Temperature scaling: one temperature T per model (logits / T), fitted on calibration pixels.
 
 Two fits: RELIS' grid search for the lowest ECE (``uncertainty_helpers.find_best_temperature_grid_search``:
-T over ``np.arange(0.5, 10, 0.01)``, starting from T = 1 and its ECE, a grid point replacing
-the best only when its ECE is strictly lower; ECE of 15 equal-width bins (lo, hi] as its
-``_ECELoss``), and the classic NLL minimisation (Guo et al. 2017). A temperature never changes
-the arg-max, so the correctness of every pixel is fixed and only the confidence moves with T.
+T over ``np.arange(min_t=0.5, max_t=10, step=0.01)``, starting from T = 1 and its ECE, a grid
+point replacing the best only when its ECE is strictly lower; ECE of 15 equal-width bins
+(lo, hi] as its ``_ECELoss``, in float64), and the classic NLL minimisation (Guo et al. 2017).
+A temperature never changes the arg-max, so the correctness of every pixel is fixed and only
+the confidence moves with T.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 import torch
 
-#: RELIS' grid: np.arange(min_t=0.5, max_t=10, step=0.01)
-TEMPERATURE_GRID = np.arange(0.5, 10, 0.01)
 ECE_BINS = 15
 VOID = 255
 METHODS = ("ece", "nll")
 
 
-def fit_temperature(logits, labels, method: str = "ece") -> float:
+@dataclass(frozen=True)
+class TemperatureGrid:
+    """RELIS' grid, ``np.arange(low, high, step)`` (its min_t, max_t, step arguments)."""
+
+    low: float = 0.5
+    high: float = 10.0
+    step: float = 0.01
+
+    def values(self) -> np.ndarray:
+        return np.arange(self.low, self.high, self.step)
+
+
+def fit_temperature(logits, labels, method: str = "ece", grid: TemperatureGrid = TemperatureGrid()) -> float:
     """The temperature fitted on ``logits`` (N, C) and ``labels`` (N,), void (255) ignored:
-    RELIS' ECE grid search (``method="ece"``) or the NLL minimum (``"nll"``).
+    RELIS' ECE grid search over ``grid`` (``method="ece"``) or the NLL minimum (``"nll"``).
 
     >>> rng = np.random.default_rng(0)
     >>> labels = rng.integers(0, 3, 4000)
@@ -36,7 +49,7 @@ def fit_temperature(logits, labels, method: str = "ece") -> float:
     logits, labels = logits[valid], labels[valid].long()
     if len(labels) == 0:
         raise ValueError("no labelled pixel to fit a temperature on (every label is void)")
-    return _grid_search_ece(logits, labels) if method == "ece" else _minimise_nll(logits, labels)
+    return _grid_search_ece(logits, labels, grid.values()) if method == "ece" else _minimise_nll(logits, labels)
 
 
 def relative_ece_improvement(ece_before: float, ece_after: float) -> float:
@@ -51,26 +64,46 @@ def relative_ece_improvement(ece_before: float, ece_after: float) -> float:
     return (ece_before - ece_after) / ece_before
 
 
-def _grid_search_ece(logits: torch.Tensor, labels: torch.Tensor) -> float:
-    shifted = logits - logits.max(dim=1, keepdim=True).values  # <= 0; the arg-max term is exp(0) = 1
-    correct = (logits.argmax(dim=1) == labels).double()
-    best_temperature, best_ece = 1.0, _ece(shifted, correct, 1.0)
-    for temperature in TEMPERATURE_GRID:
-        ece = _ece(shifted, correct, float(temperature))
+class _TemperedECE:
+    """ECE of the MSP of logits / T for many T: the arg-max term of the softmax is exp(0) = 1,
+    so only the other C - 1 shifted logits (all <= 0) are exponentiated, in place."""
+
+    def __init__(self, logits: torch.Tensor, labels: torch.Tensor, dtype: torch.dtype):
+        prediction = logits.argmax(dim=1)
+        others = torch.ones_like(logits, dtype=torch.bool).scatter_(1, prediction[:, None], False)
+        shifted = logits - logits.gather(1, prediction[:, None])
+        self.others = shifted[others].view(len(logits), -1).to(dtype)
+        self.correct = (prediction == labels).to(dtype)
+        self.buffer = torch.empty_like(self.others)
+
+    def __call__(self, temperature: float) -> float:
+        torch.mul(self.others, 1.0 / temperature, out=self.buffer).exp_()
+        confidence = 1.0 / (1.0 + self.buffer.sum(dim=1))
+        # (lo, hi] bins: ceil(15 c) - 1, a confidence on an edge going below it; the sum of
+        # (confidence - correct) per bin over N is Guo's sum of (n_b / N) |acc_b - conf_b|
+        bins = (confidence * ECE_BINS).ceil_().long().sub_(1).clamp_(0, ECE_BINS - 1)
+        gap = torch.bincount(bins, weights=confidence - self.correct, minlength=ECE_BINS)
+        return float(gap.abs().sum()) / len(confidence)
+
+
+def _grid_search_ece(logits: torch.Tensor, labels: torch.Tensor, grid: np.ndarray) -> float:
+    """RELIS' selection over ``grid``, exact in float64. A float32 pass over the whole grid
+    (5x faster: 200,000 pixels x 19 classes, 2 cores: 34 ms per temperature in float64 with the
+    same in-place exp, 7 ms in float32) picks the candidates whose ECE is within a margin of
+    the minimum; only they are recomputed in float64. The margin covers float32's rounding and
+    a few pixels that float32 puts on the other side of a bin edge (each moves the ECE by at
+    most 2 / N)."""
+    fast = _TemperedECE(logits, labels, torch.float32)
+    approximate = np.array([fast(float(t)) for t in grid] + [fast(1.0)])
+    margin = 1e-5 + 8.0 / len(labels)
+    candidates = np.flatnonzero(approximate[:-1] <= approximate.min() + margin)
+    exact = _TemperedECE(logits, labels, torch.float64)
+    best_temperature, best_ece = 1.0, exact(1.0)
+    for index in candidates:  # in grid order, as RELIS walks it
+        ece = exact(float(grid[index]))
         if ece < best_ece:
-            best_temperature, best_ece = float(temperature), ece
+            best_temperature, best_ece = float(grid[index]), ece
     return best_temperature
-
-
-def _ece(shifted: torch.Tensor, correct: torch.Tensor, temperature: float) -> float:
-    """ECE of the MSP of ``shifted / temperature``: 15 equal-width bins (lo, hi]."""
-    confidence = 1.0 / torch.exp(shifted / temperature).sum(dim=1)
-    edges = torch.linspace(0, 1, ECE_BINS + 1, dtype=torch.float64)
-    bins = torch.bucketize(confidence, edges[1:-1], right=False)  # (lo, hi]: a confidence on an edge goes below it
-    count = torch.bincount(bins, minlength=ECE_BINS).double()
-    gap = torch.bincount(bins, weights=confidence, minlength=ECE_BINS) - torch.bincount(bins, weights=correct,
-                                                                                      minlength=ECE_BINS)
-    return float(gap.abs().sum() / count.sum())
 
 
 def _minimise_nll(logits: torch.Tensor, labels: torch.Tensor, iterations: int = 100) -> float:

@@ -27,6 +27,7 @@ their "max logit" is the log of the largest unnormalised score.
 
 from __future__ import annotations
 
+import contextlib
 import math
 import zlib
 from collections.abc import Sequence
@@ -288,6 +289,17 @@ def _sample(rng: np.random.Generator, candidates: np.ndarray, k: int) -> np.ndar
     return candidates if len(candidates) <= k else rng.choice(candidates, size=k, replace=False)
 
 
+def _pixel_rng(seed: int, name: str) -> np.random.Generator:
+    return np.random.default_rng([seed, zlib.crc32(name.encode())])
+
+
+def draw_calibration_pixels(seed: int, name: str, labelled: np.ndarray, pixels: int) -> np.ndarray:
+    """The ``pixels`` of an image's ``labelled`` pixel indices that calibration metrics read:
+    the first draw of the image's seeded generator, so a calibration fit on an image reads the
+    pixels its evaluation reads (same seed and count)."""
+    return _sample(_pixel_rng(seed, name), labelled, pixels)
+
+
 def evaluate_shard(model, fmt: str, samples: list[formats.Sample], *, batch_size: int, calibration_pixels: int,
                    seed: int, ablations: Ablations = Ablations(), unknown_ids: str = "error",
                    progress=None) -> EvaluationState:
@@ -295,34 +307,73 @@ def evaluate_shard(model, fmt: str, samples: list[formats.Sample], *, batch_size
     decode head says its outputs are: :func:`segrel.models.segmentors.output_kind`) and the
     ``ablations``; label ids the format does not have are refused or void (``unknown_ids``,
     :func:`segrel.core.formats.to_labels`)."""
+    return evaluate_calibrated_shard(model, fmt, samples, {"": None}, batch_size=batch_size,
+                                     calibration_pixels=calibration_pixels, seed=seed, ablations=ablations,
+                                     unknown_ids=unknown_ids, progress=progress)[""]
+
+
+def evaluate_calibrated_shard(model, fmt: str, samples: list[formats.Sample], calibrators: dict, *, batch_size: int,
+                              calibration_pixels: int, seed: int, ablations: Ablations = Ablations(),
+                              unknown_ids: str = "error", progress=None, name: str = "the model") -> dict:
+    """{calibrator name: state} of :func:`evaluate_shard` with each of ``calibrators`` (None: the
+    logits as they are) applied to the logits of the same forward pass: one pass per image
+    however many calibrators (:mod:`segrel.calibrate.calibrators`)."""
+    from segrel.calibrate.calibrators import scale
+    from segrel.calibrate.local import normalise_image
     from segrel.models.segmentors import output_kind
 
-    state = EvaluationState(kind=formats.dataset_format(fmt).kind, calibration_pixels=calibration_pixels, seed=seed,
-                            batch_size=batch_size, outputs=output_kind(model.cfg),
-                            parameters=sum(parameter.numel() for parameter in model.parameters()),
-                            ablations=ablations)
+    states = {key: EvaluationState(kind=formats.dataset_format(fmt).kind, calibration_pixels=calibration_pixels,
+                                   seed=seed, batch_size=batch_size, outputs=output_kind(model.cfg),
+                                   parameters=sum(parameter.numel() for parameter in model.parameters()),
+                                   ablations=ablations)
+              for key in calibrators}
+    used = [calibrator for calibrator in calibrators.values() if calibrator is not None]
+    mean, std = model.data_preprocessor.mean.flatten().tolist(), model.data_preprocessor.std.flatten().tolist()
+    for sample, logits, prediction, feature in forward_passes(model, samples, batch_size=batch_size,
+                                                              features=any(c.needs_features for c in used),
+                                                              progress=progress, name=name):
+        image = None
+        if any(c.needs_image for c in used):
+            image = normalise_image(formats.read_image(sample.image), mean, std).to(logits.device)
+        for key, calibrator in calibrators.items():
+            calibrated = logits if calibrator is None else scale(calibrator, logits, image, feature)
+            _accumulate(states[key], fmt, sample, calibrated, prediction, unknown_ids)
+    return states
+
+
+def forward_passes(model, samples, *, batch_size: int, features: bool = False, images=None, progress=None,
+                   name: str = "the model"):
+    """Yield (sample, logits (C, H, W), prediction (H, W), feature) for each of ``samples``, from
+    mmseg's batched inference (``images``: a function of a sample giving the BGR array to run
+    on instead of its file). The logits are scored as the model's decode head outputs them
+    (:func:`as_logits`); the prediction is mmseg's own arg-max (3.8 ms of a 2-core 256x512
+    image, 2% of SegFormer-B0's forward, not taken again); ``feature`` is clustering TS' image
+    feature (:mod:`segrel.calibrate.clustering`) with ``features``, else None."""
+    from segrel.calibrate.clustering import backbone_features, normalised
+    from segrel.models.segmentors import output_kind
+
+    outputs = output_kind(model.cfg)
     batches = [samples[i : i + batch_size] for i in range(0, len(samples), batch_size)]
-    iterator = progress(batches) if progress else batches
-    with torch.no_grad():
-        for batch in iterator:
-            results = _infer(model, [str(s.image) for s in batch])
-            for sample, result in zip(batch, results):
-                # mmseg's post-processing already took the arg-max: reuse it (3.8 ms of a
-                # 2-core 256x512 image, 2% of SegFormer-B0's forward)
-                _accumulate(state, fmt, sample, as_logits(result.seg_logits.data, state.outputs),
-                            result.pred_sem_seg.data[0], unknown_ids)
-    return state
+    hook = backbone_features(model, name) if features else contextlib.nullcontext([])
+    with torch.no_grad(), hook as sums:
+        for batch in progress(batches) if progress else batches:
+            sums.clear()
+            results = infer(model, [images(s) if images else str(s.image) for s in batch])
+            for index, (sample, result) in enumerate(zip(batch, results)):
+                feature = normalised(sums[0][index : index + 1])[0] if features else None
+                yield sample, as_logits(result.seg_logits.data, outputs), result.pred_sem_seg.data[0], feature
 
 
-def _infer(model, images: list[str]):
-    """mmseg's batched inference; an image it cannot read is an error naming the files (mmcv
-    returns None for a damaged file, and the pipeline then fails on an anonymous None)."""
+def infer(model, images: list):
+    """mmseg's batched inference of image files (or BGR arrays); an image it cannot read is an
+    error naming the files (mmcv returns None for a damaged file, and the pipeline then fails
+    on an anonymous None)."""
     from mmseg.apis import inference_model
 
     try:
         return inference_model(model, images)
     except Exception as error:
-        unreadable = [image for image in images if _unreadable(image)]
+        unreadable = [image for image in images if isinstance(image, str) and _unreadable(image)]
         if unreadable:
             raise ValueError(f"{', '.join(unreadable)}: cannot be read as an image; restore it from the "
                              "dataset's archive or re-run the rule that wrote it") from error
@@ -343,7 +394,7 @@ def predict_image(model, image) -> tuple[np.ndarray, np.ndarray]:
     from segrel.models.segmentors import output_kind
 
     with torch.no_grad():
-        (result,) = _infer(model, [str(image)])
+        (result,) = infer(model, [str(image)])
     logits = as_logits(result.seg_logits.data, output_kind(model.cfg))
     confidence = max_softmax(logits.flatten(1).T).reshape(logits.shape[1:])
     return result.pred_sem_seg.data[0].cpu().numpy(), confidence.cpu().numpy()
@@ -370,7 +421,7 @@ def _accumulate(state: EvaluationState, fmt: str, sample, logits: torch.Tensor, 
     label = formats.to_labels(fmt, stored_ids, sample.label, unknown_ids)
     if label.size != pixels.shape[0]:
         raise ValueError(f"{sample.image}: prediction has {pixels.shape[0]} pixels, label {label.size}")
-    rng = np.random.default_rng([state.seed, zlib.crc32(sample.name.encode())])
+    rng = _pixel_rng(state.seed, sample.name)
     state.image_names.append(sample.name)
 
     def rows(index: np.ndarray) -> torch.Tensor:
