@@ -4,9 +4,11 @@ miscalibration of known size; clustering against sklearn's KMeans; local TS agai
 published architecture and a toy problem only a local temperature solves; calibrated evaluation
 against Guo's ECE of the scaled softmax; the config checks."""
 
+import shutil
 import types
 
 import numpy as np
+import pandas as pd
 import pytest
 import torch
 from PIL import Image
@@ -21,6 +23,7 @@ from segrel.calibrate.calibrators import Temperature, load_calibrators, model_fi
 from segrel.calibrate.clustering import backbone_features, cluster_temperature, fit_clusters, normalised
 from segrel.calibrate.fitting import CalibrationData, CalibrationSettings, fit
 from segrel.calibrate.local import LocalTemperatureScaling, LocalTraining, held_out_nll, train_local_temperature
+from segrel.calibrate.temperature import TemperatureGrid
 from segrel.core import formats
 from segrel.evaluate import evaluation
 
@@ -272,3 +275,82 @@ def test_config_checks_name_what_is_missing_and_warn_of_oracles():
     config["calibration"]["sets"] = {"fog": calibration_set([{"dataset": "acdc", "split": "train", "subset": "*"}])}
     assert checks.oracle_warnings(config) == [
         "calibration set 'fog' shares images with test set 'acdc_fog' (acdc train): its results there are an oracle's"]
+
+
+TINY_CALIBRATION = {
+    "demo": {
+        "seed": 1, "height": 64, "width": 128,
+        "cityscapes": {"train": {"aachen": 4}, "val": {"frankfurt": 2, "lindau": 3}},
+        "idd": {"images": {"train": 2, "val": 2}},
+    },
+    "datasets": {"cityscapes": {"format": "cityscapes", "source": "demo"}, "idd": {"format": "idd", "source": "demo"}},
+    "models": {"segformer_b0": {"family": "SegFormer",
+                                "base": "segformer/segformer_mit-b0_8xb1-160k_cityscapes-1024x1024.py"}},
+    "model_training": {"iterations": 2, "batch_size": 2, "crop_size": [64, 128]},
+    "test_sets": {"cityscapes_val": {"dataset": "cityscapes", "split": "val", "subset": "frankfurt"},
+                  "idd_val": {"dataset": "idd", "split": "val"}},
+    "evaluation": {"calibration_pixels": 300, "batch_size": 1},
+    "analysis": {"comparisons": {}},
+    "calibration": {
+        "pixels": 500, "temperature": {"grid": {"step": 0.05}}, "clustering": {"clusters": [2]},
+        "local": {"epochs": 2, "held_out": 0.34},
+        "sets": {"cs": {"images": [{"dataset": "cityscapes", "split": "val", "subset": "lindau"}]},
+                 "cs_aug": {"images": [{"dataset": "cityscapes", "split": "val", "subset": "lindau"}],
+                            "augmentation": "photometric", "methods": ["temperature"]},
+                 "idd_train": {"images": [{"dataset": "idd", "split": "train"}], "methods": ["temperature"],
+                               "test_sets": ["idd_val"]}},
+        "synthetic_vs_real": {"india": {"test_set": "idd_val", "synthetic": "cs", "real": "idd_train"}},
+    },
+}
+
+
+@pytest.mark.workflow
+def test_calibrate_stage_end_to_end(snakemake, tmp_path):
+    """The stage on one model: the fitted temperature is RELIS' grid search on the pixels the
+    evaluation draws from mmseg's own inference; every calibrator's mIoU is the plain one; one
+    job per model or per (model, set / test set) gives the same bytes."""
+    from mmseg.apis import inference_model
+
+    from segrel.evaluate.evaluation import draw_calibration_pixels
+    from segrel.models.segmentors import load_model
+
+    run = snakemake(tmp_path, TINY_CALIBRATION, "--cores", "2", "calibrate")
+    table = pd.read_csv(tmp_path / "results" / "tables" / "calibration.csv").fillna({"score": ""})
+    metrics = pd.read_csv(tmp_path / "results" / "tables" / "metrics.csv").fillna({"score": ""})
+    value = table.set_index(["calibration_set", "method", "test_set", "measure", "score"]).value
+    assert set(table.groupby(["calibration_set", "method"]).test_set.apply(lambda t: tuple(sorted(set(t))))) == {
+        ("cityscapes_val", "idd_val"), ("idd_val",)}
+    assert set(table.method) == {"temperature", "clustering_k2", "local"}
+    plain = metrics.set_index(["test_set", "measure", "score"]).value
+    for (name, method), group in table.groupby(["calibration_set", "method"]):
+        for test_set in set(group.test_set):
+            assert value[name, method, test_set, "miou", ""] == plain[test_set, "miou", ""]
+    assert ("cs", "temperature", "idd_val", "image_ood_auroc", "") in value.index
+    # the fitted temperature, from mmseg's inference on lindau's images and the evaluation's draws
+    model_dir = tmp_path / "resources" / "models" / "segformer_b0"
+    model = load_model(model_dir / "segformer_b0.py", model_dir / "segformer_b0.pth")
+    logits, labels = [], []
+    for sample in formats.list_samples("cityscapes", tmp_path / "resources" / "datasets" / "cityscapes", "val",
+                                       "lindau"):
+        label = formats.read_label("cityscapes", sample.label).ravel()
+        picked = draw_calibration_pixels(0, sample.name, np.flatnonzero(label != 255), 500)
+        logits.append(inference_model(model, str(sample.image)).seg_logits.data.flatten(1).T[picked].numpy())
+        labels.append(label[picked])
+    fits = pd.read_csv(tmp_path / "results" / "tables" / "calibration_fits.csv")
+    fitted = fits.set_index(["calibration_set", "method", "quantity", "index"]).value
+    expected = fit_temperature(np.concatenate(logits), np.concatenate(labels), "ece", TemperatureGrid(step=0.05))
+    assert fitted["cs", "temperature", "temperature", 0] == pytest.approx(expected, abs=1e-9)
+    assert fitted["cs", "temperature", "images", 0] == 3
+    # Loiseau Fig. 6 and RELIS' figures are drawn
+    figures = tmp_path / "results" / "figures" / "calibration"
+    assert {p.name for p in figures.glob("*.png")} >= {"methods.png", "synthetic_vs_real.png", "clusters.png",
+                                                       "ece_after_calibration.png", "rejection_and_ood.png"}
+    assert "shares images" not in run.stderr  # no oracle: lindau is not the test set's city
+    # one job per model: the same bytes
+    by_test_set = (tmp_path / "results" / "tables" / "calibration.csv").read_bytes()
+    per_model = {**TINY_CALIBRATION, "evaluation": {**TINY_CALIBRATION["evaluation"], "jobs": "per_model"}}
+    plan = snakemake(tmp_path, per_model, "-n", "calibrate", "--quiet", "rules").stdout
+    assert "fit_model_calibrators" in plan and "evaluate_calibrated_model" in plan
+    shutil.rmtree(tmp_path / "results" / "calibration")
+    snakemake(tmp_path, per_model, "--cores", "2", "calibrate")
+    assert (tmp_path / "results" / "tables" / "calibration.csv").read_bytes() == by_test_set

@@ -69,7 +69,7 @@ use rule evaluate_shard as evaluate_calibrated_shard with:
         ),
         code=library_code("evaluate_shard.py"),
     output:
-        calibrated_shards(["{test_set}"]),
+        directory(calibrated_shard_folder("{test_set}")),
     log:
         "results/logs/calibrate/evaluate_calibrated_shard/{model}/{test_set}/shard-{shard}-of-{shards}.log",
     benchmark:
@@ -83,7 +83,8 @@ use rule evaluate_shard as evaluate_calibrated_shard with:
         test_sets=lambda wildcards: evaluated_test_sets([wildcards.test_set]),
         calibrations=lambda wildcards: {
             wildcards.test_set: [
-                f"{name}/{method}" for name, method in calibrations_of(wildcards.test_set)
+                f"{name}/{method}"
+                for name, method in calibrations_of(wildcards.test_set)
             ]
         },
         shards=lambda wildcards: int(wildcards.shards),
@@ -106,7 +107,7 @@ use rule evaluate_shard as evaluate_calibrated_model with:
         ],
         code=library_code("evaluate_shard.py"),
     output:
-        calibrated_shards(calibrated_test_sets()),
+        [directory(calibrated_shard_folder(name)) for name in calibrated_test_sets()],
     log:
         "results/logs/calibrate/evaluate_calibrated_model/{model}/shard-{shard}-of-{shards}.log",
     benchmark:
@@ -118,7 +119,9 @@ use rule evaluate_shard as evaluate_calibrated_model with:
     params:
         test_sets=evaluated_test_sets(calibrated_test_sets()),
         calibrations={
-            test_set: [f"{name}/{method}" for name, method in calibrations_of(test_set)]
+            test_set: [
+                f"{name}/{method}" for name, method in calibrations_of(test_set)
+            ]
             for test_set in calibrated_test_sets()
         },
         shards=lambda wildcards: int(wildcards.shards),
@@ -129,7 +132,7 @@ rule merge_calibration:
     """Every calibrated state merged into one tidy table (columns of metrics.csv, plus the
     calibration set and method)."""
     input:
-        [path for paths in calibrated_evaluation_shards().values() for path in paths],
+        calibrated_evaluation_folders(),
         calibrators=[
             calibrator_file(model, name)
             for model in config["models"]
@@ -147,7 +150,7 @@ rule merge_calibration:
         "../../envs/evaluate.yaml"
     params:
         shards=calibrated_evaluation_shards(),
-        in_domain=config["evaluation"]["in_domain_test_set"],
+        in_domain=CALIBRATION_IN_DOMAIN,
         excluded_classes=excluded_classes(),
     script:
         "../scripts/merge_calibration.py"
@@ -179,9 +182,49 @@ rule plot_calibration:
     params:
         families=model_families(),
         synthetic_vs_real=CALIBRATION["synthetic_vs_real"],
-        in_domain=config["evaluation"]["in_domain_test_set"],
+        in_domain=CALIBRATION_IN_DOMAIN,
     script:
         "../scripts/plot_calibration.py"
+
+
+rule plot_temperature_maps:
+    """RELIS Fig. 21: local TS' temperature maps on a test set's first images."""
+    input:
+        unpack(lambda wildcards: model_files(temperature_map_model())),
+        data=lambda wildcards: dataset_input(
+            config["test_sets"][CALIBRATION["temperature_maps"]["test_set"]]["dataset"]
+        ),
+        calibrators=lambda wildcards: calibrator_file(
+            temperature_map_model(), temperature_map_set()
+        ),
+        code=library_code("plot_temperature_maps.py"),
+    output:
+        png=report(
+            "results/figures/calibration/temperature_maps.png",
+            caption="../report/temperature_maps.rst",
+            category="Calibration",
+            labels={"figure": "temperature_maps"},
+        ),
+        pdf="results/figures/calibration/temperature_maps.pdf",
+        data="results/tables/figures/calibration/temperature_maps.csv",
+    log:
+        "results/logs/calibrate/plot_temperature_maps.log",
+    benchmark:
+        "results/benchmarks/calibrate/plot_temperature_maps.tsv"
+    conda:
+        "../../envs/calibrate.yaml"
+    resources:
+        gpu=1,  # runs the model, on evaluation.device
+    params:
+        model=temperature_map_model(),
+        calibration_set=temperature_map_set(),
+        test_set=lambda wildcards: evaluated_test_sets(
+            [CALIBRATION["temperature_maps"]["test_set"]]
+        ),
+        images=CALIBRATION["temperature_maps"]["images"],
+        device=config["evaluation"]["device"],
+    script:
+        "../scripts/plot_temperature_maps.py"
 
 
 rule calibrate:

@@ -52,7 +52,8 @@ def model_files(model):
 
 def get_final_output():
     """Every dataset, the metrics table, every figure and table of the analyse and calibrate
-    stages, and the generate stage's own outputs once domains or inpainted objects are configured."""
+    stages, and the generate stage's own outputs once domains or inpainted objects are configured.
+    """
     return (
         [dataset_input(name) for name in config["datasets"]]
         + ["results/tables/metrics.csv"]

@@ -11,7 +11,7 @@ import torch
 
 from segrel.core import formats
 from segrel.core.devices import resolve_device
-from segrel.core.io import atomic_file
+from segrel.core.io import atomic_directory, atomic_file
 from segrel.core.logs import log, progress
 from segrel.core.sharding import shard_samples
 from segrel.evaluate.evaluation import Ablations, evaluate_calibrated_shard
@@ -34,8 +34,9 @@ if snakemake.input.get("calibrators"):
         name = path.rsplit("/", 1)[1].removesuffix(".pt")
         loaded = load_calibrators(path, model_name, fingerprint)
         calibrators |= {f"{name}/{method}": calibrator for method, calibrator in loaded.items()}
-outputs = iter(snakemake.output)  # in the order of params.test_sets, then of its calibrations
-for name, test_set in snakemake.params.test_sets.items():
+# outputs in the order of params.test_sets: a state file each, or with calibrations a folder of
+# <calibration set>/<method>.npz
+for (name, test_set), output in zip(snakemake.params.test_sets.items(), snakemake.output, strict=True):
     samples = formats.list_samples(test_set["format"], test_set["root"], test_set["split"], test_set["subset"])
     shard = shard_samples(samples, int(snakemake.wildcards.shard), int(snakemake.params.shards))
     log(f"{model_name} on {name}: {len(shard)} of {len(samples)} images, {device}, "
@@ -49,9 +50,12 @@ for name, test_set in snakemake.params.test_sets.items():
                                            progress=progress, name=model_name)
     except ValueError as error:  # the data or the model's outputs: say which model and test set
         raise ValueError(f"{model_name} on {name}: {error}") from None
-    for key in calibrations[name]:
-        with atomic_file(next(outputs), "wb") as handle:
-            states[key].save(handle)
-if next(outputs, None) is not None:
-    raise RuntimeError("the rule lists more outputs than its test sets and calibrations make")
+    if "" in states:
+        with atomic_file(output, "wb") as handle:
+            states[""].save(handle)
+        continue
+    with atomic_directory(output) as folder:
+        for key, state in states.items():
+            (folder / key).parent.mkdir(parents=True, exist_ok=True)
+            state.save(folder / f"{key}.npz")
 log("done")

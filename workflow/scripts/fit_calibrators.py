@@ -12,7 +12,7 @@ from pathlib import Path
 import torch
 
 from segrel.calibrate.calibrators import model_fingerprint, save_calibrators
-from segrel.calibrate.fitting import CalibrationSettings, Source, collect, fit, scratch_folder
+from segrel.calibrate.fitting import CalibrationSettings, Source, capped, collect, fit, scratch_folder
 from segrel.core import formats
 from segrel.core.devices import resolve_device
 from segrel.core.io import atomic_file
@@ -30,6 +30,7 @@ for (name, spec), output in zip(snakemake.params.sets.items(), snakemake.output,
                       formats.list_samples(source["format"], source["root"], source["split"], source["subset"]),
                       source["unknown_ids"], spec["augmentation"])
                for source in spec["images"]]
+    sources = capped(sources, spec["max_images"], settings.seed)
     log(f"{model_name} on calibration set {name}: {sum(len(s.samples) for s in sources)} images, "
         f"fitting {', '.join(settings.methods())}")
     checkpoints = Path(output).with_suffix(".lts")  # LTS resumes from here after an interruption

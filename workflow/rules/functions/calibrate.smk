@@ -5,6 +5,9 @@ from segrel.calibrate import checks as calibrate_checks
 
 CALIBRATION = config["calibration"]
 CALIBRATION_SETS = CALIBRATION["sets"]
+CALIBRATION_IN_DOMAIN = (
+    CALIBRATION["in_domain_test_set"] or config["evaluation"]["in_domain_test_set"]
+)
 
 for warning in calibrate_checks.oracle_warnings(config):
     logger.warning(f"segrel: {warning}")
@@ -29,10 +32,13 @@ def calibration_settings(name):
         "seed": CALIBRATION["seed"],
         "batch_size": config["evaluation"]["batch_size"],
         "temperature": CALIBRATION["temperature"],
-        "clusters": CALIBRATION["clustering"]["clusters"] if "clustering" in methods else [],
+        "clusters": (
+            CALIBRATION["clustering"]["clusters"] if "clustering" in methods else []
+        ),
         "soft_clusters": CALIBRATION["clustering"]["soft"],
         "local": CALIBRATION["local"] if "local" in calibration_methods(name) else None,
         "augmentation": CALIBRATION_SETS[name]["augmentation"],
+        "max_images": CALIBRATION_SETS[name]["max_images"],
         "images": [
             {
                 **source,
@@ -75,27 +81,38 @@ def calibrated_test_sets():
     return [name for name in config["test_sets"] if calibrations_of(name)]
 
 
-def calibrated_shards(test_sets, model="{model}", shard="{shard}", shards="{shards}"):
-    """The calibrated state files of ``test_sets`` (default: a job's wildcards)."""
-    return [
-        f"results/calibration/evaluation/{model}/{name}/{method}/{test_set}/shard-{shard}-of-{shards}.npz"
-        for test_set in test_sets
-        for name, method in calibrations_of(test_set)
-    ]
+def calibrated_shard_folder(
+    test_set, model="{model}", shard="{shard}", shards="{shards}"
+):
+    """A calibrated evaluation job's output for one test set: a folder of one state file per
+    calibrator, <calibration set>/<method>.npz (default: the job's wildcards)."""
+    return (
+        f"results/calibration/evaluation/{model}/{test_set}/shard-{shard}-of-{shards}"
+    )
 
 
 def calibrated_evaluation_shards():
-    """{(model, calibration set, method, test set): [shard files]}."""
+    """{(model, calibration set, method, test set): [shard state files]}."""
     shards = config["evaluation"]["shards"]
     return {
         (model, name, method, test_set): [
-            f"results/calibration/evaluation/{model}/{name}/{method}/{test_set}/shard-{shard}-of-{shards}.npz"
+            f"{calibrated_shard_folder(test_set, model, shard, shards)}/{name}/{method}.npz"
             for shard in range(shards)
         ]
         for model in config["models"]
         for test_set in calibrated_test_sets()
         for name, method in calibrations_of(test_set)
     }
+
+
+def calibrated_evaluation_folders():
+    shards = config["evaluation"]["shards"]
+    return [
+        calibrated_shard_folder(test_set, model, shard, shards)
+        for model in config["models"]
+        for test_set in calibrated_test_sets()
+        for shard in range(shards)
+    ]
 
 
 def calibration_outputs():
@@ -105,7 +122,23 @@ def calibration_outputs():
     outputs = ["results/tables/calibration.csv"] + [
         f"results/figures/calibration/{figure}.png" for figure in calibration_figures()
     ]
+    if temperature_map_set():
+        outputs.append("results/figures/calibration/temperature_maps.png")
     return outputs
+
+
+def temperature_map_set():
+    """The calibration set of RELIS Fig. 21: the first one with local TS evaluated on
+    calibration.temperature_maps.test_set (None: no figure)."""
+    test_set = CALIBRATION["temperature_maps"]["test_set"]
+    return next(
+        (name for name, method in calibrations_of(test_set) if method == "local"),
+        None,
+    )
+
+
+def temperature_map_model():
+    return CALIBRATION["temperature_maps"]["model"] or confidence_map_model()
 
 
 def calibration_figures():

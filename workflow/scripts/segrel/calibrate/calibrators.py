@@ -10,8 +10,8 @@ the normalised RGB image of local TS), so an evaluation computes it only where i
 from __future__ import annotations
 
 import hashlib
-from functools import cached_property
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 
 import numpy as np
@@ -119,7 +119,7 @@ def load_calibrators(path: str | Path, model: str, fingerprint: str) -> dict:
     on these very weights of ``model``."""
     saved = torch.load(path, weights_only=False, map_location="cpu")
     if saved["model"] != model or saved["fingerprint"] != fingerprint:
-        raise ValueError(f"{path}: calibrators fitted on model {saved['model']!r} (weights {saved['fingerprint'][:12]}), "
-                         f"not on {model!r} (weights {fingerprint[:12]}): re-fit them "
-                         "(snakemake --forcerun fit_calibrators)")
+        raise ValueError(f"{path}: calibrators fitted on model {saved['model']!r} "
+                         f"(weights {saved['fingerprint'][:12]}), not on {model!r} (weights {fingerprint[:12]}): "
+                         "re-fit them (snakemake --forcerun fit_calibrators)")
     return {name: from_state(state) for name, state in saved["calibrators"].items()}

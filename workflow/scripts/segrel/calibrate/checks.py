@@ -18,6 +18,12 @@ def config_problems(config: dict) -> list[str]:
                                 f"{source['dataset']!r}; datasets are: {', '.join(sorted(datasets))}")
         problems += [f"config key 'calibration.sets.{name}.test_sets': no test set named {test_set!r}"
                      for test_set in spec["test_sets"] if test_set not in test_sets]
+    maps = calibration.get("temperature_maps", {})
+    if sets and maps.get("model") is not None and maps["model"] not in config.get("models", {}):
+        problems.append(f"config key 'calibration.temperature_maps.model': no model named {maps['model']!r}")
+    in_domain = calibration.get("in_domain_test_set")
+    if in_domain is not None and in_domain not in test_sets:
+        problems.append(f"config key 'calibration.in_domain_test_set': no test set named {in_domain!r}")
     for domain, pairing in calibration.get("synthetic_vs_real", {}).items():
         key = f"config key 'calibration.synthetic_vs_real.{domain}"
         if pairing["test_set"] not in test_sets:

@@ -153,3 +153,36 @@ def synthetic_vs_real_figure(table: pd.DataFrame, pairings: dict, in_domain: str
     return figure, data
 
 
+
+
+def temperature_maps_figure(rows: list[dict], title: str):
+    """RELIS Fig. 21: per image, the image, the prediction, its errors and local TS' temperature
+    map (higher = confidences lowered more). ``rows``: dicts with name, image / prediction
+    (H, W, 3 uint8), errors (H, W: 1 wrong, 0 right, NaN void) and temperature (H, W)."""
+    from segrel.core.figures import bare
+
+    style()
+    columns = ["image", "prediction", "errors", "LTS temperature"]
+    figure, axes = plt.subplots(len(rows), len(columns), figsize=(3.4 * len(columns), 1.9 * len(rows) + 0.6),
+                                squeeze=False)
+    records = []
+    for ax_row, row in zip(axes, rows):
+        for ax, column in zip(ax_row, columns):
+            if column == "errors":
+                ax.imshow(row["errors"], cmap="Reds", vmin=0, vmax=1)
+            elif column == "LTS temperature":
+                shown = ax.imshow(row["temperature"], cmap="viridis")
+                figure.colorbar(shown, ax=ax, fraction=0.03)
+            else:
+                ax.imshow(row[column])
+            bare(ax)
+        ax_row[0].set_ylabel(row["name"], fontsize="x-small")
+        wrong, right = row["errors"] == 1, row["errors"] == 0
+        records.append({"image": row["name"], "mean_temperature": float(row["temperature"].mean()),
+                        "mean_temperature_errors": float(row["temperature"][wrong].mean()) if wrong.any() else np.nan,
+                        "mean_temperature_correct": float(row["temperature"][right].mean()) if right.any() else np.nan})
+    for ax, column in zip(axes[0], columns):
+        ax.set_title(column)
+    figure.suptitle(title)
+    figure.tight_layout()
+    return figure, pd.DataFrame(records)

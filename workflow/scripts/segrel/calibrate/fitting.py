@@ -4,6 +4,7 @@ features of clustering TS and, for local TS, the whole logit maps (kept on disk)
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import tempfile
 import zlib
@@ -74,6 +75,26 @@ class CalibrationData:
     labels: list = field(default_factory=list)
     features: list = field(default_factory=list)
     maps: list = field(default_factory=list)
+
+
+def capped(sources: Sequence[Source], max_images: int | None, seed: int) -> list[Source]:
+    """``sources`` with at most ``max_images`` images in all: a seeded choice over their joint
+    list, each source keeping its chosen images in their order.
+
+    >>> sources = [Source("a", "cityscapes", list("abcdef")), Source("b", "idd", list("xyz"))]
+    >>> [len(s.samples) for s in capped(sources, 4, seed=0)], capped(sources, None, 0) == sources
+    ([3, 1], True)
+    """
+    total = sum(len(source.samples) for source in sources)
+    if max_images is None or total <= max_images:
+        return list(sources)
+    keep = set(np.random.default_rng(seed).choice(total, size=max_images, replace=False).tolist())
+    out, offset = [], 0
+    for source in sources:
+        chosen = [sample for index, sample in enumerate(source.samples) if offset + index in keep]
+        out.append(dataclasses.replace(source, samples=chosen))
+        offset += len(source.samples)
+    return out
 
 
 def collect(model, sources: Sequence[Source], settings: CalibrationSettings, scratch: Path, name: str = "the model",

@@ -98,7 +98,8 @@ def train_local_temperature(images: list, settings: LocalTraining, checkpoints: 
     state = _resume(checkpoints, module, optimiser, state, log)
     while state["epoch"] < settings.epochs and state["stale"] < settings.patience:
         module.train()
-        shuffled = torch.randperm(len(train), generator=torch.Generator().manual_seed(settings.seed + 1 + state["epoch"]))
+        epoch_seed = torch.Generator().manual_seed(settings.seed + 1 + state["epoch"])
+        shuffled = torch.randperm(len(train), generator=epoch_seed)
         for start in range(0, len(train), settings.batch_size):
             total, count = _nll_sum(module, [train[i] for i in shuffled[start : start + settings.batch_size]])
             if count:

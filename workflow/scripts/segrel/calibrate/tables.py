@@ -31,7 +31,7 @@ def merge_calibrated(shards: dict, in_domain: str | None, excluded_classes: dict
     return pd.concat(tables, ignore_index=True)[list(CALIBRATION_COLUMNS)]
 
 
-def fit_table(paths) -> "pd.DataFrame":
+def fit_table(paths):
     """What each calibrator file's fit found: temperatures (per cluster), cluster sizes, LTS'
     held-out NLL per epoch; one row per number."""
     import pandas as pd

@@ -370,6 +370,7 @@ def infer(model, images: list):
     on an anonymous None)."""
     from mmseg.apis import inference_model
 
+    loader = model.cfg.test_pipeline[0]["type"]
     try:
         return inference_model(model, images)
     except Exception as error:
@@ -378,6 +379,8 @@ def infer(model, images: list):
             raise ValueError(f"{', '.join(unreadable)}: cannot be read as an image; restore it from the "
                              "dataset's archive or re-run the rule that wrote it") from error
         raise
+    finally:  # mmseg switches the model's loader to LoadImageFromNDArray for good once given arrays
+        model.cfg.test_pipeline[0]["type"] = loader
 
 
 def _unreadable(image: str) -> bool:
