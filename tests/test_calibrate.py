@@ -354,3 +354,25 @@ def test_calibrate_stage_end_to_end(snakemake, tmp_path):
     shutil.rmtree(tmp_path / "results" / "calibration")
     snakemake(tmp_path, per_model, "--cores", "2", "calibrate")
     assert (tmp_path / "results" / "tables" / "calibration.csv").read_bytes() == by_test_set
+
+
+def test_synthetic_vs_real_relative_improvement_by_hand():
+    """Loiseau Fig. 6's numbers: (ECE_before - ECE_after) / ECE_before per model, shares in the titles."""
+    from segrel.calibrate.figures import synthetic_vs_real_figure, with_uncalibrated
+
+    rows = []
+    for model, before, synthetic, real in (("a", 0.2, 0.1, 0.15), ("b", 0.1, 0.12, 0.05)):
+        rows += [{"model": model, "test_set": "acdc_fog", "measure": "ece", "score": "", "value": before},
+                 {"model": model, "test_set": "acdc_fog", "measure": "miou", "score": "", "value": 0.3},
+                 {"model": model, "test_set": "cityscapes_val", "measure": "miou", "score": "", "value": 0.6}]
+    metrics = pd.DataFrame(rows)
+    calibration = pd.DataFrame([{"model": model, "calibration_set": name, "method": "temperature",
+                                 "test_set": "acdc_fog", "measure": "ece", "score": "", "value": value}
+                                for model, name, value in (("a", "syn_fog", 0.1), ("a", "fog_val", 0.15),
+                                                           ("b", "syn_fog", 0.12), ("b", "fog_val", 0.05))])
+    pairings = {"fog": {"test_set": "acdc_fog", "synthetic": "syn_fog", "real": "fog_val"}}
+    figure, data = synthetic_vs_real_figure(with_uncalibrated(calibration, metrics), pairings, "cityscapes_val")
+    improvement = data.set_index(["model", "data"]).relative_improvement
+    assert improvement["a", "synthetic"] == pytest.approx(0.5) and improvement["b", "synthetic"] == pytest.approx(-0.2)
+    assert improvement["a", "real"] == pytest.approx(0.25) and improvement["b", "real"] == pytest.approx(0.5)
+    assert figure.axes[0].get_title() == "fog: improved synthetic 1/2, real 2/2"

@@ -17,6 +17,14 @@ from segrel.core.figures import panel_grid, style
 UNCALIBRATED = "none"
 
 
+def _finish(figure, axes, title: str) -> None:
+    """The last panel's legend outside it, the title, a tight layout."""
+    if axes:
+        axes[-1].legend(frameon=False, fontsize="small", bbox_to_anchor=(1.02, 1), loc="upper left")
+    figure.suptitle(title)
+    figure.tight_layout()
+
+
 def with_uncalibrated(calibration: pd.DataFrame, metrics: pd.DataFrame) -> pd.DataFrame:
     """The calibration table with the plain evaluation's rows of the same test sets added as
     calibration set and method "none"."""
@@ -60,10 +68,7 @@ def methods_figure(table: pd.DataFrame, in_domain: str):
             ax.axhline(float(plain.iloc[0]), color="black", linestyle="--", linewidth=1)
         ax.set(title=test_set, xlabel="calibration set", ylabel="ECE (mean over models)")
         ax.tick_params(axis="x", rotation=45)
-    if axes:
-        axes[-1].legend(frameon=False, fontsize="small", bbox_to_anchor=(1.02, 1), loc="upper left")
-    figure.suptitle("ECE after calibration (dashed: uncalibrated)")
-    figure.tight_layout()
+    _finish(figure, axes, "ECE after calibration (dashed: uncalibrated)")
     return figure, data
 
 
@@ -86,10 +91,7 @@ def clusters_figure(table: pd.DataFrame):
                      ax=ax, legend=ax is axes[-1])
         ax.set(title=test_set, xscale="log", xlabel="clusters", ylabel="ECE (mean over models)")
         ax.set_xticks(sorted(set(data.clusters)), [str(k) for k in sorted(set(data.clusters))])
-    if axes:
-        axes[-1].legend(frameon=False, fontsize="small", bbox_to_anchor=(1.02, 1), loc="upper left")
-    figure.suptitle("Clustering TS: ECE vs number of clusters")
-    figure.tight_layout()
+    _finish(figure, axes, "Clustering TS: ECE vs number of clusters")
     return figure, data
 
 
@@ -146,10 +148,7 @@ def synthetic_vs_real_figure(table: pd.DataFrame, pairings: dict, in_domain: str
                ylabel="relative ECE improvement")
         ax.axhline(0, color="black", linewidth=0.8)
         ax.tick_params(axis="x", rotation=90)
-    if axes:
-        axes[-1].legend(frameon=False, fontsize="small", bbox_to_anchor=(1.02, 1), loc="upper left")
-    figure.suptitle("Temperature scaling with synthetic vs real calibration data")
-    figure.tight_layout()
+    _finish(figure, axes, "Temperature scaling with synthetic vs real calibration data")
     return figure, data
 
 

@@ -88,9 +88,10 @@ class _TemperedECE:
 
 def _grid_search_ece(logits: torch.Tensor, labels: torch.Tensor, grid: np.ndarray) -> float:
     """RELIS' selection over ``grid``, exact in float64. A float32 pass over the whole grid
-    (5x faster: 200,000 pixels x 19 classes, 2 cores: 34 ms per temperature in float64 with the
-    same in-place exp, 7 ms in float32) picks the candidates whose ECE is within a margin of
-    the minimum; only they are recomputed in float64. The margin covers float32's rounding and
+    (1.7x faster: 200,000 pixels x 19 classes, one thread: 13.5 ms per temperature in float64,
+    7.8 ms in float32, each with an in-place exp of the C - 1 non-arg-max logits; the first
+    version's float64 softmax took 30 ms on 2 threads) picks the candidates whose ECE is within
+    a margin of the minimum; only they are recomputed in float64. The margin covers float32's rounding and
     a few pixels that float32 puts on the other side of a bin edge (each moves the ECE by at
     most 2 / N)."""
     fast = _TemperedECE(logits, labels, torch.float32)
