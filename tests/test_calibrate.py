@@ -19,8 +19,14 @@ from sklearn.cluster import KMeans
 from sklearn.metrics import adjusted_rand_score
 
 from segrel.calibrate import checks, fit_temperature, relative_ece_improvement
-from segrel.calibrate.calibrators import Temperature, load_calibrators, model_fingerprint, save_calibrators
-from segrel.calibrate.clustering import backbone_features, cluster_temperature, fit_clusters, normalised
+from segrel.calibrate.calibrators import (
+    Temperature,
+    as_transforms,
+    load_calibrators,
+    model_fingerprint,
+    save_calibrators,
+)
+from segrel.calibrate.clustering import backbone_features, cluster_temperature, fit_clusters
 from segrel.calibrate.fitting import CalibrationData, CalibrationSettings, fit
 from segrel.calibrate.local import LocalTemperatureScaling, LocalTraining, held_out_nll, train_local_temperature
 from segrel.calibrate.temperature import TemperatureGrid
@@ -109,11 +115,11 @@ class TinySegmentor(torch.nn.Module):
 def test_backbone_feature_is_relis_sum_over_space_divided_by_max():
     model = TinySegmentor()
     images = torch.rand(2, 3, 5, 7)
-    with backbone_features(model) as sums:
+    with backbone_features(model) as collected:
         model(images)
         model(images)  # slide inference: a second crop pass adds up
     expected = (model.backbone(images).sum(dim=(2, 3)) * 2).double().detach().numpy()
-    np.testing.assert_allclose(normalised(sums[0]), expected / expected.max(axis=1, keepdims=True), rtol=1e-6)
+    np.testing.assert_allclose(collected.features(), expected / expected.max(axis=1, keepdims=True), rtol=1e-6)
     with pytest.raises(ValueError, match="has no backbone module to cluster images by"):
         with backbone_features(TinySegmentor(with_backbone=False), "fcn"):
             pass
@@ -124,8 +130,22 @@ def test_local_ts_is_the_published_architecture():
     assert sum(p.numel() for p in LocalTemperatureScaling(12).parameters()) == 8 * (12 * 25 + 1) + 3 * 25 + 1
     module = LocalTemperatureScaling(19)
     assert sum(p.numel() for p in module.parameters()) == 8 * (19 * 25 + 1) + 3 * 25 + 1
-    temperature = module(torch.randn(2, 19, 9, 11), torch.randn(2, 3, 9, 11))
+    logits, image = torch.randn(2, 19, 9, 11), torch.randn(2, 3, 9, 11)
+    temperature = module(logits, image)
     assert temperature.shape == (2, 9, 11) and torch.allclose(temperature, torch.full_like(temperature, 2.0))
+    # with any weights, the published forward: each convolution on its own, the gated tree
+    with torch.no_grad():
+        for parameter in module.parameters():
+            parameter.normal_(0, 0.05)
+        t1, t2, t3, t4 = (conv(logits) + 1 for conv in module.temperature_branches)
+        p1, p2, p3 = (conv(logits) for conv in module.tree_gates)
+        level_11 = t1 * torch.sigmoid(p1) + t2 * (1 - torch.sigmoid(p1))
+        level_12 = t3 * torch.sigmoid(p2) + t4 * (1 - torch.sigmoid(p2))
+        temp_1 = level_11 * torch.sigmoid(p3) + level_12 * (1 - torch.sigmoid(p3))
+        temp_2 = module.image_branch(image) + 1
+        gate = torch.sigmoid(module.image_gate(logits))
+        published = torch.relu(temp_1 * gate + temp_2 * (1 - gate) + 1) + 1e-8
+        torch.testing.assert_close(module(logits, image), published[:, 0])
 
 
 def spatially_miscalibrated_images(n: int, seed: int):
@@ -232,9 +252,10 @@ def test_calibrated_evaluation_is_the_evaluation_of_the_scaled_logits(tmp_path, 
     monkeypatch.setattr("segrel.models.segmentors.output_kind", lambda cfg: "logits")
     model = types.SimpleNamespace(cfg=None, parameters=lambda: [torch.zeros(3)],
                                   data_preprocessor=types.SimpleNamespace(mean=torch.zeros(3), std=torch.ones(3)))
-    states = evaluation.evaluate_calibrated_shard(model, "cityscapes", samples,
-                                                  {"": None, "ts": Temperature(2.5), "one": Temperature(1.0)},
-                                                  batch_size=2, calibration_pixels=1000, seed=0)
+    transforms, features = as_transforms({"": None, "ts": Temperature(2.5), "one": Temperature(1.0)}, model)
+    assert features is None  # no clustering TS: no backbone hook
+    states = evaluation.evaluate_transformed_shard(model, "cityscapes", samples, transforms, batch_size=2,
+                                                   calibration_pixels=1000, seed=0)
     assert len(passes) == 2  # 3 images, batches of 2: one pass per image for all three states
     labels = np.concatenate([formats.to_labels("cityscapes", formats.read_ids(s.label).ravel()) for s in samples])
     logits = torch.cat([all_logits[s.name].flatten(1).T for s in samples]).double().numpy()
@@ -361,7 +382,7 @@ def test_synthetic_vs_real_relative_improvement_by_hand():
     from segrel.calibrate.figures import synthetic_vs_real_figure, with_uncalibrated
 
     rows = []
-    for model, before, synthetic, real in (("a", 0.2, 0.1, 0.15), ("b", 0.1, 0.12, 0.05)):
+    for model, before in (("a", 0.2), ("b", 0.1)):
         rows += [{"model": model, "test_set": "acdc_fog", "measure": "ece", "score": "", "value": before},
                  {"model": model, "test_set": "acdc_fog", "measure": "miou", "score": "", "value": 0.3},
                  {"model": model, "test_set": "cityscapes_val", "measure": "miou", "score": "", "value": 0.6}]

@@ -67,7 +67,7 @@ use rule evaluate_shard as evaluate_calibrated_shard with:
                 for name, _ in calibrations_of(wildcards.test_set)
             }
         ),
-        code=library_code("evaluate_shard.py"),
+        code=library_code("evaluate_calibrated.py"),
     output:
         directory(calibrated_shard_folder("{test_set}")),
     log:
@@ -89,6 +89,8 @@ use rule evaluate_shard as evaluate_calibrated_shard with:
         },
         shards=lambda wildcards: int(wildcards.shards),
         settings=CALIBRATED_EVALUATION_SETTINGS,
+    script:
+        "../scripts/evaluate_calibrated.py"
 
 
 use rule evaluate_shard as evaluate_calibrated_model with:
@@ -105,7 +107,7 @@ use rule evaluate_shard as evaluate_calibrated_model with:
         calibrators=lambda wildcards: [
             calibrator_file(wildcards.model, name) for name in CALIBRATION_SETS
         ],
-        code=library_code("evaluate_shard.py"),
+        code=library_code("evaluate_calibrated.py"),
     output:
         [directory(calibrated_shard_folder(name)) for name in calibrated_test_sets()],
     log:
@@ -126,6 +128,8 @@ use rule evaluate_shard as evaluate_calibrated_model with:
         },
         shards=lambda wildcards: int(wildcards.shards),
         settings=CALIBRATED_EVALUATION_SETTINGS,
+    script:
+        "../scripts/evaluate_calibrated.py"
 
 
 rule merge_calibration:

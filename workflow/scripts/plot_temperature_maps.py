@@ -7,9 +7,13 @@ sys.stderr = open(snakemake.log[0], "w", buffering=1)
 
 import numpy as np
 
-from segrel.calibrate.calibrators import load_calibrators, model_fingerprint
+from segrel.calibrate.calibrators import (
+    load_calibrators,
+    model_fingerprint,
+    normalise_image,
+    preprocessor_statistics,
+)
 from segrel.calibrate.figures import temperature_maps_figure
-from segrel.calibrate.local import normalise_image
 from segrel.core import formats
 from segrel.core import labels as lb
 from segrel.core.devices import resolve_device
@@ -23,7 +27,7 @@ local = load_calibrators(snakemake.input.calibrators, snakemake.params.model, mo
 ((name, spec),) = snakemake.params.test_set.items()
 samples = sorted(formats.list_samples(spec["format"], spec["root"], spec["split"], spec["subset"]),
                  key=lambda sample: sample.name)[: snakemake.params.images]
-mean, std = model.data_preprocessor.mean.flatten().tolist(), model.data_preprocessor.std.flatten().tolist()
+mean, std = preprocessor_statistics(model)
 rows = []
 for sample, logits, prediction, _ in forward_passes(model, samples, batch_size=1):
     image = formats.read_image(sample.image)

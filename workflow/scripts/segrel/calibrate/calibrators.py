@@ -85,6 +85,44 @@ def scale(calibrator, logits: torch.Tensor, image=None, feature=None) -> torch.T
         return logits / calibrator.temperature(logits, image=image, feature=feature)
 
 
+def normalise_image(image: np.ndarray, mean, std) -> torch.Tensor:
+    """(H, W, 3) uint8 RGB -> (3, H, W) float32 as the model's data preprocessor normalises it
+    (local TS' image input)."""
+    tensor = torch.tensor(image).permute(2, 0, 1).float()
+    return (tensor - torch.tensor(mean, dtype=torch.float32)[:, None, None]) / torch.tensor(std)[:, None, None]
+
+
+def preprocessor_statistics(model) -> tuple[list, list]:
+    """(mean, std) of the model's data preprocessor."""
+    return model.data_preprocessor.mean.flatten().tolist(), model.data_preprocessor.std.flatten().tolist()
+
+
+def as_transforms(calibrators: dict, model, name: str = "the model"):
+    """({name: logits transform or None}, features) for
+    :func:`segrel.evaluate.evaluation.evaluate_transformed_shard`: each calibrator as
+    ``f(logits, sample, feature)``, reading the image where it needs it (local TS), and the
+    backbone feature collector where one needs features (clustering TS), else None."""
+    from segrel.core import formats
+
+    mean, std = preprocessor_statistics(model)
+
+    def transform(calibrator):
+        def apply(logits, sample, feature):
+            image = None
+            if calibrator.needs_image:
+                image = normalise_image(formats.read_image(sample.image), mean, std).to(logits.device)
+            return scale(calibrator, logits, image, feature)
+
+        return apply
+
+    transforms = {key: None if calibrator is None else transform(calibrator) for key, calibrator in calibrators.items()}
+    if not any(calibrator is not None and calibrator.needs_features for calibrator in calibrators.values()):
+        return transforms, None
+    from segrel.calibrate.clustering import backbone_features
+
+    return transforms, backbone_features(model, name)
+
+
 def from_state(state: dict):
     kind = state["kind"]
     if kind == "temperature":

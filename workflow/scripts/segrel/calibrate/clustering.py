@@ -16,32 +16,44 @@ import numpy as np
 import torch
 
 
+class BatchFeatures:
+    """What :func:`backbone_features` collects during one batch's forward pass."""
+
+    def __init__(self):
+        self.total = None
+
+    def clear(self) -> None:
+        self.total = None
+
+    def add(self, sums: torch.Tensor) -> None:
+        self.total = sums if self.total is None else self.total + sums
+
+    def features(self) -> np.ndarray:
+        """(B, D): the batch's image features (:func:`normalised`)."""
+        return normalised(self.total)
+
+
 @contextmanager
 def backbone_features(model, name: str = "the model"):
-    """Yield a list that, after each forward pass of ``model``, holds one feature per image of
-    the batch (D,): the last backbone stage summed over space, divided by its max. Slide
-    inference runs the backbone once per crop: the crops' sums add up (``reset`` between
-    batches: ``features.clear()``)."""
+    """Yield a :class:`BatchFeatures` that sums the last backbone stage over space on each
+    forward pass of ``model``. Slide inference runs the backbone once per crop: the crops' sums
+    add up (the caller clears it between batches)."""
     backbone = getattr(model, "backbone", None)
     if backbone is None:
         raise ValueError(f"{name} has no backbone module to cluster images by: leave clustering TS out of "
                          "its calibration methods (calibration.methods.clustering)")
-    sums: list = []
+    collected = BatchFeatures()
 
     def hook(module, inputs, outputs):
         last = outputs[-1] if isinstance(outputs, (tuple, list)) else outputs
         if not (torch.is_tensor(last) and last.ndim == 4):
             raise ValueError(f"{name}: its backbone's last output is not a (B, C, H, W) feature map; leave "
                              "clustering TS out of its calibration methods (calibration.methods.clustering)")
-        batch = last.detach().float().sum(dim=(2, 3)).cpu()
-        if sums:
-            sums[0] = sums[0] + batch
-        else:
-            sums.append(batch)
+        collected.add(last.detach().double().sum(dim=(2, 3)).cpu())
 
     handle = backbone.register_forward_hook(hook)
     try:
-        yield sums
+        yield collected
     finally:
         handle.remove()
 

