@@ -53,7 +53,7 @@ use rule fit_calibrators as fit_model_calibrators with:
         device=config["evaluation"]["device"],
 
 
-use rule evaluate_shard as evaluate_calibrated_shard with:
+rule evaluate_calibrated_shard:
     """One model's calibrators on one shard of one test set: the plain evaluation's code, one
     forward pass for all of them (evaluation.jobs: per_test_set)."""
     input:
@@ -79,6 +79,11 @@ use rule evaluate_shard as evaluate_calibrated_shard with:
         test_set="|".join(calibrated_test_sets()) or "^$",
         shard=r"\d+",
         shards=r"\d+",
+    conda:
+        "../../envs/calibrate.yaml"
+    threads: config["evaluation"]["threads"]
+    resources:
+        gpu=1,
     params:
         test_sets=lambda wildcards: evaluated_test_sets([wildcards.test_set]),
         calibrations=lambda wildcards: {
@@ -93,7 +98,7 @@ use rule evaluate_shard as evaluate_calibrated_shard with:
         "../scripts/evaluate_calibrated.py"
 
 
-use rule evaluate_shard as evaluate_calibrated_model with:
+use rule evaluate_calibrated_shard as evaluate_calibrated_model with:
     """One model's calibrators on one shard of every calibrated test set, the model loaded once
     (evaluation.jobs: per_model)."""
     input:
@@ -128,8 +133,6 @@ use rule evaluate_shard as evaluate_calibrated_model with:
         },
         shards=lambda wildcards: int(wildcards.shards),
         settings=CALIBRATED_EVALUATION_SETTINGS,
-    script:
-        "../scripts/evaluate_calibrated.py"
 
 
 rule merge_calibration:
