@@ -317,7 +317,7 @@ TINY_CALIBRATION = {
         "local": {"epochs": 2, "held_out": 0.34},
         "sets": {"cs": {"images": [{"dataset": "cityscapes", "split": "val", "subset": "lindau"}]},
                  "cs_aug": {"images": [{"dataset": "cityscapes", "split": "val", "subset": "lindau"}],
-                            "augmentation": "photometric", "methods": ["temperature"]},
+                            "augmentation": "photometric", "methods": ["temperature", "local"]},
                  "idd_train": {"images": [{"dataset": "idd", "split": "train"}], "methods": ["temperature"],
                                "test_sets": ["idd_val"]}},
         "synthetic_vs_real": {"india": {"test_set": "idd_val", "synthetic": "cs", "real": "idd_train"}},

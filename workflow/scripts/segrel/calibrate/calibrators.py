@@ -88,7 +88,7 @@ def scale(calibrator, logits: torch.Tensor, image=None, feature=None) -> torch.T
 def normalise_image(image: np.ndarray, mean, std) -> torch.Tensor:
     """(H, W, 3) uint8 RGB -> (3, H, W) float32 as the model's data preprocessor normalises it
     (local TS' image input)."""
-    tensor = torch.tensor(image).permute(2, 0, 1).float()
+    tensor = torch.from_numpy(np.array(image)).permute(2, 0, 1).float()  # a copy: RGB views of BGR arrays too
     return (tensor - torch.tensor(mean, dtype=torch.float32)[:, None, None]) / torch.tensor(std)[:, None, None]
 
 
