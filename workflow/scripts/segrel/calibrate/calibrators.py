@@ -9,6 +9,7 @@ the normalised RGB image of local TS), so an evaluation computes it only where i
 
 from __future__ import annotations
 
+import functools
 import hashlib
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -101,7 +102,7 @@ def as_transforms(calibrators: dict, model, name: str = "the model"):
     """({name: logits transform or None}, features) for
     :func:`segrel.evaluate.evaluation.evaluate_transformed_shard`: each calibrator as
     ``f(logits, sample, feature)``, reading the image where it needs it (local TS), and the
-    backbone feature collector where one needs features (clustering TS), else None."""
+    maker of the backbone feature collector where one needs features (clustering TS), else None."""
     from segrel.core import formats
 
     mean, std = preprocessor_statistics(model)
@@ -120,7 +121,7 @@ def as_transforms(calibrators: dict, model, name: str = "the model"):
         return transforms, None
     from segrel.calibrate.clustering import backbone_features
 
-    return transforms, backbone_features(model, name)
+    return transforms, functools.partial(backbone_features, model, name)
 
 
 def from_state(state: dict):

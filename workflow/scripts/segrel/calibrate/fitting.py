@@ -113,7 +113,7 @@ def collect(model, sources: Sequence[Source], settings: CalibrationSettings, scr
     for source in sources:
         augmented = None if source.augmentation == "none" else functools.partial(augment, source.augmentation,
                                                                                  seed=settings.seed)
-        features = backbone_features(model, name) if settings.clusters else None
+        features = functools.partial(backbone_features, model, name) if settings.clusters else None
         for sample, logits, _, feature in forward_passes(model, source.samples, batch_size=settings.batch_size,
                                                          features=features, images=augmented, progress=progress):
             label = formats.to_labels(source.format, formats.read_ids(sample.label).ravel(), sample.label,

@@ -318,8 +318,8 @@ def evaluate_transformed_shard(model, fmt: str, samples: list[formats.Sample], t
     """{name: state} of :func:`evaluate_shard` with each of ``transforms`` applied to the logits
     of the same forward pass: one pass per image however many transforms. A transform is None
     (the logits as they are) or ``f(logits, sample, feature) -> logits`` that keeps the arg-max
-    (a calibrator: :func:`segrel.calibrate.calibrators.as_transforms`); ``features`` is the
-    context manager that collects the images' features it reads (see :func:`forward_passes`)."""
+    (a calibrator: :func:`segrel.calibrate.calibrators.as_transforms`); ``features`` makes the
+    context manager that collects the images' features they read (see :func:`forward_passes`)."""
     from segrel.models.segmentors import output_kind
 
     states = {key: EvaluationState(kind=formats.dataset_format(fmt).kind, calibration_pixels=calibration_pixels,
@@ -365,15 +365,15 @@ def forward_passes(model, samples, *, batch_size: int, features=None, images=Non
     mmseg's batched inference (``images``: a function of a sample giving the BGR array to run
     on instead of its file). The logits are scored as the model's decode head outputs them
     (:func:`as_logits`); the prediction is mmseg's own arg-max (3.8 ms of a 2-core 256x512
-    image, 2% of SegFormer-B0's forward, not taken again). ``features``: a context manager
-    yielding what collects each batch's features during its pass (``clear()``, ``features()``:
+    image, 2% of SegFormer-B0's forward, not taken again). ``features``: a function giving a
+    context manager that yields what collects each batch's features during its pass (``clear()``, ``features()``:
     :func:`segrel.calibrate.clustering.backbone_features`); ``feature`` is then the image's
     row, else None."""
     from segrel.models.segmentors import output_kind
 
     outputs = output_kind(model.cfg)
     batches = [samples[i : i + batch_size] for i in range(0, len(samples), batch_size)]
-    with torch.no_grad(), features or contextlib.nullcontext() as collected:
+    with torch.no_grad(), features() if features else contextlib.nullcontext() as collected:
         for batch in progress(batches) if progress else batches:
             if collected:
                 collected.clear()
