@@ -397,3 +397,13 @@ def test_synthetic_vs_real_relative_improvement_by_hand():
     assert improvement["a", "synthetic"] == pytest.approx(0.5) and improvement["b", "synthetic"] == pytest.approx(-0.2)
     assert improvement["a", "real"] == pytest.approx(0.25) and improvement["b", "real"] == pytest.approx(0.5)
     assert figure.axes[0].get_title() == "fog: improved synthetic 1/2, real 2/2"
+
+
+def test_relis_figures_take_the_best_model_of_each_family():
+    from segrel.calibrate.figures import UNCALIBRATED, best_per_family
+
+    table = pd.DataFrame([{"model": model, "calibration_set": UNCALIBRATED, "method": UNCALIBRATED,
+                           "test_set": test_set, "measure": "miou", "score": "", "value": value}
+                          for model, test_set, value in (("a", "cs", 0.5), ("b", "cs", 0.6), ("c", "cs", 0.3),
+                                                         ("a", "fog", 0.9))])
+    assert best_per_family(table, {"a": "FCN", "b": "FCN", "c": "PSPNet"}, "cs") == ["b", "c"]

@@ -14,7 +14,7 @@ in_domain = snakemake.params.in_domain
 draw = {
     "ece_after_calibration": lambda: figures.ece_after_calibration_figure(calibration, snakemake.params.families,
                                                                           in_domain),
-    "methods": lambda: figures.methods_figure(table, in_domain),
+    "methods": lambda: figures.methods_figure(table, in_domain, snakemake.params.families),
     "clusters": lambda: figures.clusters_figure(table),
     "rejection_and_ood": lambda: figures.rejection_and_ood_figure(table),
     "synthetic_vs_real": lambda: figures.synthetic_vs_real_figure(table, snakemake.params.synthetic_vs_real,

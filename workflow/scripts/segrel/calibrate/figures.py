@@ -52,11 +52,21 @@ def ece_after_calibration_figure(calibration: pd.DataFrame, families: dict, in_d
     return figure, data.assign(calibration_set=name, method="temperature")
 
 
-def methods_figure(table: pd.DataFrame, in_domain: str):
-    """RELIS Figs. 3 / 5 / 6: ECE after each method fitted on each calibration set, mean over
-    models, one panel per test set (most shifted last); the dashed line is the uncalibrated ECE."""
+def best_per_family(table: pd.DataFrame, families: dict, in_domain: str) -> list[str]:
+    """Each family's model of the highest uncalibrated mIoU on the in-domain test set (RELIS
+    Figs. 3 and 5 show these)."""
+    miou = table[(table.method == UNCALIBRATED) & (table.measure == "miou") & (table.test_set == in_domain)]
+    miou = miou.assign(family=miou.model.map(families)).sort_values(["family", "value", "model"])
+    return sorted(miou.groupby("family").model.last())
+
+
+def methods_figure(table: pd.DataFrame, in_domain: str, families: dict):
+    """RELIS Figs. 3 / 5 / 6: ECE after each method fitted on each calibration set, mean over the
+    best model of each family, one panel per test set (most shifted last); the dashed line is
+    the uncalibrated ECE."""
     style()
-    data = table[table.measure == "ece"].groupby(["test_set", "calibration_set", "method"], sort=False).value
+    models = best_per_family(table, families, in_domain)
+    data = table[(table.measure == "ece") & table.model.isin(models)].groupby(["test_set", "calibration_set", "method"], sort=False).value
     data = data.agg(["mean", "count"]).reset_index().rename(columns={"mean": "ece", "count": "models"})
     order = [t for t in shift_order(table[table.method == UNCALIBRATED], in_domain) if t in set(data.test_set)]
     figure, axes = panel_grid(len(order), width=5.2)
@@ -66,10 +76,10 @@ def methods_figure(table: pd.DataFrame, in_domain: str):
         plain = data[(data.test_set == test_set) & (data.method == UNCALIBRATED)].ece
         if len(plain):
             ax.axhline(float(plain.iloc[0]), color="black", linestyle="--", linewidth=1)
-        ax.set(title=test_set, xlabel="calibration set", ylabel="ECE (mean over models)")
+        ax.set(title=test_set, xlabel="calibration set", ylabel="ECE (mean, best model per family)")
         ax.tick_params(axis="x", rotation=45)
-    _finish(figure, axes, "ECE after calibration (dashed: uncalibrated)")
-    return figure, data
+    _finish(figure, axes, f"ECE after calibration (dashed: uncalibrated); models: {', '.join(models)}")
+    return figure, data.assign(models=" ".join(models))
 
 
 def clusters_figure(table: pd.DataFrame):
