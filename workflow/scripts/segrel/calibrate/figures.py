@@ -66,7 +66,8 @@ def methods_figure(table: pd.DataFrame, in_domain: str, families: dict):
     the uncalibrated ECE."""
     style()
     models = best_per_family(table, families, in_domain)
-    data = table[(table.measure == "ece") & table.model.isin(models)].groupby(["test_set", "calibration_set", "method"], sort=False).value
+    data = table[(table.measure == "ece") & table.model.isin(models)]
+    data = data.groupby(["test_set", "calibration_set", "method"], sort=False).value
     data = data.agg(["mean", "count"]).reset_index().rename(columns={"mean": "ece", "count": "models"})
     order = [t for t in shift_order(table[table.method == UNCALIBRATED], in_domain) if t in set(data.test_set)]
     figure, axes = panel_grid(len(order), width=5.2)
