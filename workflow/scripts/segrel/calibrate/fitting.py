@@ -120,7 +120,7 @@ def collect(model, sources: Sequence[Source], settings: CalibrationSettings, scr
                                       source.unknown_ids)
             picked = draw_calibration_pixels(settings.seed, sample.name, np.flatnonzero(label != lb.VOID),
                                              settings.pixels)
-            data.logits.append(logits.float().flatten(1).T[torch.from_numpy(picked)].clone())
+            data.logits.append(logits.float().flatten(1).T[torch.from_numpy(picked)])  # a copy, not a view
             data.labels.append(label[picked])
             data.features.append(feature)
             if settings.local:
@@ -138,12 +138,12 @@ def fit(data: CalibrationData, settings: CalibrationSettings, checkpoints: Path 
     if not data.logits:
         raise ValueError("the calibration set has no image")
     logits, labels = torch.cat(data.logits), np.concatenate(data.labels)
-    if (labels != lb.VOID).sum() < 1000:
-        raise ValueError(f"the calibration set has {(labels != lb.VOID).sum()} labelled pixels, too few to fit a "
+    if len(labels) < 1000:  # (the drawn pixels are the labelled ones)
+        raise ValueError(f"the calibration set has {len(labels)} labelled pixels, too few to fit a "
                          "temperature on (at least 1,000): add images to it")
     temperature = fit_temperature(logits, labels, settings.temperature_fit, settings.grid)
     calibrators = {"temperature": Temperature(temperature)}
-    report = {"images": len(data.logits), "pixels": int((labels != lb.VOID).sum()), "temperature": temperature}
+    report = {"images": len(data.logits), "pixels": len(labels), "temperature": temperature}
     log(f"temperature scaling: T = {temperature:.2f} on {report['pixels']} pixels of {report['images']} images")
     for clusters in settings.clusters:
         calibrator, sizes = _fit_clustering(data, clusters, temperature, settings)
@@ -152,7 +152,7 @@ def fit(data: CalibrationData, settings: CalibrationSettings, checkpoints: Path 
         log(f"clustering TS, {clusters} clusters: T = {np.round(calibrator.temperatures, 2).tolist()}, images {sizes}")
     if settings.local:
         module, report["local"] = train_local_temperature(_StoredMaps(data.maps), settings.local, checkpoints,
-                                                                 resume_key, log)
+                                                          resume_key, log)
         calibrators["local"] = LocalTemperature({k: v.clone() for k, v in module.state_dict().items()},
                                                 logits.shape[1])
     return calibrators, report
