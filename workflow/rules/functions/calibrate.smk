@@ -13,30 +13,31 @@ for warning in calibrate_checks.oracle_warnings(config):
     logger.warning(f"segrel: {warning}")
 
 
+def fitted_methods(name):
+    """(numbers of clusters, local TS settings or None) a calibration set fits."""
+    wanted = CALIBRATION_SETS[name]["methods"]
+    clusters = CALIBRATION["clustering"]["clusters"] if "clustering" in wanted else []
+    local = "local" in wanted and CALIBRATION["local"]["enabled"]
+    return clusters, CALIBRATION["local"] if local else None
+
+
 def calibration_methods(name):
     """The calibrators a calibration set fits, by name (segrel.calibrate.fitting)."""
-    wanted = CALIBRATION_SETS[name]["methods"]
-    methods = ["temperature"]
-    if "clustering" in wanted:
-        methods += [f"clustering_k{k}" for k in CALIBRATION["clustering"]["clusters"]]
-    if "local" in wanted and CALIBRATION["local"]["enabled"]:
-        methods.append("local")
-    return methods
+    clusters, local = fitted_methods(name)
+    return calibrate_checks.calibrator_names(clusters, local is not None)
 
 
 def calibration_settings(name):
     """What segrel.calibrate.fitting.CalibrationSettings takes for one calibration set."""
-    methods = CALIBRATION_SETS[name]["methods"]
+    clusters, local = fitted_methods(name)
     return {
         "pixels": CALIBRATION["pixels"],
         "seed": CALIBRATION["seed"],
         "batch_size": config["evaluation"]["batch_size"],
         "temperature": CALIBRATION["temperature"],
-        "clusters": (
-            CALIBRATION["clustering"]["clusters"] if "clustering" in methods else []
-        ),
+        "clusters": clusters,
         "soft_clusters": CALIBRATION["clustering"]["soft"],
-        "local": CALIBRATION["local"] if "local" in calibration_methods(name) else None,
+        "local": local,
         "augmentation": CALIBRATION_SETS[name]["augmentation"],
         "max_images": CALIBRATION_SETS[name]["max_images"],
         "images": [

@@ -41,6 +41,16 @@ def config_problems(config: dict) -> list[str]:
     return problems
 
 
+def calibrator_names(clusters, local: bool) -> list[str]:
+    """The calibrators a set fits, in the order they are fitted: temperature scaling, clustering TS
+    per number of clusters, local TS (torch-free: the rules name their outputs with it).
+
+    >>> calibrator_names([2, 4], local=True)
+    ['temperature', 'clustering_k2', 'clustering_k4', 'local']
+    """
+    return ["temperature", *(f"clustering_k{k}" for k in clusters), *(["local"] if local else [])]
+
+
 def image_sources(config: dict, name: str) -> list[dict]:
     """The calibration set's image sources as {dataset, split, subset}, test set names resolved."""
     sources = []

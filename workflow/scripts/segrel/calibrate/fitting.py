@@ -22,6 +22,7 @@ from segrel.calibrate.calibrators import (
     normalise_image,
     preprocessor_statistics,
 )
+from segrel.calibrate.checks import calibrator_names
 from segrel.calibrate.clustering import backbone_features, fit_clusters
 from segrel.calibrate.local import LocalTraining, train_local_temperature
 from segrel.calibrate.temperature import TemperatureGrid, fit_temperature
@@ -58,7 +59,7 @@ class CalibrationSettings:
 
     def methods(self) -> list[str]:
         """The calibrators' names, in the order they are fitted."""
-        return ["temperature", *(f"clustering_k{k}" for k in self.clusters), *(["local"] if self.local else [])]
+        return calibrator_names(self.clusters, self.local is not None)
 
 
 @dataclass(frozen=True)

@@ -366,9 +366,9 @@ def forward_passes(model, samples, *, batch_size: int, features=None, images=Non
     on instead of its file). The logits are scored as the model's decode head outputs them
     (:func:`as_logits`); the prediction is mmseg's own arg-max (3.8 ms of a 2-core 256x512
     image, 2% of SegFormer-B0's forward, not taken again). ``features``: a function giving a
-    context manager that yields what collects each batch's features during its pass (``clear()``, ``features()``:
-    :func:`segrel.calibrate.clustering.backbone_features`); ``feature`` is then the image's
-    row, else None."""
+    context manager that yields what collects each batch's features during its pass
+    (``clear()``, ``features()``: :func:`segrel.calibrate.clustering.backbone_features`);
+    ``feature`` is then the image's row, else None."""
     from segrel.models.segmentors import output_kind
 
     outputs = output_kind(model.cfg)
