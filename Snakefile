@@ -31,6 +31,7 @@ include: "workflow/rules/generate.smk"
 include: "workflow/rules/evaluate.smk"
 include: "workflow/rules/analyse.smk"
 include: "workflow/rules/calibrate.smk"
+include: "workflow/rules/stress.smk"
 
 
 rule all:

@@ -55,13 +55,18 @@ TINY_STUDY = {
         "robust_models": {"comparison": "night", "reference_family": "FCN"},
         "confidence_maps": {"model": "segformer_b0"},
     },
+    "stress": {"test_set": "cityscapes_val",
+               "corruptions": ["fog", "contrast", "near_focus", "low_light", "physics_fog", "physics_rain"],
+               "curves": {"corruptions": ["fog"], "severities": [1]},
+               "proxy_study": {"fog": "acdc_fog", "night": "acdc_night"}},
 }
 
 FIGURES = ["correlation/fog", "correlation/night", "correlation/anomalies", "pcc_overview", "robust_models/night",
            "sample_size",
            "reliability/shift_degradation", "reliability/ece_vs_error", "reliability/ood_detection",
            "reliability/ood_vs_miou",
-           "reliability/misclassification", "confidence_maps/segformer_b0"]
+           "reliability/misclassification", "confidence_maps/segformer_b0",
+           "stress/corruptions", "stress/severity_curves", "stress/gam", "stress/proxies"]
 
 
 @pytest.fixture(scope="module")
@@ -114,6 +119,41 @@ def test_correlations_match_numpy_on_the_metrics_table(study):
     np.testing.assert_allclose(full, fog, atol=1e-9)
 
 
+def test_stress_tables_are_the_metrics_tables_corrupted_sets(study):
+    """Each corruption of cityscapes_val is a test set every model is evaluated on, read from a
+    corrupted copy that is corrupt() of each image (its depth from the demo's disparity files);
+    GAM and the proxy study are the metrics table's mIoUs, by hand and by numpy."""
+    from segrel.core import formats
+    from segrel.stress import corrupt
+    from segrel.stress.corruptions import corruption_seed
+    from segrel.stress.depth import cityscapes_depth
+
+    _, workdir, _ = study
+    datasets = workdir / "resources" / "datasets"
+    clean = formats.list_samples("cityscapes", datasets / "cityscapes", "val")
+    copy = formats.list_samples("cityscapes", datasets / "cityscapes_val-near_focus-3", "val")
+    for original, corrupted in zip(clean, copy, strict=True):
+        depth = cityscapes_depth(original.image).depth
+        expected = corrupt(formats.read_image(original.image), "near_focus", 3,
+                           corruption_seed(0, original.name, "near_focus", 3), depth=depth)
+        assert np.array_equal(formats.read_image(corrupted.image), expected)
+    miou = pd.read_csv(workdir / "results" / "tables" / "metrics.csv").query("measure == 'miou'").pivot(
+        index="model", columns="test_set", values="value")
+    stressed = [f"cityscapes_val-{name}-3" for name in TINY_STUDY["stress"]["corruptions"]] + ["cityscapes_val-fog-1"]
+    assert miou[stressed].notna().all().all() and len(miou) == 4
+    gam = pd.read_csv(workdir / "results" / "tables" / "stress" / "gam.csv").set_index("model")
+    worst = miou[["cityscapes_val-fog-3", "cityscapes_val-contrast-3"]].min(axis=1)  # the 15 common ones only
+    np.testing.assert_allclose(gam.gam[worst.index], worst, atol=1e-12)
+    proxies = pd.read_csv(workdir / "results" / "tables" / "stress" / "proxies.csv").set_index(["shift", "family"])
+    assert set(proxies.loc["fog"].index) == {"Cityscapes val", "physics", "matched corruption", "2D mean"}
+    assert set(proxies.loc["night"].index) == {"Cityscapes val", "matched corruption", "2D mean"}  # low_light
+    mean_2d = miou[["cityscapes_val-fog-3", "cityscapes_val-contrast-3"]].mean(axis=1)
+    np.testing.assert_allclose(proxies.pearson_r["fog", "2D mean"],
+                               np.corrcoef(mean_2d, miou.acdc_fog)[0, 1], atol=1e-12)
+    np.testing.assert_allclose(proxies.pearson_r["night", "matched corruption"],
+                               np.corrcoef(miou["cityscapes_val-low_light-3"], miou.acdc_night)[0, 1], atol=1e-12)
+
+
 def test_figures_are_byte_identical_when_redrawn(study):
     _, workdir, run = study
     png = workdir / "results" / "figures" / "reliability" / "ece_vs_error.png"
@@ -148,7 +188,7 @@ def test_editing_figure_code_reruns_only_plotting(study):
     copy, _, run = study
     jobs = plan_after_editing(copy, run, "analyse/figures.py")
     assert jobs and jobs <= {"plot_correlation", "plot_pcc_overview", "plot_robust_models", "plot_sample_size",
-                             "plot_reliability", "plot_confidence_maps", "all"}, jobs
+                             "plot_reliability", "plot_confidence_maps", "plot_stress", "all"}, jobs
     assert "plot_correlation" in jobs and "evaluate_shard" not in jobs
 
 

@@ -219,6 +219,7 @@ rule plot_reliability:
     params:
         in_domain=config["evaluation"]["in_domain_test_set"],
         families=model_families(),
+        test_sets=uncorrupted_test_sets(),
     script:
         "../scripts/plot_reliability.py"
 

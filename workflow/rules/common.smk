@@ -51,14 +51,16 @@ def model_files(model):
 
 
 def get_final_output():
-    """Every dataset, the metrics table, every figure and table of the analyse and calibrate
-    stages, and the generate stage's own outputs once domains or inpainted objects are configured.
+    """Every dataset, the metrics table, every figure and table of the analyse, calibrate and
+    stress stages, and the generate stage's own outputs once domains or inpainted objects are
+    configured.
     """
     return (
         [dataset_input(name) for name in config["datasets"]]
         + ["results/tables/metrics.csv"]
         + analysis_outputs()
         + calibration_outputs()
+        + stress_outputs()
         + (
             generation_outputs()
             if config["generation"]["domains"]

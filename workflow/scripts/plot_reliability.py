@@ -9,6 +9,7 @@ from segrel.core.figures import write_figure
 from segrel.evaluate.metrics_table import read_metrics
 
 metrics = read_metrics(snakemake.input.metrics)
+metrics = metrics[metrics.test_set.isin(snakemake.params.test_sets)]
 families = snakemake.params.families
 draw = {
     "shift_degradation": lambda: figures.shift_degradation_figure(metrics, snakemake.params.in_domain, families),

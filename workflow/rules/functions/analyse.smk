@@ -115,3 +115,11 @@ def anomaly_test_sets():
             if config["datasets"][spec["dataset"]].get("anomalies") == kind:
                 found[label if label not in found else f"{label} ({name})"] = name
     return found
+
+
+def uncorrupted_test_sets():
+    """The test sets RELIS' figures compare: every one but the stress stage's corrupted copies
+    (drawn in its own figures)."""
+    return [
+        name for name, spec in config["test_sets"].items() if "corruption" not in spec
+    ]

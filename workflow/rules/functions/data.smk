@@ -30,7 +30,10 @@ def dataset_archives(name):
     if dataset["source"] == "archives":
         archives = list(dataset["archives"])
     else:
-        archives = dataset_format(dataset["format"]).source.package_names
+        source = dataset_format(dataset["format"]).source
+        archives = source.package_names
+        if dataset["depth"]:
+            archives += [package.name for package in source.depth_packages]
     return [f"resources/archives/{name}/{archive}" for archive in archives]
 
 

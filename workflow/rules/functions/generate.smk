@@ -88,6 +88,7 @@ GENERATED_DATASETS = [
     if dataset["source"] == "generated"
     and "anomalies" not in dataset
     and not dataset.get("reference")
+    and "stress" not in dataset
 ]
 # the real source images cut as generation cuts their maps (label-map fidelity's reference)
 REFERENCE_DATASETS = [

@@ -1,5 +1,5 @@
 """Config validation against workflow/schemas/config.schema.yaml, with short messages; then each
-stage's own cross-checks (``segrel.<stage>.checks``) and the test sets the generate stage adds.
+stage's own cross-checks (``segrel.<stage>.checks``) and the test sets the generate and stress stages add.
 
 Snakemake's own ``validate`` prints the whole failing sub-schema; a user who mistyped one key
 needs one line naming that key and what is allowed there. Defaults declared in the schema are
@@ -20,10 +20,12 @@ from segrel.data import checks as data_checks
 from segrel.evaluate import checks as evaluate_checks
 from segrel.generate import checks as generate_checks
 from segrel.models import checks as models_checks
+from segrel.stress import checks as stress_checks
 
 #: each stage's cross-checks of the config (names that must point at other entries, ...)
 STAGE_CHECKS = (evaluate_checks.config_problems, models_checks.config_problems, analyse_checks.config_problems,
-                generate_checks.config_problems, data_checks.config_problems, calibrate_checks.config_problems)
+                generate_checks.config_problems, data_checks.config_problems, calibrate_checks.config_problems,
+                stress_checks.config_problems)
 
 
 class ConfigError(ValueError):
@@ -138,6 +140,7 @@ def validate_config(config: dict, schema_path: str | Path) -> dict:
         raise ConfigError("\n".join(dict.fromkeys(_describe(error) for error in errors)))
     models_checks.add_zoo_selection(config)
     generate_checks.add_test_sets(config)
+    stress_checks.add_test_sets(config)  # after the generated ones: any test set can be corrupted
     validator.validate(config)  # the defaults of the models, datasets and test sets added here
     problems = [problem for check in STAGE_CHECKS for problem in check(config)]
     if problems:

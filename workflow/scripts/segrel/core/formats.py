@@ -62,13 +62,14 @@ class Source:
     packages: tuple[Package, ...]
     registration: str  # where a person gets access (named in every error)
     credentials: tuple[str, str] | None = None  # environment variables (user, password)
+    depth_packages: tuple[Package, ...] = ()  # fetched too with datasets.<name>.depth: true
 
     @property
     def package_names(self) -> list[str]:
         return [package.name for package in self.packages]
 
     def package(self, name: str) -> Package | None:
-        return next((package for package in self.packages if package.name == name), None)
+        return next((package for package in self.packages + self.depth_packages if package.name == name), None)
 
 
 @dataclass(frozen=True)
@@ -102,7 +103,8 @@ FORMATS: dict[str, DatasetFormat] = {
         "cityscapes", "segmentation", _CITYSCAPES_LAYOUT, lb.CITYSCAPES_ID_TO_TRAINID,
         Source("cityscapes", "https://www.cityscapes-dataset.com",
                (Package("gtFine_trainvaltest.zip"), Package("leftImg8bit_trainvaltest.zip")),
-               "https://www.cityscapes-dataset.com/register/", ("CITYSCAPES_USERNAME", "CITYSCAPES_PASSWORD")),
+               "https://www.cityscapes-dataset.com/register/", ("CITYSCAPES_USERNAME", "CITYSCAPES_PASSWORD"),
+               depth_packages=(Package("disparity_trainvaltest.zip"), Package("camera_trainvaltest.zip"))),
         demo_writer="write_cityscapes",
         demo_argument="cities",  # demo.cityscapes: {split: {city: images}}
         stored_ids=lb.CITYSCAPES_LABEL_IDS,

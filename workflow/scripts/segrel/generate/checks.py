@@ -58,7 +58,7 @@ def config_problems(config: dict) -> list[str]:
     problems = []
     for name, dataset in datasets.items():
         if (dataset.get("source") == "generated" and "anomalies" not in dataset and not dataset.get("reference")
-                and dataset.get("domain") not in generation.get("domains", {})):
+                and "stress" not in dataset and dataset.get("domain") not in generation.get("domains", {})):
             problems.append(f"config key 'datasets.{name}.domain': no generation.domains entry named "
                             f"{dataset.get('domain')!r}")
     source_set = generation.get("domain_generation", {}).get("source_set")

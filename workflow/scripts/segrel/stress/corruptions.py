@@ -1,5 +1,6 @@
-"""2D common corruptions (Hendrycks & Dietterich) through ``imagecorruptions`` (the maintained
-``imagecorruptions-imaug`` fork), reproducible per (image, corruption, severity).
+"""Common corruptions, reproducible per (image, corruption, severity): the 2D ones (Hendrycks &
+Dietterich) through ``imagecorruptions`` (the maintained ``imagecorruptions-imaug`` fork), the 3D
+ones of 3DCC in :mod:`segrel.stress.corruptions3d`.
 
 Images are RGB, as the corruptions were defined on (SemSegBench's code hands them mmcv's BGR
 arrays, so its colour-dependent corruptions act on swapped channels; segrel does not). The
@@ -16,13 +17,9 @@ from contextlib import contextmanager
 
 import numpy as np
 
-#: the 15 corruptions of ImageNet-C / Cityscapes-C (SemSegBench), then the 4 "extra" ones
-COMMON_2D = ("gaussian_noise", "shot_noise", "impulse_noise", "defocus_blur", "glass_blur", "motion_blur",
-             "zoom_blur", "snow", "frost", "fog", "brightness", "contrast", "elastic_transform", "pixelate",
-             "jpeg_compression")
-EXTRA_2D = ("speckle_noise", "gaussian_blur", "spatter", "saturate")
-CORRUPTIONS_2D = COMMON_2D + EXTRA_2D
-SEVERITIES = (1, 2, 3, 4, 5)
+from segrel.stress.catalogue import CORRUPTIONS_3D, PHYSICS, check_corruption
+from segrel.stress.corruptions3d import corrupt_3d
+
 #: corruptions that take the seed as an argument (their generator is not numpy's global one)
 _SEEDED_BY_ARGUMENT = ("impulse_noise", "glass_blur")
 
@@ -37,14 +34,6 @@ def corruption_seed(seed: int, image: str, name: str, severity: int) -> int:
     return zlib.crc32(f"{seed}/{image}/{name}/{severity}".encode())
 
 
-def check_corruption(name: str, severity: int) -> None:
-    """One error naming the known corruptions or severities."""
-    if name not in CORRUPTIONS_2D:
-        raise ValueError(f"unknown corruption {name!r}; known: {', '.join(CORRUPTIONS_2D)}")
-    if severity not in SEVERITIES:
-        raise ValueError(f"corruption severity must be one of 1-5, got {severity!r}")
-
-
 @contextmanager
 def _numpy_seeded(seed: int):
     state = np.random.get_state()
@@ -57,14 +46,18 @@ def _numpy_seeded(seed: int):
 
 def corrupt(image: np.ndarray, name: str, severity: int, seed: int, depth: np.ndarray | None = None) -> np.ndarray:
     """``image`` (H, W, 3) uint8 RGB with corruption ``name`` at ``severity`` (1-5), drawn from
-    ``seed`` (:func:`corruption_seed`); same shape and dtype out. ``depth`` (metres) is for the
-    3D corruptions, which are not implemented yet: a 2D corruption ignores it."""
-    import imagecorruptions
-
+    ``seed`` (:func:`corruption_seed`); same shape and dtype out. ``depth`` ((H, W), metres) is
+    what near_focus, far_focus and fog_3d need; the others ignore it."""
     check_corruption(name, severity)
+    if name in PHYSICS:
+        raise ValueError(f"{name} renders from depth and labels: segrel.stress.physics, not corrupt()")
     image = np.asarray(image)
     if image.dtype != np.uint8 or image.ndim != 3 or image.shape[2] != 3:
         raise ValueError(f"corrupt() takes an (H, W, 3) uint8 RGB image, got {image.dtype} {image.shape}")
+    if name in CORRUPTIONS_3D:
+        return corrupt_3d(image, name, severity, seed, depth)
+    import imagecorruptions
+
     kwargs = {"seed": seed} if name in _SEEDED_BY_ARGUMENT else {}
     with _numpy_seeded(seed):
         return imagecorruptions.corrupt(image, severity=severity, corruption_name=name, **kwargs)

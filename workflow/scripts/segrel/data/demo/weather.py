@@ -43,19 +43,35 @@ def shade(scene: Scene, haze: float, sun: float = 1.0) -> np.ndarray:
     radiance[_ground_mask(scene)] *= 1.05
     sky = _sky_mask(scene)
     airlight = np.median(scene.albedo[sky], axis=0) if sky.any() else np.array([0.8, 0.85, 0.9])
-    t = np.exp(-haze * scene.distance())[..., None]
-    radiance = radiance * t + airlight[None, None, :] * (1.0 - t)
+    radiance = koschmieder(radiance, scene.distance(), haze, airlight)
     radiance[sky] = scene.albedo[sky] * sun
     return radiance.astype(np.float32)
+
+
+def koschmieder(radiance: np.ndarray, distance: np.ndarray, beta: float, airlight) -> np.ndarray:
+    """Koschmieder's law on linear radiance: ``J t + A (1 - t)``, ``t = exp(-beta d)`` (``d`` in
+    metres along the ray; infinite for the sky, which becomes the airlight)."""
+    t = np.exp(-beta * distance)[..., None]
+    return radiance * t + np.asarray(airlight)[None, None, :] * (1.0 - t)
+
+
+def srgb_to_linear(image8: np.ndarray) -> np.ndarray:
+    """The inverse of :func:`encode_srgb8`: linear radiance in [0, 1] (float32)."""
+    srgb = image8.astype(np.float32) / 255.0
+    return np.where(srgb <= 0.04045, srgb / 12.92, ((srgb + 0.055) / 1.055) ** 2.4).astype(np.float32)
+
+
+def encode_srgb8(radiance: np.ndarray) -> np.ndarray:
+    """sRGB transfer curve, 8 bits (radiance clipped to [0, 1])."""
+    img = np.clip(radiance, 0.0, 1.0)
+    srgb = np.where(img <= 0.0031308, 12.92 * img, 1.055 * np.power(img, 1 / 2.4) - 0.055)
+    return np.round(srgb * 255.0).astype(np.uint8)
 
 
 def to_srgb8(radiance: np.ndarray, rng: np.random.Generator, noise: float = 0.01, blur: float = 0.6) -> np.ndarray:
     """Camera: slight optical blur, sensor noise, sRGB transfer curve, 8 bits."""
     img = cv2.GaussianBlur(radiance, (0, 0), blur) if blur > 0 else radiance
-    img = img + rng.normal(0.0, noise, img.shape).astype(np.float32)
-    img = np.clip(img, 0.0, 1.0)
-    srgb = np.where(img <= 0.0031308, 12.92 * img, 1.055 * np.power(img, 1 / 2.4) - 0.055)
-    return np.round(srgb * 255.0).astype(np.uint8)
+    return encode_srgb8(img + rng.normal(0.0, noise, img.shape).astype(np.float32))
 
 
 def render_clear(scene: Scene, rng: np.random.Generator, haze: float) -> np.ndarray:
@@ -67,8 +83,7 @@ def render_fog(scene: Scene, rng: np.random.Generator, haze: float) -> np.ndarra
     beta = 3.0 / visibility
     radiance = shade(scene, haze, sun=0.8)
     airlight = rng.uniform(0.70, 0.85) * np.array([0.97, 1.0, 1.02], np.float32)
-    t = np.exp(-beta * np.minimum(scene.distance(), 1e3))[..., None]
-    radiance = radiance * t + airlight[None, None, :] * (1 - t)
+    radiance = koschmieder(radiance, np.minimum(scene.distance(), 1e3), beta, airlight)
     return to_srgb8(radiance, rng, noise=0.008, blur=0.8)
 
 
@@ -86,21 +101,25 @@ def _streaks(rng, shape, count, length, angle_deg, thickness=1):
 
 
 def render_rain(scene: Scene, rng: np.random.Generator, haze: float) -> np.ndarray:
-    h, w = scene.labels.shape
     intensity = rng.uniform(0.3, 1.0)
     radiance = shade(scene, haze + 0.01 * intensity, sun=rng.uniform(0.45, 0.7))
+    radiance = rain(radiance, _ground_mask(scene), _sky_mask(scene), rng, intensity)
+    return to_srgb8(radiance, rng, noise=0.012, blur=0.9)
+
+
+def rain(radiance: np.ndarray, ground: np.ndarray, sky: np.ndarray, rng: np.random.Generator,
+         intensity: float) -> np.ndarray:
+    """Rain on overcast linear radiance: washed-out colours, wet darker ``ground`` with puddles
+    that mirror the ``sky``'s colour, streaks as dense as ``intensity`` (0-1)."""
+    h, w = ground.shape
     grey = radiance.mean(axis=-1, keepdims=True)
     radiance = radiance * 0.6 + grey * 0.4  # overcast light washes colours out
-    ground = _ground_mask(scene)
     radiance[ground] *= 0.7  # wet surfaces are darker
-    # Puddles mirror the (bright) sky.
-    sky = _sky_mask(scene)
     sky_color = radiance[sky].mean(axis=0) if sky.any() else np.full(3, 0.6, np.float32)
     puddles = ground & (smooth_noise(rng, (h, w), 30) > 0.6)
     radiance[puddles] = radiance[puddles] * 0.6 + sky_color * 0.3
     streaks = _streaks(rng, (h, w), int(intensity * h * w / 400), h * 0.08, 90 + rng.uniform(-15, 15))
-    radiance = radiance * (1 - 0.5 * streaks[..., None]) + 0.75 * 0.5 * streaks[..., None]
-    return to_srgb8(radiance, rng, noise=0.012, blur=0.9)
+    return radiance * (1 - 0.5 * streaks[..., None]) + 0.75 * 0.5 * streaks[..., None]
 
 
 def render_snow(scene: Scene, rng: np.random.Generator, haze: float) -> np.ndarray:
@@ -120,8 +139,7 @@ def render_snow(scene: Scene, rng: np.random.Generator, haze: float) -> np.ndarr
     snowy = Scene(scene.camera, scene.labels, scene.instances, scene.depth, albedo, scene.emissive, scene.lights)
     radiance = shade(snowy, haze, sun=rng.uniform(0.7, 0.9))
     beta = rng.uniform(0.005, 0.02)
-    t = np.exp(-beta * np.minimum(scene.distance(), 1e3))[..., None]
-    radiance = radiance * t + 0.85 * (1 - t)
+    radiance = koschmieder(radiance, np.minimum(scene.distance(), 1e3), beta, np.full(3, 0.85, np.float32))
     # Flakes: near flakes are large and blurred, far ones small.
     flakes = np.zeros((h, w), np.float32)
     count = int(rng.uniform(0.3, 1.0) * h * w / 250)

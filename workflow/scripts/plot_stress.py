@@ -1,0 +1,20 @@
+"""Rule plot_stress: one of the stress stage's figures (corruptions, severity_curves, gam, proxies)
+from its table."""
+
+import sys
+
+sys.stderr = open(snakemake.log[0], "w", buffering=1)
+
+import pandas as pd
+
+from segrel.core.figures import write_figure
+from segrel.stress import figures
+
+table, params = pd.read_csv(snakemake.input.table), snakemake.params
+figure, data = {
+    "corruptions": lambda: figures.corruption_heatmap(table, params.severity),
+    "severity_curves": lambda: figures.severity_curves(table, params.curves, params.families),
+    "gam": lambda: figures.gam_figure(table, params.families),
+    "proxies": lambda: figures.proxy_figure(table),
+}[snakemake.wildcards.figure]()
+write_figure(figure, data, snakemake.output)

@@ -1,0 +1,57 @@
+"""The names of every image corruption segrel renders, by family (no numpy: the config checks
+read it at every Snakemake parse)."""
+
+#: the 15 corruptions of ImageNet-C / Cityscapes-C (SemSegBench), then the 4 "extra" ones
+COMMON_2D = ("gaussian_noise", "shot_noise", "impulse_noise", "defocus_blur", "glass_blur", "motion_blur",
+             "zoom_blur", "snow", "frost", "fog", "brightness", "contrast", "elastic_transform", "pixelate",
+             "jpeg_compression")
+EXTRA_2D = ("speckle_noise", "gaussian_blur", "spatter", "saturate")
+CORRUPTIONS_2D = COMMON_2D + EXTRA_2D
+#: 3DCC's corruptions from depth, then its RGB-only ones
+DEPTH_3D = ("near_focus", "far_focus", "fog_3d")
+RGB_3D = ("low_light", "iso_noise", "color_quant")
+CORRUPTIONS_3D = DEPTH_3D + RGB_3D
+#: physics-based renderings of a real image from its depth (and labels): segrel.stress.physics
+PHYSICS = ("physics_fog", "physics_rain")
+#: every corruption a test set can carry (test_sets.<name>.corruption.name)
+CORRUPTIONS = CORRUPTIONS_2D + CORRUPTIONS_3D + PHYSICS
+#: what needs each image's depth
+NEEDS_DEPTH = DEPTH_3D + PHYSICS
+SEVERITIES = (1, 2, 3, 4, 5)
+#: dataset formats whose files give each image's depth (segrel.stress.depth)
+FORMATS_WITH_DEPTH = ("cityscapes",)
+
+
+def family(name: str) -> str:
+    """The proxy family of a corruption: 2D, 3D or physics.
+
+    >>> family("fog"), family("fog_3d"), family("physics_fog")
+    ('2D', '3D', 'physics')
+    """
+    if name in CORRUPTIONS_2D:
+        return "2D"
+    if name in CORRUPTIONS_3D:
+        return "3D"
+    if name in PHYSICS:
+        return "physics"
+    raise ValueError(f"unknown corruption {name!r}; known: {', '.join(CORRUPTIONS)}")
+
+
+def check_corruption(name: str, severity: int) -> None:
+    """One error naming the known corruptions or severities."""
+    family(name)
+    if severity not in SEVERITIES:
+        raise ValueError(f"corruption severity must be one of 1-5, got {severity!r}")
+
+
+def stressed_name(test_set: str, name: str, severity: int) -> str:
+    """The test set of ``test_set`` under corruption ``name`` at ``severity``.
+
+    >>> stressed_name("cityscapes_val", "gaussian_noise", 3)
+    'cityscapes_val-gaussian_noise-3'
+    """
+    return f"{test_set}-{name}-{severity}"
+
+
+#: the 2D (or RGB-only 3DCC) corruption that imitates each real shift; rain and IDD have none
+MATCHED_CORRUPTION = {"fog": "fog", "snow": "snow", "night": "low_light"}

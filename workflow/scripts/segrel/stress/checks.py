@@ -1,0 +1,133 @@
+"""The stress stage's config: corrupted test sets (added here as datasets and test sets of their
+own, so that every later stage reads them as any other) and what the schema cannot check."""
+
+from __future__ import annotations
+
+from segrel.stress.catalogue import (
+    COMMON_2D,
+    CORRUPTIONS,
+    CORRUPTIONS_2D,
+    FORMATS_WITH_DEPTH,
+    MATCHED_CORRUPTION,
+    NEEDS_DEPTH,
+    SEVERITIES,
+    stressed_name,
+)
+
+
+def configured_corruptions(stress: dict) -> list[tuple[str, int]]:
+    """(corruption, severity) of every test set stress.corruptions and stress.curves ask for."""
+    pairs = [(name, stress.get("severity", 3)) for name in stress.get("corruptions", [])]
+    curves = stress.get("curves", {})
+    pairs += [(name, severity) for name in curves.get("corruptions", []) for severity in curves.get("severities", [])]
+    return list(dict.fromkeys(pairs))
+
+
+def add_test_sets(config: dict) -> None:
+    """stress.corruptions (and curves) add the test sets ``<stress.test_set>-<corruption>-<severity>``;
+    every test set with ``corruption`` then reads a generated dataset of its own name (its
+    corrupted copy, :mod:`segrel.stress.testsets`), the original dataset kept in that dataset's
+    ``stress`` record. Idempotent."""
+    stress, test_sets = config.get("stress", {}), config.setdefault("test_sets", {})
+    datasets = config.setdefault("datasets", {})
+    clean = test_sets.get(stress.get("test_set"))
+    if clean is not None and "corruption" not in clean:
+        kept = {key: clean[key] for key in ("dataset", "split", "subset", "excluded_classes") if key in clean}
+        for name, severity in configured_corruptions(stress):
+            test_sets.setdefault(stressed_name(stress["test_set"], name, severity),
+                                 {**kept, "corruption": {"name": name, "severity": severity}})
+    for name, spec in test_sets.items():
+        source = datasets.get(spec.get("dataset"))
+        if "corruption" not in spec or source is None or "stress" in source or name in datasets:
+            continue  # done already, or config_problems names the problem
+        datasets[name] = {"format": source["format"], "source": "generated",
+                          "stress": {"dataset": spec["dataset"], "split": spec.get("split", "val"),
+                                     "subset": spec.get("subset", "*"), **spec["corruption"]}}
+        spec["dataset"] = name
+
+
+def stressed_datasets(config: dict) -> dict[str, dict]:
+    """{dataset: its stress record} of every corrupted copy."""
+    return {name: spec["stress"] for name, spec in config.get("datasets", {}).items() if "stress" in spec}
+
+
+def has_depth(config: dict, dataset: str) -> bool:
+    """Whether ``dataset``'s files give each image's depth: the demo writes them, a generated copy
+    has none, a real copy has them where the config says so (datasets.<name>.depth)."""
+    spec = config["datasets"][dataset]
+    return spec["format"] in FORMATS_WITH_DEPTH and (spec["source"] == "demo" or spec.get("depth", False))
+
+
+def config_problems(config: dict) -> list[str]:
+    """Corruption names and severities exist, depth exists where a corruption needs it, the
+    stressed test sets do not clash with other datasets, the proxy study names test sets."""
+    stress, test_sets = config.get("stress", {}), config.get("test_sets", {})
+    problems = [f"config key 'stress.corruptions': unknown corruption {name!r}; known: {', '.join(CORRUPTIONS)}"
+                for name in stress.get("corruptions", []) + stress.get("curves", {}).get("corruptions", [])
+                if name not in CORRUPTIONS]
+    if (stress.get("corruptions") or stress.get("proxy_study")) and stress.get("test_set") not in test_sets:
+        problems.append(f"config key 'stress.test_set': no test set named {stress.get('test_set')!r} to corrupt; "
+                        f"test sets are: {', '.join(sorted(test_sets))}")
+    for name, spec in test_sets.items():
+        if "corruption" in spec:
+            problems += _corruption_problems(config, name, spec)
+    for shift, real in stress.get("proxy_study", {}).items():
+        if real not in test_sets:
+            problems.append(f"config key 'stress.proxy_study.{shift}': no test set named {real!r}")
+    return problems
+
+
+def _corruption_problems(config: dict, name: str, spec: dict) -> list[str]:
+    key = f"config key 'test_sets.{name}.corruption"
+    corruption, datasets = spec["corruption"], config.get("datasets", {})
+    if corruption["name"] not in CORRUPTIONS:
+        return [f"{key}.name': unknown corruption {corruption['name']!r}; known: {', '.join(CORRUPTIONS)}"]
+    if corruption["severity"] not in SEVERITIES:
+        return [f"{key}.severity': {corruption['severity']!r} is out of range; severities are 1-5"]
+    if spec["dataset"] not in datasets:
+        return []  # segrel.evaluate.checks names the unknown dataset
+    record = datasets[spec["dataset"]].get("stress")
+    if record is None:
+        return [f"config key 'test_sets.{name}': a corrupted test set writes a dataset of its own name, but "
+                f"datasets.{name} exists already: rename the test set"]
+    source = record["dataset"]
+    if corruption["name"] in NEEDS_DEPTH and not has_depth(config, source):
+        return [f"{key}.name': {corruption['name']} renders from each image's depth, which dataset {source!r} "
+                f"({datasets[source]['format']}, {datasets[source]['source']}) does not ship; corrupt a "
+                f"{' / '.join(FORMATS_WITH_DEPTH)} dataset with its disparity and camera files (and "
+                f"datasets.<name>.depth: true)"]
+    return []
+
+
+def proxy_families(config: dict) -> dict[str, dict[str, list[str]]]:
+    """{shift: {proxy family: [test sets whose mean mIoU is the proxy]}} of stress.proxy_study:
+    every family that exists in the config (Loiseau Table 1 extended)."""
+    stress, test_sets = config.get("stress", {}), config.get("test_sets", {})
+    clean, severity = stress.get("test_set"), stress.get("severity", 3)
+    corrupted = {name for name, _ in configured_corruptions(stress)}
+
+    def at_severity(corruption):
+        name = stressed_name(clean, corruption, severity)
+        return [name] if corruption in corrupted and name in test_sets else []
+
+    all_2d = [test_set for corruption in CORRUPTIONS_2D for test_set in at_severity(corruption)]
+    families = {}
+    for shift in stress.get("proxy_study", {}):
+        candidates = {
+            "Cityscapes val": [clean],
+            "generated": [f"synthetic_{shift}"] if f"synthetic_{shift}" in test_sets else [],
+            "physics": at_severity(f"physics_{shift}"),
+            "matched corruption": at_severity(MATCHED_CORRUPTION[shift]) if shift in MATCHED_CORRUPTION else [],
+            "2D mean": all_2d,
+            "3D fog": at_severity("fog_3d"),
+        }
+        families[shift] = {family: sets for family, sets in candidates.items() if sets}
+    return families
+
+
+def gam_test_sets(config: dict) -> dict[str, str]:
+    """{test set: corruption} of the 15 common 2D corruptions at stress.severity that are configured
+    (SemSegBench's GAM set)."""
+    stress = config.get("stress", {})
+    return {stressed_name(stress["test_set"], name, stress.get("severity", 3)): name
+            for name in COMMON_2D if name in stress.get("corruptions", [])}

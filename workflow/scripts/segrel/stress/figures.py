@@ -1,0 +1,88 @@
+"""The stress stage's figures: mIoU per corruption per model (SemSegBench style), severity curves,
+GAM against clean mIoU, and the proxy study (Loiseau Table 1 extended). Each returns
+(figure, the tidy table drawn) for :func:`segrel.core.figures.write_figure`."""
+
+from __future__ import annotations
+
+import matplotlib.pyplot as plt
+import pandas as pd
+import seaborn as sns
+
+from segrel.analyse.figures import family_markers
+from segrel.core.figures import panel_grid, style
+
+
+def corruption_heatmap(corruptions: pd.DataFrame, severity: int):
+    """model x corruption mIoU at ``severity``, the clean mIoU first, models by clean mIoU."""
+    style()
+    rows = corruptions[corruptions.severity == severity]
+    table = rows.pivot(index="model", columns="corruption", values="miou")
+    table.insert(0, "clean", rows.groupby("model").clean_miou.first())
+    table = table.sort_values("clean", ascending=False)
+    figure, ax = plt.subplots(figsize=(1.0 + 0.55 * table.shape[1], 0.9 + 0.35 * table.shape[0]))
+    sns.heatmap(table, annot=True, fmt=".2f", cmap="viridis", cbar=False, ax=ax, vmin=0)
+    ax.set_title(f"mIoU per corruption (severity {severity})")
+    ax.set_xlabel("")
+    ax.set_ylabel("")
+    ax.tick_params(axis="x", rotation=60)
+    data = table.reset_index().melt(id_vars="model", var_name="corruption", value_name="miou")
+    return figure, data
+
+
+def severity_curves(corruptions: pd.DataFrame, curve_corruptions: list[str], families: dict[str, str]):
+    """mIoU against severity (0 = clean) for each of ``curve_corruptions``, one line per model."""
+    style()
+    rows = corruptions[corruptions.corruption.isin(curve_corruptions)]
+    clean = rows.groupby("model").clean_miou.first()
+    data = pd.concat([rows[["model", "corruption", "severity", "miou"]],
+                      pd.DataFrame([{"model": model, "corruption": corruption, "severity": 0, "miou": value}
+                                    for corruption in curve_corruptions for model, value in clean.items()])])
+    data = data.sort_values(["corruption", "model", "severity"]).reset_index(drop=True)
+    markers = family_markers(families.values())
+    figure, axes = panel_grid(len(curve_corruptions), width=3.8, height=3.2, columns=4)
+    for ax, corruption in zip(axes, curve_corruptions):
+        for model, curve in data[data.corruption == corruption].groupby("model"):
+            ax.plot(curve.severity, curve.miou, marker=markers[families[model]], label=model, linewidth=1)
+        ax.set_title(corruption)
+        ax.set_xlabel("severity (0 = clean)")
+        ax.set_ylabel("mIoU")
+        ax.set_ylim(bottom=0)
+    axes[-1].legend(fontsize="x-small", bbox_to_anchor=(1.02, 1), loc="upper left")
+    return figure, data
+
+
+def gam_figure(gams: pd.DataFrame, families: dict[str, str]):
+    """GAM and the mean corruption mIoU against clean mIoU, per model (the diagonal: no loss)."""
+    style()
+    markers = family_markers(families.values())
+    figure, axes = panel_grid(2, width=4.2, height=3.8, columns=2)
+    panels = {"gam": "GAM (worst corruption)", "mean_corruption_miou": "mean over corruptions"}
+    for ax, (column, title) in zip(axes, panels.items()):
+        for row in gams.itertuples():
+            ax.scatter(row.clean_miou, getattr(row, column), marker=markers[families[row.model]], label=row.model)
+        top = max(gams.clean_miou.max(), 0.05) * 1.05
+        ax.plot([0, top], [0, top], color="grey", linewidth=0.8, linestyle="--")
+        ax.set_xlabel("clean mIoU")
+        ax.set_ylabel(title)
+    axes[-1].legend(fontsize="x-small", bbox_to_anchor=(1.02, 1), loc="upper left")
+    return figure, gams
+
+
+def proxy_figure(proxies: pd.DataFrame):
+    """Per real shift, each proxy family's PCC with its Fisher-z 95% interval; the best in black."""
+    style()
+    shifts = list(dict.fromkeys(proxies["shift"]))
+    figure, axes = panel_grid(len(shifts), width=4.0, height=2.8, columns=3)
+    for ax, shift in zip(axes, shifts):
+        rows = proxies[proxies["shift"] == shift].reset_index(drop=True)
+        for y, row in rows.iterrows():
+            colour = "black" if row["rank"] == 1 else "tab:blue"
+            ax.errorbar(row.pearson_r, y, xerr=[[row.pearson_r - row.fisher_low], [row.fisher_high - row.pearson_r]],
+                        fmt="o", color=colour, capsize=3)
+        ax.set_yticks(range(len(rows)), rows.family)
+        ax.invert_yaxis()
+        ax.set_xlim(-1, 1)
+        ax.axvline(0, color="grey", linewidth=0.8)
+        ax.set_title(f"{shift} ({rows.real.iloc[0]})")
+        ax.set_xlabel("PCC over models (95% CI)")
+    return figure, proxies

@@ -1,0 +1,68 @@
+"""The stress stage's tables, from the metrics table: mIoU per corruption, GAM per model, and the
+proxy study (which proxy family predicts each real shift best)."""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from segrel.analyse.statistics import CORRELATION_COLUMNS, correlation
+from segrel.stress.aggregates import gam
+
+
+def miou_by_test_set(metrics: pd.DataFrame) -> pd.DataFrame:
+    """model x test set mIoU of a metrics table."""
+    rows = metrics[(metrics.measure == "miou") & (metrics.score == "")]
+    return rows.pivot(index="model", columns="test_set", values="value").sort_index()
+
+
+def _require(table: pd.DataFrame, test_sets) -> None:
+    missing = [name for name in test_sets if name not in table.columns]
+    if missing:
+        raise ValueError(f"no mIoU for test set(s) {missing} in the metrics table: is the evaluation up to date?")
+
+
+def corruption_table(metrics: pd.DataFrame, corrupted: dict[str, dict], clean: str) -> pd.DataFrame:
+    """One row per (model, corrupted test set): corruption, family, severity, mIoU and the clean
+    set's mIoU. ``corrupted``: {test set: {corruption, family, severity}}."""
+    table = miou_by_test_set(metrics)
+    _require(table, [clean, *corrupted])
+    rows = [{"model": model, "test_set": name, **spec, "miou": table.at[model, name],
+             "clean_miou": table.at[model, clean]}
+            for model in table.index for name, spec in corrupted.items()]
+    return pd.DataFrame(rows, columns=["model", "test_set", "corruption", "family", "severity", "miou", "clean_miou"])
+
+
+def gam_table(metrics: pd.DataFrame, gam_sets: dict[str, str], clean: str) -> pd.DataFrame:
+    """Per model: clean mIoU, GAM (worst mIoU over ``gam_sets``, {test set: corruption}), the
+    corruption that gives it, and the mean mIoU over them."""
+    table = miou_by_test_set(metrics)
+    _require(table, [clean, *gam_sets])
+    rows = []
+    for model in table.index:
+        by_corruption = {corruption: float(table.at[model, name]) for name, corruption in gam_sets.items()}
+        rows.append({"model": model, "clean_miou": float(table.at[model, clean]), "gam": gam(by_corruption),
+                     "worst_corruption": min(by_corruption, key=by_corruption.get),
+                     "mean_corruption_miou": sum(by_corruption.values()) / len(by_corruption),
+                     "corruptions": len(by_corruption)})
+    return pd.DataFrame(rows)
+
+
+def proxy_table(metrics: pd.DataFrame, shifts: dict[str, str], families: dict[str, dict[str, list[str]]], *,
+                confidence: float, resamples: int, seed: int) -> pd.DataFrame:
+    """One row per (real shift, proxy family): the PCC over models between the family's mIoU (the
+    mean over its test sets) and the real shift's, with its CIs; ``rank`` 1 = the family whose
+    PCC is highest for that shift. ``shifts``: {shift: real test set}; ``families``:
+    {shift: {family: [test sets]}}."""
+    table = miou_by_test_set(metrics)
+    rows = []
+    for shift, real in shifts.items():
+        for family, test_sets in families[shift].items():
+            _require(table, [real, *test_sets])
+            pairs = pd.DataFrame({"proxy": table[test_sets].mean(axis=1), "real": table[real]}).dropna()
+            rows.append({"shift": shift, "real": real, "family": family, "proxies": " ".join(test_sets),
+                         **correlation(pairs.proxy, pairs.real, confidence=confidence, resamples=resamples,
+                                       seed=seed)})
+    result = pd.DataFrame(rows, columns=["shift", "real", "family", "proxies", *CORRELATION_COLUMNS])
+    ranks = result.groupby("shift").pearson_r.rank(ascending=False, method="min")
+    result["rank"] = ranks.astype("Int64")  # an undefined PCC (a constant proxy) has none
+    return result
