@@ -46,11 +46,11 @@ def test_paper_dag_builds_without_data(snakemake, tmp_path):
     assert int(counts["fetch_zoo_model"]) == len(models) >= 40
     # 9 real test sets (RELIS' Cityscapes test and calibration cities beside the whole val set)
     # + 5 synthetic domains + their real reference + the inpainted objects and their control
-    # + 51 corrupted copies of Cityscapes val (19 2D, 6 3DCC and 2 physics at severity 3, six
-    # curves at the 4 other severities), one job per (model, test set): the paper config keeps
-    # evaluation.jobs per_test_set
-    assert int(counts["stress_dataset"]) == 27 + 6 * 4
-    assert int(counts["evaluate_shard"]) == len(models) * (17 + 51) and "evaluate_model" not in counts
+    # + 57 corrupted copies of Cityscapes val (19 2D, 6 3DCC and 2 physics at severity 3, six
+    # curves at the 4 other severities, 6 background scenarios), one job per (model, test set):
+    # the paper config keeps evaluation.jobs per_test_set
+    assert int(counts["stress_dataset"]) == 27 + 6 * 4 + 6
+    assert int(counts["evaluate_shard"]) == len(models) * (17 + 57) and "evaluate_model" not in counts
     test_sets = yaml.safe_load(PAPER.read_text())["test_sets"]
     assert test_sets["cityscapes_test"]["subset"] == "frankfurt"
     assert test_sets["cityscapes_calibration"]["subset"] == ["lindau", "munster"]

@@ -57,7 +57,7 @@ TINY_STUDY = {
     },
     "stress": {"test_set": "cityscapes_val",
                "corruptions": ["fog", "contrast", "near_focus", "low_light", "physics_fog", "physics_rain"],
-               "curves": {"corruptions": ["fog"], "severities": [1]},
+               "curves": {"corruptions": ["fog"], "severities": [1]}, "scenarios": ["random_background"],
                "proxy_study": {"fog": "acdc_fog", "night": "acdc_night"}},
 }
 
@@ -66,7 +66,7 @@ FIGURES = ["correlation/fog", "correlation/night", "correlation/anomalies", "pcc
            "reliability/shift_degradation", "reliability/ece_vs_error", "reliability/ood_detection",
            "reliability/ood_vs_miou",
            "reliability/misclassification", "confidence_maps/segformer_b0",
-           "stress/corruptions", "stress/severity_curves", "stress/gam", "stress/proxies"]
+           "stress/corruptions", "stress/scenarios", "stress/severity_curves", "stress/gam", "stress/proxies"]
 
 
 @pytest.fixture(scope="module")
@@ -139,7 +139,8 @@ def test_stress_tables_are_the_metrics_tables_corrupted_sets(study):
         assert np.array_equal(formats.read_image(corrupted.image), expected)
     miou = pd.read_csv(workdir / "results" / "tables" / "metrics.csv").query("measure == 'miou'").pivot(
         index="model", columns="test_set", values="value")
-    stressed = [f"cityscapes_val-{name}-3" for name in TINY_STUDY["stress"]["corruptions"]] + ["cityscapes_val-fog-1"]
+    stressed = [f"cityscapes_val-{name}-3" for name in TINY_STUDY["stress"]["corruptions"]] + [
+        "cityscapes_val-fog-1", "cityscapes_val-random_background"]
     assert miou[stressed].notna().all().all() and len(miou) == 4
     gam = pd.read_csv(workdir / "results" / "tables" / "stress" / "gam.csv").set_index("model")
     worst = miou[["cityscapes_val-fog-3", "cityscapes_val-contrast-3"]].min(axis=1)  # the 15 common ones only

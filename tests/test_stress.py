@@ -47,7 +47,7 @@ def test_seeds_differ_per_image_and_severity(image):
 def test_bad_corruptions_are_refused(image):
     with pytest.raises(ValueError, match="unknown corruption 'rain'; known: gaussian_noise, shot_noise"):
         corrupt(image, "rain", 3, 0)
-    with pytest.raises(ValueError, match="severity must be one of 1-5, got 6"):
+    with pytest.raises(ValueError, match="severity: 6 is out of range; severities are 1-5"):
         corrupt(image, "fog", 6, 0)
     with pytest.raises(ValueError, match=r"\(H, W, 3\) uint8 RGB image, got float64"):
         corrupt(image.astype(float), "fog", 3, 0)
@@ -158,7 +158,7 @@ def test_depth_corruptions_need_a_depth_of_the_images_size(image):
         corrupt(image, "near_focus", 3, 0, depth=np.ones((3, 3)))
     with pytest.raises(ValueError, match="no valid"):
         corrupt(image, "near_focus", 3, 0, depth=np.zeros(image.shape[:2]))
-    with pytest.raises(ValueError, match="segrel.stress.physics"):
+    with pytest.raises(ValueError, match="needs the image's labels"):
         corrupt(image, "physics_fog", 3, 0)
 
 
@@ -366,3 +366,89 @@ def test_gam_and_proxy_tables_by_hand_and_by_scipy():
     assert proxies["rank"].to_dict() == {"clean": 2, "mean": 1}
     with pytest.raises(ValueError, match=r"no mIoU for test set\(s\) \['clean-snow-3'\]"):
         gam_table(metrics, {"clean-snow-3": "snow"}, "clean")
+
+
+# --- background scenarios (XImageNet-12 adapted to segmentation) --------------------------------
+
+def _scene():
+    """A 20 x 40 image: a car (train id 13) in the middle, road below, sky above (stored
+    Cityscapes labelIds: car 26, road 7, sky 23)."""
+    rng = np.random.default_rng(4)
+    image = (rng.random((20, 40, 3)) * 255).astype(np.uint8)
+    stored = np.full((20, 40), 23, np.uint8)
+    stored[10:] = 7
+    stored[6:14, 15:25] = 26
+    return image, stored
+
+
+def test_scenarios_by_hand():
+    from scipy.ndimage import gaussian_filter
+
+    from segrel.core.formats import to_labels
+    from segrel.stress.scenarios import apply_scenario
+
+    image, stored = _scene()
+    train = to_labels("cityscapes", stored)
+    car = np.zeros((20, 40), bool)
+    car[6:14, 15:25] = True
+    blurred, ids = apply_scenario("blurred_background", image, train, stored, void_id=0)
+    assert np.array_equal(blurred[car], image[car]) and np.array_equal(ids, stored)
+    reference = np.stack([gaussian_filter(image[..., c].astype(float), 0.4, mode="reflect", truncate=3)
+                          for c in range(3)], axis=-1)  # std 1% of the width
+    assert np.abs(blurred[~car].astype(int) - np.round(reference[~car])).max() <= 1
+    blurred, _ = apply_scenario("blurred_objects", image, train, stored, void_id=0)
+    assert np.array_equal(blurred[~car], image[~car]) and not np.array_equal(blurred[car], image[car])
+    grey, _ = apply_scenario("grey", image, train, stored, void_id=0)
+    r, g, b = image[3, 4].astype(float)
+    assert grey[3, 4].tolist() == [round(0.299 * r + 0.587 * g + 0.114 * b)] * 3
+    shifted, _ = apply_scenario("colour_shift", image, train, stored, void_id=0)
+    assert shifted[3, 4].tolist() == [image[3, 4, 1], image[3, 4, 2], image[3, 4, 0]]
+    alone, ids = apply_scenario("segmented_objects", image, train, stored, void_id=0)
+    assert np.array_equal(alone[car], image[car]) and not alone[~car].any()
+    assert set(np.unique(ids[~car])) == {0} and np.array_equal(ids[car], stored[car])
+    other_image, other_ids = np.full_like(image, 9), np.full_like(stored, 21)  # vegetation behind the car
+    mixed, ids = apply_scenario("random_background", image, train, stored, void_id=0, other=(other_image, other_ids))
+    assert np.array_equal(mixed[car], image[car]) and (mixed[~car] == 9).all()
+    assert np.array_equal(ids[car], stored[car]) and (ids[~car] == 21).all()
+
+
+def test_scenario_sets_rewrite_the_labels_in_the_formats_own_ids(tmp_path):
+    from segrel.core import formats
+    from segrel.data.demo.writers import write_cityscapes
+    from segrel.stress.testsets import StressedSet, write_stressed_set
+
+    write_cityscapes(tmp_path / "cs", seed=0, height=32, width=64, cities={"val": {"lindau": 3}})
+    source = formats.list_samples("cityscapes", tmp_path / "cs", "val")
+    for name in ("segmented_objects", "random_background"):
+        spec = StressedSet("cityscapes", str(tmp_path / "cs"), "val", "*", name, None, seed=0)
+        write_stressed_set(spec, tmp_path / name)
+        copied = formats.list_samples("cityscapes", tmp_path / name, "val")
+        for original, changed in zip(source, copied, strict=True):
+            things = np.isin(formats.read_label("cityscapes", original.label), range(11, 19))
+            labels = formats.read_label("cityscapes", changed.label)  # readable as any Cityscapes label
+            assert np.array_equal(labels[things], formats.read_label("cityscapes", original.label)[things])
+            if name == "segmented_objects":
+                assert (labels[~things] == 255).all()
+            else:  # the background (image and labels) of one of the other images
+                others = [o for o in source if o.name != original.name]
+                assert any(np.array_equal(labels[~things], formats.read_label("cityscapes", o.label)[~things])
+                           and np.array_equal(formats.read_image(changed.image)[~things],
+                                              formats.read_image(o.image)[~things]) for o in others)
+
+
+def test_scenario_configs():
+    from segrel.config import ConfigError
+
+    config = _validated(_config(test_set="cityscapes_val", scenarios=["grey", "random_background"]))
+    assert config["test_sets"]["cityscapes_val-grey"]["corruption"] == {"name": "grey"}
+    with pytest.raises(ConfigError, match="scenario grey has no severity"):
+        _validated({**_config(), "test_sets": {"cityscapes_val": {"dataset": "cityscapes"},
+                                               "g": {"dataset": "cityscapes", "corruption": {"name": "grey",
+                                                                                             "severity": 2}}}})
+    with pytest.raises(ConfigError, match="'stress.scenarios': unknown scenario 'fog'"):
+        _validated(_config(test_set="cityscapes_val", scenarios=["fog"]))
+    smiyc = _config()
+    smiyc["datasets"]["smiyc"] = {"format": "smiyc", "source": "demo"}
+    smiyc["test_sets"]["smiyc_grey"] = {"dataset": "smiyc", "split": "validation", "corruption": {"name": "grey"}}
+    with pytest.raises(ConfigError, match="thing classes, which dataset 'smiyc' \\(smiyc\\) has no labels of"):
+        _validated(smiyc)

@@ -1,5 +1,5 @@
-"""Rule plot_stress: one of the stress stage's figures (corruptions, severity_curves, gam, proxies)
-from its table."""
+"""Rule plot_stress: one of the stress stage's figures (corruptions, scenarios, severity_curves, gam,
+proxies) from its table."""
 
 import sys
 
@@ -13,6 +13,7 @@ from segrel.stress import figures
 table, params = pd.read_csv(snakemake.input.table), snakemake.params
 figure, data = {
     "corruptions": lambda: figures.corruption_heatmap(table, params.severity),
+    "scenarios": lambda: figures.corruption_heatmap(table, None),
     "severity_curves": lambda: figures.severity_curves(table, params.curves, params.families),
     "gam": lambda: figures.gam_figure(table, params.families),
     "proxies": lambda: figures.proxy_figure(table),

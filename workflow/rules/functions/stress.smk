@@ -25,7 +25,7 @@ def stressed_set(dataset):
         "split": record["split"],
         "subset": record["subset"],
         "name": record["name"],
-        "severity": record["severity"],
+        "severity": record.get("severity"),  # none for a scenario
         "seed": STRESS["seed"],
         "unknown_ids": source["unknown_ids"],
     }
@@ -46,6 +46,7 @@ def corrupted_test_sets():
 def stress_figures():
     """The figures the config asks for (severity curves and GAM only with their corruptions)."""
     figures = ["corruptions"] if STRESS["corruptions"] else []
+    figures += ["scenarios"] if STRESS["scenarios"] else []
     figures += ["severity_curves"] if STRESS["curves"]["corruptions"] else []
     figures += ["gam"] if GAM_TEST_SETS else []
     return figures + (["proxies"] if STRESS["proxy_study"] else [])
@@ -53,6 +54,7 @@ def stress_figures():
 
 STRESS_FIGURE_TABLES = {
     "corruptions": "results/tables/stress/corruptions.csv",
+    "scenarios": "results/tables/stress/corruptions.csv",
     "severity_curves": "results/tables/stress/corruptions.csv",
     "gam": "results/tables/stress/gam.csv",
     "proxies": "results/tables/stress/proxies.csv",

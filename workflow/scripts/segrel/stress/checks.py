@@ -3,6 +3,7 @@ own, so that every later stage reads them as any other) and what the schema cann
 
 from __future__ import annotations
 
+from segrel.core.formats import dataset_format
 from segrel.stress.catalogue import (
     COMMON_2D,
     CORRUPTIONS,
@@ -10,21 +11,25 @@ from segrel.stress.catalogue import (
     FORMATS_WITH_DEPTH,
     MATCHED_CORRUPTION,
     NEEDS_DEPTH,
-    SEVERITIES,
+    SCENARIOS,
+    severity_problem,
     stressed_name,
 )
 
 
-def configured_corruptions(stress: dict) -> list[tuple[str, int]]:
-    """(corruption, severity) of every test set stress.corruptions and stress.curves ask for."""
+def configured_corruptions(stress: dict) -> list[tuple[str, int | None]]:
+    """(corruption, severity) of every test set stress.corruptions, stress.curves and
+    stress.scenarios (severity None) ask for."""
     pairs = [(name, stress.get("severity", 3)) for name in stress.get("corruptions", [])]
     curves = stress.get("curves", {})
     pairs += [(name, severity) for name in curves.get("corruptions", []) for severity in curves.get("severities", [])]
+    pairs += [(name, None) for name in stress.get("scenarios", [])]
     return list(dict.fromkeys(pairs))
 
 
 def add_test_sets(config: dict) -> None:
-    """stress.corruptions (and curves) add the test sets ``<stress.test_set>-<corruption>-<severity>``;
+    """stress.corruptions, curves and scenarios add the test sets ``<stress.test_set>-<corruption>-<severity>``
+    (``-<scenario>``);
     every test set with ``corruption`` then reads a generated dataset of its own name (its
     corrupted copy, :mod:`segrel.stress.testsets`), the original dataset kept in that dataset's
     ``stress`` record. Idempotent."""
@@ -34,8 +39,8 @@ def add_test_sets(config: dict) -> None:
     if clean is not None and "corruption" not in clean:
         kept = {key: clean[key] for key in ("dataset", "split", "subset", "excluded_classes") if key in clean}
         for name, severity in configured_corruptions(stress):
-            test_sets.setdefault(stressed_name(stress["test_set"], name, severity),
-                                 {**kept, "corruption": {"name": name, "severity": severity}})
+            corruption = {"name": name} if severity is None else {"name": name, "severity": severity}
+            test_sets.setdefault(stressed_name(stress["test_set"], name, severity), {**kept, "corruption": corruption})
     for name, spec in test_sets.items():
         source = datasets.get(spec.get("dataset"))
         if "corruption" not in spec or source is None or "stress" in source or name in datasets:
@@ -64,8 +69,11 @@ def config_problems(config: dict) -> list[str]:
     stress, test_sets = config.get("stress", {}), config.get("test_sets", {})
     problems = [f"config key 'stress.corruptions': unknown corruption {name!r}; known: {', '.join(CORRUPTIONS)}"
                 for name in stress.get("corruptions", []) + stress.get("curves", {}).get("corruptions", [])
-                if name not in CORRUPTIONS]
-    if (stress.get("corruptions") or stress.get("proxy_study")) and stress.get("test_set") not in test_sets:
+                if name not in CORRUPTIONS or name in SCENARIOS]
+    problems += [f"config key 'stress.scenarios': unknown scenario {name!r}; known: {', '.join(SCENARIOS)}"
+                 for name in stress.get("scenarios", []) if name not in SCENARIOS]
+    asked = stress.get("corruptions") or stress.get("scenarios") or stress.get("proxy_study")
+    if asked and stress.get("test_set") not in test_sets:
         problems.append(f"config key 'stress.test_set': no test set named {stress.get('test_set')!r} to corrupt; "
                         f"test sets are: {', '.join(sorted(test_sets))}")
     for name, spec in test_sets.items():
@@ -82,8 +90,9 @@ def _corruption_problems(config: dict, name: str, spec: dict) -> list[str]:
     corruption, datasets = spec["corruption"], config.get("datasets", {})
     if corruption["name"] not in CORRUPTIONS:
         return [f"{key}.name': unknown corruption {corruption['name']!r}; known: {', '.join(CORRUPTIONS)}"]
-    if corruption["severity"] not in SEVERITIES:
-        return [f"{key}.severity': {corruption['severity']!r} is out of range; severities are 1-5"]
+    problem = severity_problem(corruption["name"], corruption.get("severity"))
+    if problem:
+        return [f"{key}.severity': {problem}"]
     if spec["dataset"] not in datasets:
         return []  # segrel.evaluate.checks names the unknown dataset
     record = datasets[spec["dataset"]].get("stress")
@@ -91,6 +100,10 @@ def _corruption_problems(config: dict, name: str, spec: dict) -> list[str]:
         return [f"config key 'test_sets.{name}': a corrupted test set writes a dataset of its own name, but "
                 f"datasets.{name} exists already: rename the test set"]
     source = record["dataset"]
+    if corruption["name"] in SCENARIOS and dataset_format(datasets[source]["format"]).kind != "segmentation":
+        return [f"{key}.name': scenario {corruption['name']} tells objects from background by Cityscapes' thing "
+                f"classes, which dataset {source!r} ({datasets[source]['format']}) has no labels of; use it on a "
+                "segmentation test set"]
     if corruption["name"] in NEEDS_DEPTH and not has_depth(config, source):
         return [f"{key}.name': {corruption['name']} renders from each image's depth, which dataset {source!r} "
                 f"({datasets[source]['format']}, {datasets[source]['source']}) does not ship; corrupt a "

@@ -17,7 +17,7 @@ from contextlib import contextmanager
 
 import numpy as np
 
-from segrel.stress.catalogue import CORRUPTIONS_3D, PHYSICS, check_corruption
+from segrel.stress.catalogue import CORRUPTIONS_3D, PHYSICS, SCENARIOS, check_corruption
 from segrel.stress.corruptions3d import corrupt_3d
 
 #: corruptions that take the seed as an argument (their generator is not numpy's global one)
@@ -49,8 +49,9 @@ def corrupt(image: np.ndarray, name: str, severity: int, seed: int, depth: np.nd
     ``seed`` (:func:`corruption_seed`); same shape and dtype out. ``depth`` ((H, W), metres) is
     what near_focus, far_focus and fog_3d need; the others ignore it."""
     check_corruption(name, severity)
-    if name in PHYSICS:
-        raise ValueError(f"{name} renders from depth and labels: segrel.stress.physics, not corrupt()")
+    if name in PHYSICS + SCENARIOS:
+        raise ValueError(f"{name} needs the image's labels (and depth): segrel.stress.testsets.stressed_image, "
+                         "not corrupt()")
     image = np.asarray(image)
     if image.dtype != np.uint8 or image.ndim != 3 or image.shape[2] != 3:
         raise ValueError(f"corrupt() takes an (H, W, 3) uint8 RGB image, got {image.dtype} {image.shape}")

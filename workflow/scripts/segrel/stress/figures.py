@@ -12,16 +12,18 @@ from segrel.analyse.figures import family_markers
 from segrel.core.figures import panel_grid, style
 
 
-def corruption_heatmap(corruptions: pd.DataFrame, severity: int):
-    """model x corruption mIoU at ``severity``, the clean mIoU first, models by clean mIoU."""
+def corruption_heatmap(corruptions: pd.DataFrame, severity: int | None):
+    """model x corruption mIoU at ``severity`` (None: the background scenarios), the clean mIoU
+    first, models by clean mIoU."""
     style()
-    rows = corruptions[corruptions.severity == severity]
+    rows = corruptions[corruptions.family == "scenario"] if severity is None else corruptions[
+        (corruptions.family != "scenario") & (corruptions.severity == severity)]
     table = rows.pivot(index="model", columns="corruption", values="miou")
     table.insert(0, "clean", rows.groupby("model").clean_miou.first())
     table = table.sort_values("clean", ascending=False)
     figure, ax = plt.subplots(figsize=(1.0 + 0.55 * table.shape[1], 0.9 + 0.35 * table.shape[0]))
     sns.heatmap(table, annot=True, fmt=".2f", cmap="viridis", cbar=False, ax=ax, vmin=0)
-    ax.set_title(f"mIoU per corruption (severity {severity})")
+    ax.set_title("mIoU per background scenario" if severity is None else f"mIoU per corruption (severity {severity})")
     ax.set_xlabel("")
     ax.set_ylabel("")
     ax.tick_params(axis="x", rotation=60)
@@ -69,20 +71,24 @@ def gam_figure(gams: pd.DataFrame, families: dict[str, str]):
 
 
 def proxy_figure(proxies: pd.DataFrame):
-    """Per real shift, each proxy family's PCC with its Fisher-z 95% interval; the best in black."""
+    """Per real shift, each proxy family's PCC with its Fisher-z 95% interval (families in one
+    order down every panel, named on the left); the best in black."""
     style()
     shifts = list(dict.fromkeys(proxies["shift"]))
-    figure, axes = panel_grid(len(shifts), width=4.0, height=2.8, columns=3)
-    for ax, shift in zip(axes, shifts):
-        rows = proxies[proxies["shift"] == shift].reset_index(drop=True)
-        for y, row in rows.iterrows():
-            colour = "black" if row["rank"] == 1 else "tab:blue"
+    families = list(dict.fromkeys(proxies.family))
+    figure, axes = panel_grid(len(shifts), width=3.2, height=0.6 + 0.45 * len(families), columns=len(shifts))
+    for index, (ax, shift) in enumerate(zip(axes, shifts)):
+        rows = proxies[proxies["shift"] == shift]
+        for row in rows.itertuples():
+            y = families.index(row.family)
             ax.errorbar(row.pearson_r, y, xerr=[[row.pearson_r - row.fisher_low], [row.fisher_high - row.pearson_r]],
-                        fmt="o", color=colour, capsize=3)
-        ax.set_yticks(range(len(rows)), rows.family)
-        ax.invert_yaxis()
-        ax.set_xlim(-1, 1)
+                        fmt="o", color="black" if row.rank == 1 else "tab:blue", capsize=3)
+            ax.annotate(f"{row.pearson_r:.2f}", (row.pearson_r, y), xytext=(0, 6), textcoords="offset points",
+                        ha="center", fontsize="x-small")
+        ax.set_yticks(range(len(families)), families if index == 0 else [])
+        ax.set_ylim(len(families) - 0.5, -0.7)
+        ax.set_xlim(-1.05, 1.1)
         ax.axvline(0, color="grey", linewidth=0.8)
         ax.set_title(f"{shift} ({rows.real.iloc[0]})")
-        ax.set_xlabel("PCC over models (95% CI)")
+        ax.set_xlabel("PCC over models")
     return figure, proxies

@@ -13,7 +13,7 @@ import numpy as np
 
 from segrel.core import formats
 from segrel.core.io import atomic_directory, save_png
-from segrel.stress.catalogue import DEPTH_3D, check_corruption
+from segrel.stress.catalogue import DEPTH_3D, SCENARIOS, check_corruption
 from segrel.stress.corruptions import corrupt, corruption_seed
 
 
@@ -26,39 +26,74 @@ class StressedSet:
     split: str
     subset: str | list[str]
     name: str  # corruption (segrel.stress.catalogue.CORRUPTIONS)
-    severity: int
+    severity: int | None  # None for a background scenario
     seed: int
     unknown_ids: str = "error"
 
+    def seed_of(self, sample: formats.Sample) -> int:
+        return corruption_seed(self.seed, sample.name, self.name, self.severity)
+
 
 def stressed_image(spec: StressedSet, sample: formats.Sample) -> np.ndarray:
-    """The corrupted RGB image of one sample, seeded by (study seed, image, corruption, severity)."""
+    """The corrupted RGB image of one sample (not a scenario: :func:`scenario_sample`)."""
     from segrel.stress.depth import image_depth
     from segrel.stress.physics import physics_fog, physics_rain
 
     image = formats.read_image(sample.image)
-    seed = corruption_seed(spec.seed, sample.name, spec.name, spec.severity)
     if spec.name == "physics_fog":
         return physics_fog(image, image_depth(spec.format, sample.image), spec.severity)
     if spec.name == "physics_rain":
         labels = formats.read_label(spec.format, sample.label, spec.unknown_ids)
         return physics_rain(image, image_depth(spec.format, sample.image), labels, spec.severity,
-                            np.random.default_rng(seed))
+                            np.random.default_rng(spec.seed_of(sample)))
     depth = image_depth(spec.format, sample.image).depth if spec.name in DEPTH_3D else None
-    return corrupt(image, spec.name, spec.severity, seed, depth)
+    return corrupt(image, spec.name, spec.severity, spec.seed_of(sample), depth)
+
+
+def void_id(fmt: str) -> int:
+    """The stored label id a format reads as void (Cityscapes' 'unlabeled' 0, IDD's 255)."""
+    record = formats.dataset_format(fmt)
+    if record.label_table is None:
+        return int(formats.VOID_VALUE[record.kind])
+    return int(np.flatnonzero(record.label_table == formats.VOID_VALUE[record.kind])[0])
+
+
+def scenario_sample(spec: StressedSet, sample: formats.Sample, samples: list[formats.Sample]
+                    ) -> tuple[np.ndarray, np.ndarray]:
+    """(image, stored label ids) of one sample under background scenario ``spec.name``; the other
+    image of random_background is drawn from the sample's seed among the others of ``samples``."""
+    from segrel.stress.scenarios import apply_scenario
+
+    stored = formats.read_ids(sample.label)
+    train_ids = formats.to_labels(spec.format, stored, sample.label, spec.unknown_ids)
+    other = None
+    if spec.name == "random_background":
+        others = [candidate for candidate in samples if candidate.name != sample.name]
+        if not others:
+            raise ValueError(f"random_background needs a second image in {spec.split}/{spec.subset}")
+        chosen = others[np.random.default_rng(spec.seed_of(sample)).integers(len(others))]
+        other = formats.read_image(chosen.image), formats.read_ids(chosen.label)
+    return apply_scenario(spec.name, formats.read_image(sample.image), train_ids, stored,
+                          void_id=void_id(spec.format), other=other)
 
 
 def write_stressed_set(spec: StressedSet, out: str | Path, progress=None) -> int:
     """Write the corrupted copy of ``spec``'s test set to ``out`` (atomically); the number of images.
     An image keeps its file name (a JPEG-named file of IDD then holds PNG data: readers look at
-    the content, and re-encoding as JPEG would add its own artefacts to the corruption)."""
+    the content, and re-encoding as JPEG would add its own artefacts to the corruption). Labels
+    are copied, but for the scenarios that change them (written in the format's own ids)."""
     check_corruption(spec.name, spec.severity)
     root = Path(spec.root)
     samples = formats.list_samples(spec.format, root, spec.split, spec.subset)
     with atomic_directory(out) as scratch:
         for sample in progress(samples) if progress else samples:
-            save_png(scratch / sample.image.relative_to(root), stressed_image(spec, sample))
             label = scratch / sample.label.relative_to(root)
-            label.parent.mkdir(parents=True, exist_ok=True)
-            shutil.copyfile(sample.label, label)
+            if spec.name in SCENARIOS:
+                image, stored = scenario_sample(spec, sample, samples)
+                save_png(label, stored)
+            else:
+                image = stressed_image(spec, sample)
+                label.parent.mkdir(parents=True, exist_ok=True)
+                shutil.copyfile(sample.label, label)
+            save_png(scratch / sample.image.relative_to(root), image)
     return len(samples)
