@@ -27,6 +27,7 @@ def stressed_set(dataset):
         "name": record["name"],
         "severity": record.get("severity"),  # none for a scenario
         "seed": STRESS["seed"],
+        "images": STRESS["images"],
         "unknown_ids": source["unknown_ids"],
     }
 

@@ -28,11 +28,11 @@ def configured_corruptions(stress: dict) -> list[tuple[str, int | None]]:
 
 
 def add_test_sets(config: dict) -> None:
-    """stress.corruptions, curves and scenarios add the test sets ``<stress.test_set>-<corruption>-<severity>``
-    (``-<scenario>``);
-    every test set with ``corruption`` then reads a generated dataset of its own name (its
-    corrupted copy, :mod:`segrel.stress.testsets`), the original dataset kept in that dataset's
-    ``stress`` record. Idempotent."""
+    """stress.corruptions, curves and scenarios add the test sets
+    ``<stress.test_set>-<corruption>-<severity>`` (``-<scenario>``); every test set with
+    ``corruption`` then reads a generated dataset of its own name (its corrupted copy,
+    :mod:`segrel.stress.testsets`), the original dataset kept in that dataset's ``stress``
+    record. Idempotent."""
     stress, test_sets = config.get("stress", {}), config.setdefault("test_sets", {})
     datasets = config.setdefault("datasets", {})
     clean = test_sets.get(stress.get("test_set"))

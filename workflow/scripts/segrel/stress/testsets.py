@@ -29,6 +29,7 @@ class StressedSet:
     severity: int | None  # None for a background scenario
     seed: int
     unknown_ids: str = "error"
+    images: int | None = None  # the first images of the test set only (None: all)
 
     def seed_of(self, sample: formats.Sample) -> int:
         return corruption_seed(self.seed, sample.name, self.name, self.severity)
@@ -84,7 +85,7 @@ def write_stressed_set(spec: StressedSet, out: str | Path, progress=None) -> int
     are copied, but for the scenarios that change them (written in the format's own ids)."""
     check_corruption(spec.name, spec.severity)
     root = Path(spec.root)
-    samples = formats.list_samples(spec.format, root, spec.split, spec.subset)
+    samples = formats.list_samples(spec.format, root, spec.split, spec.subset)[: spec.images]
     with atomic_directory(out) as scratch:
         for sample in progress(samples) if progress else samples:
             label = scratch / sample.label.relative_to(root)
