@@ -282,7 +282,7 @@ def test_config_adds_the_inpainted_sets_only_when_enabled():
     # with the schema's defaults, as every configured dataset
     assert config["datasets"]["synthetic_anomalies_curated"] == {"format": "smiyc_png", "source": "generated",
                                                                  "anomalies": "curated", "checksums": {},
-                                                                 "unknown_ids": "error"}
+                                                                 "unknown_ids": "error", "depth": False}
     assert config["test_sets"]["synthetic_anomalies_control"] == {"dataset": "synthetic_anomalies_control",
                                                                   "split": "validation", "subset": "*",
                                                                   "excluded_classes": []}

@@ -33,8 +33,8 @@ def add_test_sets(config: dict) -> None:
     ``corruption`` then reads a generated dataset of its own name (its corrupted copy,
     :mod:`segrel.stress.testsets`), the original dataset kept in that dataset's ``stress``
     record. Idempotent."""
-    stress, test_sets = config.get("stress", {}), config.setdefault("test_sets", {})
-    datasets = config.setdefault("datasets", {})
+    # read, not set: a config without test sets or datasets gets the schema's defaults, not {}
+    stress, test_sets, datasets = config.get("stress", {}), config.get("test_sets", {}), config.get("datasets", {})
     clean = test_sets.get(stress.get("test_set"))
     if clean is not None and "corruption" not in clean:
         kept = {key: clean[key] for key in ("dataset", "split", "subset", "excluded_classes") if key in clean}

@@ -6,13 +6,13 @@ from __future__ import annotations
 import pandas as pd
 
 from segrel.analyse.statistics import CORRELATION_COLUMNS, correlation
+from segrel.evaluate.metrics_table import select_metrics
 from segrel.stress.aggregates import gam
 
 
 def miou_by_test_set(metrics: pd.DataFrame) -> pd.DataFrame:
     """model x test set mIoU of a metrics table."""
-    rows = metrics[(metrics.measure == "miou") & (metrics.score == "")]
-    return rows.pivot(index="model", columns="test_set", values="value").sort_index()
+    return select_metrics(metrics, ["miou"]).pivot(index="model", columns="test_set", values="value").sort_index()
 
 
 def _require(table: pd.DataFrame, test_sets) -> None:
