@@ -12,7 +12,7 @@ from segrel.stress.checks import (
 STRESS = config["stress"]
 # {dataset: {dataset, split, subset, name, severity}} of every corrupted copy
 STRESSED_DATASETS = stressed_datasets(config)
-GAM_TEST_SETS = gam_test_sets(config) if STRESS["corruptions"] else {}
+GAM_TEST_SETS = gam_test_sets(config)
 
 
 def stressed_set(dataset):

@@ -287,12 +287,16 @@ def ece_vs_error_figure(metrics: pd.DataFrame, families: dict[str, str]):
 
 
 def _heatmap(ax, data: pd.DataFrame, value: str, title: str, columns: str = "test_set", fmt: str = ".2f", **kwargs):
-    table = data.pivot(index="model", columns=columns, values=value)
+    heatmap(ax, data.pivot(index="model", columns=columns, values=value), title, fmt=fmt, **kwargs)
+
+
+def heatmap(ax, table: pd.DataFrame, title: str, fmt: str = ".2f", rotation: int = 45, **kwargs):
+    """A model x column table as an annotated heatmap (the style of every segrel heatmap)."""
     sns.heatmap(table, annot=True, fmt=fmt, cmap="viridis", ax=ax, cbar=False, **kwargs)
     ax.set_title(title)
     ax.set_xlabel("")
     ax.set_ylabel("")
-    ax.tick_params(axis="x", rotation=45)
+    ax.tick_params(axis="x", rotation=rotation)
 
 
 def ood_detection_figure(metrics: pd.DataFrame):

@@ -6,9 +6,8 @@ from __future__ import annotations
 
 import matplotlib.pyplot as plt
 import pandas as pd
-import seaborn as sns
 
-from segrel.analyse.figures import family_markers
+from segrel.analyse.figures import family_markers, heatmap
 from segrel.core.figures import panel_grid, style
 
 
@@ -22,11 +21,8 @@ def corruption_heatmap(corruptions: pd.DataFrame, severity: int | None):
     table.insert(0, "clean", rows.groupby("model").clean_miou.first())
     table = table.sort_values("clean", ascending=False)
     figure, ax = plt.subplots(figsize=(1.0 + 0.55 * table.shape[1], 0.9 + 0.35 * table.shape[0]))
-    sns.heatmap(table, annot=True, fmt=".2f", cmap="viridis", cbar=False, ax=ax, vmin=0)
-    ax.set_title("mIoU per background scenario" if severity is None else f"mIoU per corruption (severity {severity})")
-    ax.set_xlabel("")
-    ax.set_ylabel("")
-    ax.tick_params(axis="x", rotation=60)
+    title = "mIoU per background scenario" if severity is None else f"mIoU per corruption (severity {severity})"
+    heatmap(ax, table, title, rotation=60, vmin=0)
     data = table.reset_index().melt(id_vars="model", var_name="corruption", value_name="miou")
     return figure, data
 
