@@ -96,3 +96,33 @@ def test_a_checkpoint_that_does_not_fit_its_model_is_refused(tmp_path):
     segformer[1].write_bytes(segformer[1].read_bytes()[:1000])
     with pytest.raises(ValueError, match=rf"^{segformer[1]}: cannot be read as a checkpoint \("):
         load_model(*segformer)
+
+
+def test_finetuning_starts_from_the_checkpoint_and_refuses_another_architectures(cityscapes, tmp_path):
+    from mmengine.config import Config
+
+    from segrel.models.segmentors import TrainingSchedule, finetune_model, load_model
+
+    config, checkpoint = _tiny_model_files(tmp_path / "segformer", SEGFORMER)
+    saved = torch.load(checkpoint, weights_only=False)
+    # weights no initialisation gives, so that loading them is what the test sees
+    saved["state_dict"] = {key: value + 0.5 if value.is_floating_point() else value
+                           for key, value in saved["state_dict"].items()}
+    torch.save(saved, checkpoint)
+    schedule = TrainingSchedule(image_size=[64, 128], crop_size=[32, 64], iterations=1, batch_size=2,
+                                learning_rate=1e-12, seed=0, photometric_distortion=False, resize_ratio=[1.0, 1.0])
+    out = tmp_path / "tuned"
+    finetune_model(config, checkpoint, schedule, data_root=str(cityscapes), config_out=out / "m.py",
+                   checkpoint_out=out / "m.pth")
+    tuned = torch.load(out / "m.pth", weights_only=False)
+    assert tuned["meta"]["iterations"] == 1
+    # one step at a 1e-12 learning rate: the checkpoint's learnt weights (BN statistics move)
+    for key, value in load_model(out / "m.py", out / "m.pth").named_parameters():
+        assert torch.allclose(value, saved["state_dict"][key], atol=1e-6), key
+    assert tuple(Config.fromfile(str(out / "m.py")).model.data_preprocessor.size) == (32, 64)
+
+    pspnet = _tiny_model_files(tmp_path / "pspnet", "pspnet/pspnet_r18-d8_4xb2-80k_cityscapes-769x769.py")
+    with pytest.raises(ValueError, match="does not fit the model of"):
+        finetune_model(config, pspnet[1], schedule, data_root=str(cityscapes), config_out=tmp_path / "x" / "m.py",
+                       checkpoint_out=tmp_path / "x" / "m.pth")
+    assert not (tmp_path / "x" / "m.pth").exists() and not (tmp_path / "x" / "m.py").exists()

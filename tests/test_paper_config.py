@@ -40,17 +40,26 @@ def test_paper_dag_builds_without_data(snakemake, tmp_path):
     # it (a deep merge would add the demo's six models and test sets to the paper study)
     (tmp_path / "config").mkdir()
     (tmp_path / "config" / "config.yaml").write_text((REPO / "config" / "config.yaml").read_text())
-    result = snakemake(tmp_path, PAPER, "-n")
+    # with S_robust's optional training switched on for three zoo models (one edit of the file)
+    paper = yaml.safe_load(PAPER.read_text())
+    paper["stress"]["scenario_training"]["models"] = ["segformer_b0", "deeplabv3plus_r50", "upernet_r50"]
+    (tmp_path / "paper.yaml").write_text(yaml.safe_dump(paper))
+    result = snakemake(tmp_path, tmp_path / "paper.yaml", "-n")
     counts = dict(re.findall(r"^(\w+)\s+(\d+)$", result.stdout, re.MULTILINE))
     models = yaml.safe_load(PAPER.read_text())["models"]
     assert int(counts["fetch_zoo_model"]) == len(models) >= 40
     # 9 real test sets (RELIS' Cityscapes test and calibration cities beside the whole val set)
     # + 5 synthetic domains + their real reference + the inpainted objects and their control
-    # + 57 corrupted copies of Cityscapes val (19 2D, 6 3DCC and 2 physics at severity 3, six
-    # curves at the 4 other severities, 6 background scenarios), one job per (model, test set):
-    # the paper config keeps evaluation.jobs per_test_set
-    assert int(counts["stress_dataset"]) == 27 + 6 * 4 + 6
-    assert int(counts["evaluate_shard"]) == len(models) * (17 + 57) and "evaluate_model" not in counts
+    # + 58 corrupted copies of Cityscapes val (19 2D, 6 3DCC and 2 physics at severity 3, six
+    # curves at the 4 other severities, 7 background scenarios, ai_background painted by SD
+    # inpainting), one job per (model, test set): the paper config keeps evaluation.jobs
+    # per_test_set; + 7 scenario copies of Cityscapes train, each of the three models trained
+    # further on each and evaluated on its scenario's test set
+    assert int(counts["stress_dataset"]) == 27 + 6 * 4 + 6 + 6
+    assert int(counts["stress_painted_dataset"]) == 2  # ai_background: the test set and the train split
+    assert int(counts["stress_scenario_model"]) == int(counts["evaluate_scenario_model"]) == 3 * 7
+    assert int(counts["stress_s_robust"]) == 1
+    assert int(counts["evaluate_shard"]) == len(models) * (17 + 58) and "evaluate_model" not in counts
     test_sets = yaml.safe_load(PAPER.read_text())["test_sets"]
     assert test_sets["cityscapes_test"]["subset"] == "frankfurt"
     assert test_sets["cityscapes_calibration"]["subset"] == ["lindau", "munster"]

@@ -57,7 +57,9 @@ TINY_STUDY = {
     },
     "stress": {"test_set": "cityscapes_val",
                "corruptions": ["fog", "contrast", "near_focus", "low_light", "physics_fog", "physics_rain"],
-               "curves": {"corruptions": ["fog"], "severities": [1]}, "scenarios": ["random_background"],
+               "curves": {"corruptions": ["fog"], "severities": [1]}, "scenarios": ["random_background", "grey"],
+               "scenario_training": {"models": ["fcn_r18"], "images": 2, "iterations": 1, "batch_size": 2,
+                                     "image_size": [64, 128], "crop_size": [64, 128]},
                "proxy_study": {"fog": "acdc_fog", "night": "acdc_night"}},
 }
 
@@ -66,7 +68,8 @@ FIGURES = ["correlation/fog", "correlation/night", "correlation/anomalies", "pcc
            "reliability/shift_degradation", "reliability/ece_vs_error", "reliability/ood_detection",
            "reliability/ood_vs_miou",
            "reliability/misclassification", "confidence_maps/segformer_b0",
-           "stress/corruptions", "stress/scenarios", "stress/severity_curves", "stress/gam", "stress/proxies"]
+           "stress/corruptions", "stress/scenarios", "stress/severity_curves", "stress/gam", "stress/s_robust",
+           "stress/proxies"]
 
 
 @pytest.fixture(scope="module")
@@ -123,6 +126,8 @@ def test_stress_tables_are_the_metrics_tables_corrupted_sets(study):
     """Each corruption of cityscapes_val is a test set every model is evaluated on, read from a
     corrupted copy that is corrupt() of each image (its depth from the demo's disparity files);
     GAM and the proxy study are the metrics table's mIoUs, by hand and by numpy."""
+    import torch
+
     from segrel.core import formats
     from segrel.stress import corrupt
     from segrel.stress.corruptions import corruption_seed
@@ -140,7 +145,7 @@ def test_stress_tables_are_the_metrics_tables_corrupted_sets(study):
     miou = pd.read_csv(workdir / "results" / "tables" / "metrics.csv").query("measure == 'miou'").pivot(
         index="model", columns="test_set", values="value")
     stressed = [f"cityscapes_val-{name}-3" for name in TINY_STUDY["stress"]["corruptions"]] + [
-        "cityscapes_val-fog-1", "cityscapes_val-random_background"]
+        "cityscapes_val-fog-1", "cityscapes_val-random_background", "cityscapes_val-grey"]
     assert miou[stressed].notna().all().all() and len(miou) == 4
     gam = pd.read_csv(workdir / "results" / "tables" / "stress" / "gam.csv").set_index("model")
     worst = miou[["cityscapes_val-fog-3", "cityscapes_val-contrast-3"]].min(axis=1)  # the 15 common ones only
@@ -153,6 +158,18 @@ def test_stress_tables_are_the_metrics_tables_corrupted_sets(study):
                                np.corrcoef(mean_2d, miou.acdc_fog)[0, 1], atol=1e-12)
     np.testing.assert_allclose(proxies.pearson_r["night", "matched corruption"],
                                np.corrcoef(miou["cityscapes_val-low_light-3"], miou.acdc_night)[0, 1], atol=1e-12)
+    # S_robust of fcn_r18, trained further on the two scenarios' copies of 2 training images
+    trained = pd.read_csv(workdir / "results" / "stress" / "scenario_evaluation" / "metrics.csv").query(
+        "measure == 'miou'").pivot(index="model", columns="test_set", values="value")
+    scenarios = ["cityscapes_val-random_background", "cityscapes_val-grey"]
+    mu, cross, inner = miou.at["fcn_r18", "cityscapes_val"], miou.loc["fcn_r18", scenarios], trained.loc["fcn_r18"]
+    robust = pd.read_csv(workdir / "results" / "tables" / "stress" / "s_robust.csv")
+    np.testing.assert_allclose(robust.s_robust, 1 - np.mean((cross - mu) ** 2) - np.mean((inner[scenarios] - mu) ** 2),
+                               atol=1e-12)
+    assert len(formats.list_samples("cityscapes", datasets / "cityscapes_train-grey", "train")) == 2
+    base = torch.load(workdir / "resources/models/fcn_r18/fcn_r18.pth", weights_only=False)["state_dict"]
+    tuned = torch.load(workdir / "resources/scenario_models/fcn_r18/grey/fcn_r18.pth", weights_only=False)["state_dict"]
+    assert base.keys() == tuned.keys() and any(not torch.equal(base[key], tuned[key]) for key in base)
 
 
 def test_figures_are_byte_identical_when_redrawn(study):

@@ -413,6 +413,11 @@ def test_scenarios_by_hand():
     assert np.array_equal(ids[car], stored[car]) and (ids[~car] == 21).all()
 
 
+# Cityscapes' labelIds -> trainIds (cityscapesscripts' labels.py; 255 = ignored)
+CITYSCAPES_TRAIN_IDS = np.full(256, 255, np.uint8)
+CITYSCAPES_TRAIN_IDS[[7, 8, 11, 12, 13, 17, 19, 20, 21, 22, 23, 24, 25, 26, 27, 28, 31, 32, 33]] = np.arange(19)
+
+
 def test_scenario_sets_rewrite_the_labels_in_the_formats_own_ids(tmp_path):
     from segrel.core import formats
     from segrel.data.demo.writers import write_cityscapes
@@ -428,6 +433,9 @@ def test_scenario_sets_rewrite_the_labels_in_the_formats_own_ids(tmp_path):
             things = np.isin(formats.read_label("cityscapes", original.label), range(11, 19))
             labels = formats.read_label("cityscapes", changed.label)  # readable as any Cityscapes label
             assert np.array_equal(labels[things], formats.read_label("cityscapes", original.label)[things])
+            # mmseg's training labels beside them, Cityscapes' labelIds -> trainIds table
+            train_ids = formats.read_ids(str(changed.label).replace("_labelIds", "_labelTrainIds"))
+            assert np.array_equal(train_ids, CITYSCAPES_TRAIN_IDS[formats.read_ids(changed.label)])
             if name == "segmented_objects":
                 assert (labels[~things] == 255).all()
             else:  # the background (image and labels) of one of the other images
@@ -453,3 +461,82 @@ def test_scenario_configs():
     smiyc["test_sets"]["smiyc_grey"] = {"dataset": "smiyc", "split": "validation", "corruption": {"name": "grey"}}
     with pytest.raises(ConfigError, match="thing classes, which dataset 'smiyc' \\(smiyc\\) has no labels of"):
         _validated(smiyc)
+
+
+MODELS = {"m": {"family": "FCN", "base": "fcn/fcn_r18-d8_4xb2-80k_cityscapes-512x1024.py"}}
+
+
+def test_scenario_training_adds_training_copies_and_is_refused_naming_the_fix():
+    from segrel.config import ConfigError
+
+    stress = {"test_set": "cityscapes_val", "scenarios": ["grey", "segmented_objects"],
+              "scenario_training": {"models": ["m"], "images": 5}}
+    config = _validated({**_config(**stress), "models": MODELS})
+    assert config["datasets"]["cityscapes_train-grey"]["stress"] == {
+        "dataset": "cityscapes", "split": "train", "subset": "*", "name": "grey", "images": 5}
+    assert "cityscapes_train-grey" not in config["test_sets"]  # trained on, not evaluated
+    problems = {
+        "'stress.scenario_training.models': no model named 'n'": {"scenario_training": {"models": ["n"]}},
+        "stress.scenarios is empty: list the scenarios, or no models": {"scenarios": []},
+        "'stress.scenario_training.train_dataset': 'acdc' is a acdc dataset; models are trained on the train split "
+        "of a cityscapes-format dataset": {"scenario_training": {"models": ["m"], "train_dataset": "acdc"}},
+    }
+    for message, change in problems.items():
+        bad = {**_config(**{**stress, **change}), "models": MODELS}
+        with pytest.raises(ConfigError, match=re.escape(message)):
+            _validated(bad)
+
+
+def test_s_robust_table_by_hand():
+    from segrel.stress.tables import s_robust_table
+
+    # model a: mu 0.8, C = 0.6 / 0.8, C' = 0.7 / 0.9 -> 1 - (0.02 + 0.01) = 0.97
+    # model b: mu 0.5, C = 0.5 / 0.3, C' = 0.5 / 0.5 -> 1 - ((0 + 0.04) / 2 + 0) = 0.98
+    metrics = _metrics({"clean": [0.8, 0.5], "clean-blurred_objects": [0.6, 0.5], "clean-grey": [0.8, 0.3]},
+                       models=("a", "b"))
+    trained = _metrics({"clean-blurred_objects": [0.7, 0.5], "clean-grey": [0.9, 0.5]}, models=("a", "b"))
+    scenarios = {"blurred_objects": "clean-blurred_objects", "grey": "clean-grey"}
+    table = s_robust_table(metrics, trained, scenarios, "clean")
+    assert table.groupby("model").s_robust.first().to_dict() == pytest.approx({"a": 0.97, "b": 0.98})
+    grey = table.set_index(["model", "scenario"]).loc[("b", "grey")]
+    assert (grey.mu, grey.cross_miou, grey.inner_miou) == (0.5, 0.3, 0.5)
+    with pytest.raises(ValueError, match=r"no mIoU for test set\(s\) \['clean-grey'\]"):
+        s_robust_table(metrics, trained[trained.test_set != "clean-grey"], scenarios, "clean")
+
+
+def test_ai_background_is_the_inpainting_models_painting_behind_the_objects(tmp_path):
+    import torch
+    from diffusers import StableDiffusionInpaintPipeline
+    from PIL import Image
+
+    from segrel.core import formats
+    from segrel.data.demo.writers import write_cityscapes
+    from segrel.generate.demo import builders
+    from segrel.stress.backgrounds import BackgroundSettings, background_painter
+    from segrel.stress.testsets import StressedSet, write_stressed_set
+
+    builders.build("inpainting", tmp_path / "inpainting")
+    pipeline = StableDiffusionInpaintPipeline.from_pretrained(tmp_path / "inpainting")
+    pipeline.set_progress_bar_config(disable=True)
+    write_cityscapes(tmp_path / "cs", seed=0, height=64, width=128, cities={"val": {"lindau": 2}})
+    settings = BackgroundSettings(prompt="a street", steps=2, guidance=7.5, resolution=64)
+    spec = StressedSet("cityscapes", str(tmp_path / "cs"), "val", "*", "ai_background", None, seed=0)
+    for out in ("a", "b"):
+        write_stressed_set(spec, tmp_path / out, paint=background_painter(pipeline, settings))
+    with pytest.raises(ValueError, match="ai_background is painted by the inpainting model"):
+        write_stressed_set(spec, tmp_path / "c")
+    originals = formats.list_samples("cityscapes", tmp_path / "cs", "val")
+    for original, painted, again in zip(originals, formats.list_samples("cityscapes", tmp_path / "a", "val"),
+                                        formats.list_samples("cityscapes", tmp_path / "b", "val"), strict=True):
+        image, labels = formats.read_image(original.image), formats.read_label("cityscapes", original.label)
+        things = np.isin(labels, range(11, 19))
+        # diffusers' own painting of the whole 64x128 image, background masked, under the image's seed
+        mask = Image.fromarray(np.where(things, 0, 255).astype(np.uint8))
+        reference = np.asarray(pipeline(prompt="a street", image=Image.fromarray(image), mask_image=mask, height=64,
+                                        width=128, num_inference_steps=2, guidance_scale=7.5,
+                                        generator=torch.Generator().manual_seed(spec.seed_of(original))).images[0])
+        result = formats.read_image(painted.image)
+        assert np.array_equal(result[things], image[things]) and np.array_equal(result[~things], reference[~things])
+        assert np.array_equal(result, formats.read_image(again.image))  # seeded
+        new_labels = formats.read_label("cityscapes", painted.label)
+        assert np.array_equal(new_labels[things], labels[things]) and (new_labels[~things] == 255).all()

@@ -1,5 +1,6 @@
 # Stage "stress": corrupted copies of test sets (evaluated by the evaluate stage as any test set),
-# mIoU per corruption, GAM per model, and which proxy family predicts each real shift best.
+# mIoU per corruption, GAM per model, S_robust of models trained on the background scenarios, and
+# which proxy family predicts each real shift best.
 
 
 include: "functions/stress.smk"
@@ -20,13 +21,47 @@ rule stress_dataset:
     benchmark:
         "results/benchmarks/stress/stress_dataset/{dataset}.tsv"
     wildcard_constraints:
-        dataset="|".join(map(re.escape, STRESSED_DATASETS)) or "^$",
+        dataset="|".join(map(re.escape, COMPUTED_DATASETS)) or "^$",
     conda:
         "../../envs/stress.yaml"
     params:
         spec=lambda wildcards: stressed_set(wildcards.dataset),
     script:
         "../scripts/stress_dataset.py"
+
+
+rule stress_painted_dataset:
+    """A test set under scenario ai_background: each background repainted by the generation
+    stage's inpainting model, the objects kept (a GPU job in the paper config)."""
+    input:
+        unpack(lambda wildcards: generator_files("inpainting")),
+        data=lambda wildcards: dataset_input(
+            STRESSED_DATASETS[wildcards.dataset]["dataset"]
+        ),
+        code=library_code("stress_painted_dataset.py"),
+    output:
+        directory("resources/datasets/{dataset}"),
+    log:
+        "results/logs/stress/stress_painted_dataset/{dataset}.log",
+    benchmark:
+        "results/benchmarks/stress/stress_painted_dataset/{dataset}.tsv"
+    wildcard_constraints:
+        dataset="|".join(map(re.escape, PAINTED_DATASETS)) or "^$",
+    conda:
+        "../../envs/generate.yaml"
+    resources:
+        gpu=1,
+    params:
+        spec=lambda wildcards: stressed_set(wildcards.dataset),
+        inpainting=generator_model("inpainting"),
+        settings={
+            key: value
+            for key, value in STRESS["ai_background"].items()
+            if key != "device"
+        },
+        device=STRESS["ai_background"]["device"],
+    script:
+        "../scripts/stress_painted_dataset.py"
 
 
 rule stress_corruptions:
@@ -92,6 +127,107 @@ rule proxy_study:
         },
     script:
         "../scripts/proxy_study.py"
+
+
+rule stress_scenario_model:
+    """One model trained further on one background scenario's copy of the train split, from its
+    own weights (XImageNet-12's C'(i) trains from scratch: see stress.scenario_training).
+    """
+    input:
+        unpack(lambda wildcards: model_files(wildcards.model)),
+        data=lambda wildcards: dataset_input(SCENARIO_TRAINING_SETS[wildcards.scenario]),
+        code=library_code("stress_scenario_model.py"),
+    output:
+        config=f"{SCENARIO_MODEL}.py",
+        checkpoint=f"{SCENARIO_MODEL}.pth",
+    log:
+        "results/logs/stress/stress_scenario_model/{model}/{scenario}.log",
+    benchmark:
+        "results/benchmarks/stress/stress_scenario_model/{model}/{scenario}.tsv"
+    wildcard_constraints:
+        model="|".join(map(re.escape, SCENARIO_MODELS)) or "^$",
+        scenario="|".join(SCENARIO_TRAINING_SETS) or "^$",
+    conda:
+        "../../envs/models.yaml"
+    threads: config["model_training"]["threads"]
+    resources:
+        gpu=1,
+    params:
+        schedule=scenario_schedule(),
+        data_root=lambda wildcards: dataset_root(
+            SCENARIO_TRAINING_SETS[wildcards.scenario]
+        ),
+    script:
+        "../scripts/stress_scenario_model.py"
+
+
+use rule evaluate_shard as evaluate_scenario_model with:
+    """A scenario-trained model on one shard of its own scenario's test set: C'(i)."""
+    input:
+        unpack(
+            lambda wildcards: scenario_model_files(wildcards.model, wildcards.scenario)
+        ),
+        data=lambda wildcards: dataset_input(
+            config["test_sets"][scenario_test_sets()[wildcards.scenario]]["dataset"]
+        ),
+        code=library_code("evaluate_shard.py"),
+    output:
+        "results/stress/evaluation/{model}/{scenario}/shard-{shard}-of-{shards}.npz",
+    log:
+        "results/logs/stress/evaluate_scenario_model/{model}/{scenario}/shard-{shard}-of-{shards}.log",
+    benchmark:
+        "results/benchmarks/stress/evaluate_scenario_model/{model}/{scenario}/shard-{shard}-of-{shards}.tsv"
+    wildcard_constraints:
+        model="|".join(map(re.escape, SCENARIO_MODELS)) or "^$",
+        scenario="|".join(SCENARIO_TRAINING_SETS) or "^$",
+        shard=r"\d+",
+        shards=r"\d+",
+    params:
+        test_sets=lambda wildcards: evaluated_test_sets(
+            [scenario_test_sets()[wildcards.scenario]]
+        ),
+        shards=lambda wildcards: int(wildcards.shards),
+        settings=EVALUATION_SETTINGS,
+
+
+use rule merge_evaluation as merge_scenario_evaluation with:
+    """The scenario-trained models' metrics, under their own models' names."""
+    input:
+        [path for paths in scenario_evaluation_shards().values() for path in paths],
+        code=library_code("merge_evaluation.py"),
+    output:
+        metrics="results/stress/scenario_evaluation/metrics.csv",
+        images="results/stress/scenario_evaluation/image_confidence.csv",
+        ablations="results/stress/scenario_evaluation/ablations.csv",
+    log:
+        "results/logs/stress/merge_scenario_evaluation.log",
+    benchmark:
+        "results/benchmarks/stress/merge_scenario_evaluation.tsv"
+    params:
+        shards=scenario_evaluation_shards(),
+        in_domain=None,
+        excluded_classes={},
+
+
+rule stress_s_robust:
+    """S_robust per scenario-trained model: mu, C(i) and C'(i) for every scenario (XImageNet-12)."""
+    input:
+        metrics="results/tables/metrics.csv",
+        trained="results/stress/scenario_evaluation/metrics.csv",
+        code=library_code("stress_s_robust.py"),
+    output:
+        "results/tables/stress/s_robust.csv",
+    log:
+        "results/logs/stress/stress_s_robust.log",
+    benchmark:
+        "results/benchmarks/stress/stress_s_robust.tsv"
+    conda:
+        "../../envs/analyse.yaml"
+    params:
+        scenarios=scenario_test_sets(),
+        clean=STRESS["test_set"],
+    script:
+        "../scripts/stress_s_robust.py"
 
 
 rule plot_stress:

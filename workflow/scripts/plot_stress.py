@@ -1,5 +1,5 @@
 """Rule plot_stress: one of the stress stage's figures (corruptions, scenarios, severity_curves, gam,
-proxies) from its table."""
+s_robust, proxies) from its table."""
 
 import sys
 
@@ -16,6 +16,7 @@ figure, data = {
     "scenarios": lambda: figures.corruption_heatmap(table, None),
     "severity_curves": lambda: figures.severity_curves(table, params.curves, params.families),
     "gam": lambda: figures.gam_figure(table, params.families),
+    "s_robust": lambda: figures.s_robust_figure(table),
     "proxies": lambda: figures.proxy_figure(table),
 }[snakemake.wildcards.figure]()
 write_figure(figure, data, snakemake.output)

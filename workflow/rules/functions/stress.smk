@@ -1,18 +1,34 @@
 # Helper functions and constants of stage "stress", used by ../stress.smk.
 import re
 
-from segrel.stress.catalogue import family as corruption_family, stressed_name
+from segrel.stress.catalogue import (
+    PAINTED_SCENARIOS,
+    family as corruption_family,
+    stressed_name,
+)
 from segrel.stress.checks import (
     configured_corruptions,
     gam_test_sets,
     proxy_families,
+    scenario_training_sets,
     stressed_datasets,
 )
 
 STRESS = config["stress"]
 # {dataset: {dataset, split, subset, name, severity}} of every corrupted copy
 STRESSED_DATASETS = stressed_datasets(config)
+# those painted by the inpainting model (rule stress_painted_dataset), the others (stress_dataset)
+PAINTED_DATASETS = [
+    name
+    for name, record in STRESSED_DATASETS.items()
+    if record["name"] in PAINTED_SCENARIOS
+]
+COMPUTED_DATASETS = [name for name in STRESSED_DATASETS if name not in PAINTED_DATASETS]
 GAM_TEST_SETS = gam_test_sets(config)
+# XImageNet-12's C'(i): {scenario: its copy of the train split} and the models trained on them
+SCENARIO_TRAINING = STRESS["scenario_training"]
+SCENARIO_TRAINING_SETS = scenario_training_sets(STRESS)
+SCENARIO_MODELS = SCENARIO_TRAINING["models"] if SCENARIO_TRAINING_SETS else []
 
 
 def stressed_set(dataset):
@@ -27,7 +43,9 @@ def stressed_set(dataset):
         "name": record["name"],
         "severity": record.get("severity"),  # none for a scenario
         "seed": STRESS["seed"],
-        "images": STRESS["images"],
+        "images": record.get(
+            "images", STRESS["images"]
+        ),  # training copies: their own cap
         "unknown_ids": source["unknown_ids"],
     }
 
@@ -50,6 +68,7 @@ def stress_figures():
     figures += ["scenarios"] if STRESS["scenarios"] else []
     figures += ["severity_curves"] if STRESS["curves"]["corruptions"] else []
     figures += ["gam"] if GAM_TEST_SETS else []
+    figures += ["s_robust"] if SCENARIO_MODELS else []
     return figures + (["proxies"] if STRESS["proxy_study"] else [])
 
 
@@ -58,6 +77,7 @@ STRESS_FIGURE_TABLES = {
     "scenarios": "results/tables/stress/corruptions.csv",
     "severity_curves": "results/tables/stress/corruptions.csv",
     "gam": "results/tables/stress/gam.csv",
+    "s_robust": "results/tables/stress/s_robust.csv",
     "proxies": "results/tables/stress/proxies.csv",
 }
 
@@ -68,3 +88,42 @@ def stress_outputs():
     return sorted({STRESS_FIGURE_TABLES[figure] for figure in figures}) + [
         f"results/figures/stress/{figure}.png" for figure in figures
     ]
+
+
+def scenario_test_sets():
+    """{scenario: its test set} of the scenarios models are trained on."""
+    return {
+        scenario: stressed_name(STRESS["test_set"], scenario)
+        for scenario in SCENARIO_TRAINING_SETS
+    }
+
+
+# a model trained further on a scenario's training copy: <stem>.py (config), <stem>.pth
+SCENARIO_MODEL = "resources/scenario_models/{model}/{scenario}/{model}"
+
+
+def scenario_model_files(model, scenario):
+    """(config, checkpoint) of ``model`` trained further on ``scenario``'s training copy."""
+    stem = SCENARIO_MODEL.format(model=model, scenario=scenario)
+    return {"config": f"{stem}.py", "checkpoint": f"{stem}.pth"}
+
+
+def scenario_schedule():
+    """How each scenario model is trained (segrel.models.segmentors.TrainingSchedule)."""
+    keys = ("image_size", "crop_size", "iterations", "batch_size", "learning_rate")
+    keys += ("seed", "photometric_distortion", "resize_ratio")
+    return {key: SCENARIO_TRAINING[key] for key in keys}
+
+
+def scenario_evaluation_shards():
+    """{(model, scenario test set): [shard state files]} of the scenario-trained models, each on
+    its own scenario's test set only (merged under the model's own name)."""
+    shards = config["evaluation"]["shards"]
+    return {
+        (model, test_set): [
+            f"results/stress/evaluation/{model}/{scenario}/shard-{shard}-of-{shards}.npz"
+            for shard in range(shards)
+        ]
+        for model in SCENARIO_MODELS
+        for scenario, test_set in scenario_test_sets().items()
+    }

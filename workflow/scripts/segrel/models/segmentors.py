@@ -10,6 +10,7 @@ training loop. They are saved as the zoo saves them: ``<name>.py`` (the full con
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import os
 import shutil
@@ -73,15 +74,14 @@ def write_inference_config(config_file: str | Path, out) -> None:
 
 
 @dataclass(frozen=True, kw_only=True)
-class DemoTrainingSettings(SectionSettings):
-    """What shapes one demo model: its ``models.<name>`` entry with ``model_training`` (the
-    train_demo_model rule's ``params.settings``)."""
+class TrainingSchedule(SectionSettings):
+    """How a model learns from the train split of a Cityscapes-layout dataset: a demo model from
+    scratch, or any model from its own checkpoint (the ``stress_scenario_model`` rule's
+    ``params.schedule``)."""
 
-    SECTION = "model_training (one demo model)"
+    SECTION = "stress.scenario_training"
 
-    base: str  # mmseg config, relative to the configs mmseg ships
-    overrides: dict  # {dotted key: value} merged into ``base`` first, e.g. to narrow a head
-    image_size: list  # [height, width] of the demo images
+    image_size: list  # [height, width] of the images (the scale of the random resize)
     crop_size: list  # [height, width] of the training crops
     iterations: int  # optimiser steps
     batch_size: int  # images per step
@@ -89,6 +89,17 @@ class DemoTrainingSettings(SectionSettings):
     seed: int  # mmengine's randomness seed
     photometric_distortion: bool  # mmseg's PhotoMetricDistortion among the augmentations
     resize_ratio: list  # [low, high] of the random resize before the crop (mmseg's Cityscapes: [0.5, 2])
+
+
+@dataclass(frozen=True, kw_only=True)
+class DemoTrainingSettings(TrainingSchedule):
+    """What shapes one demo model: its ``models.<name>`` entry with ``model_training`` (the
+    train_demo_model rule's ``params.settings``)."""
+
+    SECTION = "model_training (one demo model)"
+
+    base: str  # mmseg config, relative to the configs mmseg ships
+    overrides: dict  # {dotted key: value} merged into ``base`` first, e.g. to narrow a head
     snapshots: list  # iterations < ``iterations`` whose weights are also kept (earlier stops of the run)
 
 
@@ -102,33 +113,53 @@ def demo_training_config(settings: DemoTrainingSettings, *, data_root: str, work
     cfg = Config.fromfile(str(path))
     if settings.overrides:
         cfg.merge_from_dict(dict(settings.overrides))
-    image_size, crop_size, iterations = settings.image_size, settings.crop_size, settings.iterations
-    cfg.model = _demo_model(cfg.model.to_dict(), crop_size)
-    cfg.test_pipeline = _test_pipeline(image_size)
-    pipeline = _train_pipeline(image_size, crop_size, settings.resize_ratio, settings.photometric_distortion)
-    cfg.train_dataloader = _train_dataloader(data_root, settings.batch_size, pipeline)
+    cfg.model = _demo_model(cfg.model.to_dict(), settings.crop_size)
+    cfg.test_pipeline = _test_pipeline(settings.image_size)
+    _set_training(cfg, settings, data_root=data_root, work_dir=work_dir, snapshots=settings.snapshots)
+    return cfg
+
+
+def finetuning_config(model_config: str | Path, checkpoint: str | Path, schedule: TrainingSchedule, *,
+                      data_root: str, work_dir: str):
+    """An mmengine Config that trains a model (its inference config, as the models stage writes
+    it) on a Cityscapes-layout dataset from ``checkpoint``'s weights, loaded strictly; its test
+    pipeline and test mode stay the model's own."""
+    from mmengine.config import Config
+
+    cfg = Config.fromfile(str(model_config))
+    cfg.model.data_preprocessor.size = tuple(schedule.crop_size)  # mmseg pads the crops to it
+    _set_training(cfg, schedule, data_root=data_root, work_dir=work_dir)
+    cfg.custom_hooks.insert(0, {"type": _load_hook(), "checkpoint": str(checkpoint), "config": str(model_config)})
+    return cfg
+
+
+def _set_training(cfg, schedule: TrainingSchedule, *, data_root: str, work_dir: str, snapshots=()) -> None:
+    """Set ``cfg`` up to train on ``data_root``'s train split as ``schedule`` says, with no
+    validation, saving zoo-like weights (meta + state_dict, no optimiser state) to ``work_dir``
+    after ``snapshots`` and the last iterations."""
+    iterations = schedule.iterations
+    pipeline = _train_pipeline(schedule.image_size, schedule.crop_size, schedule.resize_ratio,
+                               schedule.photometric_distortion)
+    cfg.train_dataloader = _train_dataloader(data_root, schedule.batch_size, pipeline)
     for key in ("val_dataloader", "val_evaluator", "val_cfg", "test_dataloader", "test_evaluator", "test_cfg"):
         cfg[key] = None
     cfg.train_cfg = {"type": "IterBasedTrainLoop", "max_iters": iterations, "val_interval": iterations + 1}
     cfg.optim_wrapper = {
         "type": "OptimWrapper",
-        "optimizer": {"type": "AdamW", "lr": settings.learning_rate, "betas": (0.9, 0.999), "weight_decay": 0.01},
+        "optimizer": {"type": "AdamW", "lr": schedule.learning_rate, "betas": (0.9, 0.999), "weight_decay": 0.01},
         "clip_grad": {"max_norm": 10.0},
     }
     cfg.param_scheduler = _warmup_then_poly(iterations)
     cfg.default_hooks = _hooks(iterations)
-    # zoo-like weights (meta + state_dict) at the snapshots and the end, no optimiser state
-    cfg.custom_hooks = [{"type": _weights_hook(), "iterations": sorted({*settings.snapshots, iterations}),
-                         "out_dir": work_dir}]
+    cfg.custom_hooks = [{"type": _weights_hook(), "iterations": sorted({*snapshots, iterations}), "out_dir": work_dir}]
     cfg.visualizer = {"type": "SegLocalVisualizer", "vis_backends": [], "name": "visualizer"}
     cfg.log_processor = {"by_epoch": False}
-    cfg.randomness = {"seed": settings.seed, "deterministic": False}
+    cfg.randomness = {"seed": schedule.seed, "deterministic": False}
     cfg.env_cfg = {"cudnn_benchmark": False, "mp_cfg": {"mp_start_method": "fork", "opencv_num_threads": 0},
                    "dist_cfg": {"backend": "gloo"}}
     cfg.work_dir = work_dir
     cfg.load_from = None
     cfg.resume = False
-    return cfg
 
 
 def _demo_model(model: dict, crop_size) -> dict:
@@ -236,31 +267,73 @@ def _weights_hook() -> str:
     return name
 
 
+def _load_hook() -> str:
+    """Registers (once) and names an mmengine hook that loads a checkpoint into the model strictly
+    (:func:`_load_strictly`) before training starts: after the runner's own weight initialisation,
+    which would overwrite weights loaded any earlier."""
+    from mmengine.hooks import Hook
+    from mmengine.registry import HOOKS
+
+    name = "SegrelLoadWeightsHook"
+    if name in HOOKS.module_dict:
+        return name
+
+    class LoadWeightsHook(Hook):
+        priority = "VERY_HIGH"
+
+        def __init__(self, checkpoint, config):
+            self.checkpoint, self.config = checkpoint, config
+
+        def before_train(self, runner):
+            from mmengine.model import is_model_wrapper
+
+            model = runner.model.module if is_model_wrapper(runner.model) else runner.model
+            with _trusted_torch_load():
+                _load_strictly(model, self.checkpoint, "cpu", config=self.config)
+
+    HOOKS.register_module(name=name, module=LoadWeightsHook)
+    return name
+
+
 def train_demo_model(config_out: str | Path, checkpoint_out: str | Path, settings: DemoTrainingSettings, *,
                      data_root: str, snapshots_out: str | Path | None = None) -> None:
     """Train with mmseg's runner; save the config and a zoo-like checkpoint (meta + state_dict),
     and the weights after each of ``settings.snapshots`` iterations as
-    ``<snapshots_out>/iter_<n>.pth`` (see :func:`copy_snapshot`).
+    ``<snapshots_out>/iter_<n>.pth`` (see :func:`copy_snapshot`)."""
+    _run_training(lambda work_dir: demo_training_config(settings, data_root=data_root, work_dir=work_dir),
+                  settings.iterations, config_out, checkpoint_out, snapshots=settings.snapshots,
+                  snapshots_out=snapshots_out)
 
-    Training runs in a scratch folder beside the outputs; the files are moved into place
-    only when training has finished.
-    """
+
+def finetune_model(model_config: str | Path, checkpoint: str | Path, schedule: TrainingSchedule, *, data_root: str,
+                   config_out: str | Path, checkpoint_out: str | Path) -> None:
+    """Train a model further from ``checkpoint`` on ``data_root``'s train split (e.g. a background
+    scenario's copy: XImageNet-12's C'(i)); save it as :func:`train_demo_model` does."""
+    _run_training(lambda work_dir: finetuning_config(model_config, checkpoint, schedule, data_root=data_root,
+                                                     work_dir=work_dir),
+                  schedule.iterations, config_out, checkpoint_out)
+
+
+def _run_training(make_config, iterations: int, config_out: str | Path, checkpoint_out: str | Path, *,
+                  snapshots=(), snapshots_out: str | Path | None = None) -> None:
+    """Run mmseg's runner on ``make_config(work_dir)`` in a scratch folder beside the outputs; move
+    the inference config and the weights into place only once training has finished."""
     from mmengine.runner import Runner
 
     config_out, checkpoint_out = Path(config_out), Path(checkpoint_out)
     checkpoint_out.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix=".training.", dir=checkpoint_out.parent) as scratch:
         weights = Path(scratch) / "weights"
-        cfg = demo_training_config(settings, data_root=data_root, work_dir=str(weights))
+        cfg = make_config(str(weights))
         Runner.from_cfg(cfg).train()
         for key in ("train_dataloader", "train_cfg", "optim_wrapper", "param_scheduler", "custom_hooks"):
             cfg[key] = None  # an inference config, as the zoo ships
         cfg.dump(str(Path(scratch) / "config.py"))
         if snapshots_out is not None:
-            with atomic_directory(snapshots_out) as snapshots:
-                for iterations in settings.snapshots:
-                    os.replace(weights / f"iter_{iterations}.pth", snapshots / f"iter_{iterations}.pth")
-        os.replace(weights / f"iter_{settings.iterations}.pth", checkpoint_out)
+            with atomic_directory(snapshots_out) as kept:
+                for stop in snapshots:
+                    os.replace(weights / f"iter_{stop}.pth", kept / f"iter_{stop}.pth")
+        os.replace(weights / f"iter_{iterations}.pth", checkpoint_out)
         os.replace(Path(scratch) / "config.py", config_out)
 
 
@@ -306,21 +379,32 @@ def load_model(config, checkpoint: str | Path, device: str = "cpu"):
     import mmseg.apis.inference
     from mmseg.apis import init_model
 
-    # Zoo and demo checkpoints hold numpy/mmengine objects in ``meta``: torch >= 2.6 refuses
-    # them unless weights_only=False, and mmengine's loader does not pass it.
-    original_load, original_loader = torch.load, mmseg.apis.inference.load_checkpoint
+    original_loader = mmseg.apis.inference.load_checkpoint
+    mmseg.apis.inference.load_checkpoint = functools.partial(_load_strictly, config=config)
+    try:
+        with _trusted_torch_load():
+            model = init_model(str(config) if isinstance(config, (str, Path)) else config, str(checkpoint),
+                               device=device)
+    finally:
+        mmseg.apis.inference.load_checkpoint = original_loader
+    return model.eval()
+
+
+@contextlib.contextmanager
+def _trusted_torch_load():
+    """torch.load with weights_only=False: zoo and demo checkpoints hold numpy/mmengine objects in
+    ``meta``, which torch >= 2.6 refuses otherwise, and mmengine's loader does not pass it."""
+    original_load = torch.load
 
     def load(*args, **kwargs):
         kwargs.setdefault("weights_only", False)
         return original_load(*args, **kwargs)
 
     torch.load = load
-    mmseg.apis.inference.load_checkpoint = functools.partial(_load_strictly, config=config)
     try:
-        model = init_model(str(config) if isinstance(config, (str, Path)) else config, str(checkpoint), device=device)
+        yield
     finally:
-        torch.load, mmseg.apis.inference.load_checkpoint = original_load, original_loader
-    return model.eval()
+        torch.load = original_load
 
 
 def _load_strictly(model, filename, map_location=None, *, config, **kwargs) -> dict:

@@ -15,7 +15,9 @@ CORRUPTIONS_3D = DEPTH_3D + RGB_3D
 PHYSICS = ("physics_fog", "physics_rain")
 #: XImageNet-12's background scenarios, adapted (segrel.stress.scenarios): no severity
 SCENARIOS = ("blurred_background", "blurred_objects", "grey", "colour_shift", "random_background",
-             "segmented_objects")
+             "segmented_objects", "ai_background")
+#: the scenarios painted by the generation stage's inpainting model (segrel.stress.backgrounds)
+PAINTED_SCENARIOS = ("ai_background",)
 #: every corruption a test set can carry (test_sets.<name>.corruption.name)
 CORRUPTIONS = CORRUPTIONS_2D + CORRUPTIONS_3D + PHYSICS + SCENARIOS
 #: what needs each image's depth

@@ -49,6 +49,27 @@ def add_test_sets(config: dict) -> None:
                           "stress": {"dataset": spec["dataset"], "split": spec.get("split", "val"),
                                      "subset": spec.get("subset", "*"), **spec["corruption"]}}
         spec["dataset"] = name
+    _add_training_sets(stress, datasets)
+
+
+def scenario_training_sets(stress: dict) -> dict[str, str]:
+    """{scenario: dataset} of the scenario copies of stress.scenario_training.train_dataset's train
+    split that its models are fine-tuned on (none without models)."""
+    training = stress.get("scenario_training", {})
+    if not training.get("models"):
+        return {}
+    train = training.get("train_dataset", "cityscapes")
+    return {scenario: stressed_name(f"{train}_train", scenario) for scenario in stress.get("scenarios", [])}
+
+
+def _add_training_sets(stress: dict, datasets: dict) -> None:
+    training = stress.get("scenario_training", {})
+    source = datasets.get(training.get("train_dataset", "cityscapes"))
+    for scenario, name in scenario_training_sets(stress).items():
+        if source is not None and name not in datasets:  # else config_problems names the problem
+            datasets[name] = {"format": source["format"], "source": "generated",
+                              "stress": {"dataset": training.get("train_dataset", "cityscapes"), "split": "train",
+                                         "subset": "*", "name": scenario, "images": training.get("images")}}
 
 
 def stressed_datasets(config: dict) -> dict[str, dict]:
@@ -82,6 +103,31 @@ def config_problems(config: dict) -> list[str]:
     for shift, real in stress.get("proxy_study", {}).items():
         if real not in test_sets:
             problems.append(f"config key 'stress.proxy_study.{shift}': no test set named {real!r}")
+    return problems + _scenario_training_problems(config)
+
+
+def _scenario_training_problems(config: dict) -> list[str]:
+    stress, datasets = config.get("stress", {}), config.get("datasets", {})
+    training = stress.get("scenario_training", {})
+    models = training.get("models", [])
+    if not models:
+        return []
+    key = "config key 'stress.scenario_training"
+    problems = [f"{key}.models': no model named {name!r}; models are: {', '.join(sorted(config.get('models', {})))}"
+                for name in models if name not in config.get("models", {})]
+    if not stress.get("scenarios"):
+        problems.append(f"{key}.models': C'(i) is a model trained on scenario i, but stress.scenarios is empty: "
+                        "list the scenarios, or no models")
+    train = training.get("train_dataset", "cityscapes")
+    if train not in datasets:
+        problems.append(f"{key}.train_dataset': no dataset named {train!r}")
+    elif datasets[train]["format"] != "cityscapes":  # mmseg's CityscapesDataset reads the train split
+        problems.append(f"{key}.train_dataset': {train!r} is a {datasets[train]['format']} dataset; models are "
+                        "trained on the train split of a cityscapes-format dataset")
+    clashes = [name for name in scenario_training_sets(stress).values()
+               if name in datasets and datasets[name].get("stress", {}).get("split") != "train"]
+    problems += [f"{key}': its scenario copy of the train split is written as dataset {name!r}, which exists "
+                 "already: rename that dataset" for name in clashes]
     return problems
 
 

@@ -1,6 +1,7 @@
 """The stress stage's figures: mIoU per corruption per model (SemSegBench style), severity curves,
-GAM against clean mIoU, and the proxy study (Loiseau Table 1 extended). Each returns
-(figure, the tidy table drawn) for :func:`segrel.core.figures.write_figure`."""
+GAM against clean mIoU, C(i) / C'(i) with S_robust (XImageNet-12), and the proxy study (Loiseau
+Table 1 extended). Each returns (figure, the tidy table drawn) for
+:func:`segrel.core.figures.write_figure`."""
 
 from __future__ import annotations
 
@@ -64,6 +65,26 @@ def gam_figure(gams: pd.DataFrame, families: dict[str, str]):
         ax.set_ylabel(title)
     axes[-1].legend(fontsize="x-small", bbox_to_anchor=(1.02, 1), loc="upper left")
     return figure, gams
+
+
+def s_robust_figure(table: pd.DataFrame):
+    """Per scenario-trained model: C(i) (trained on the original data) and C'(i) (trained on
+    scenario i) on each scenario, mu dashed, S_robust in the title (XImageNet-12)."""
+    style()
+    models = list(dict.fromkeys(table.model))
+    scenarios = list(dict.fromkeys(table.scenario))
+    figure, axes = panel_grid(len(models), width=0.9 + 0.55 * len(scenarios), height=3.4, columns=3)
+    for ax, model in zip(axes, models):
+        rows = table[table.model == model].set_index("scenario").loc[scenarios]
+        positions = range(len(scenarios))
+        ax.bar([x - 0.2 for x in positions], rows.cross_miou, width=0.4, label="C(i): trained on original")
+        ax.bar([x + 0.2 for x in positions], rows.inner_miou, width=0.4, label="C'(i): trained on scenario i")
+        ax.axhline(rows.mu.iloc[0], color="grey", linestyle="--", linewidth=0.8, label="mu: original")
+        ax.set_xticks(list(positions), scenarios, rotation=60, ha="right")
+        ax.set_ylabel("mIoU")
+        ax.set_title(f"{model}: S_robust {rows.s_robust.iloc[0]:.3f}")
+    axes[-1].legend(fontsize="x-small", bbox_to_anchor=(1.02, 1), loc="upper left")
+    return figure, table
 
 
 def proxy_figure(proxies: pd.DataFrame):

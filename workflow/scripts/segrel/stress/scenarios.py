@@ -8,9 +8,12 @@ motorcycle, bicycle), the rest is background.
 - colour_shift: the colour channels rotated (R, G, B -> G, B, R);
 - random_background: another image of the same test set (drawn from the image's seed) behind
   this image's objects; its labels too, so the scene stays labelled;
-- segmented_objects: the objects on black, the background void (only objects are scored).
+- segmented_objects: the objects on black, the background void (only objects are scored);
+- ai_background: the background repainted by the generation stage's inpainting model
+  (:mod:`segrel.stress.backgrounds`), the objects kept; the new background has no labels, so it
+  is void as in segmented_objects.
 
-A scenario changes the image and, for the last two, the stored label ids (written back in the
+A scenario changes the image and, for the last three, the stored label ids (written back in the
 format's own ids, so the copy reads like the source).
 """
 
@@ -41,7 +44,8 @@ def apply_scenario(name: str, image: np.ndarray, train_ids: np.ndarray, stored_i
                    void_id: int, other: tuple[np.ndarray, np.ndarray] | None = None) -> tuple[np.ndarray, np.ndarray]:
     """(image, stored ids) of ``image`` (uint8 RGB) under scenario ``name``; ``train_ids`` tells the
     objects, ``stored_ids`` are the label file's ids, ``void_id`` the format's stored void id and
-    ``other`` (image, stored ids) the image whose background random_background takes."""
+    ``other`` (image, stored ids) the background random_background (another image of the set) and
+    ai_background (the painted image, ids None: unlabelled, void) put behind the objects."""
     if name not in SCENARIOS:
         raise ValueError(f"unknown scenario {name!r}; known: {', '.join(SCENARIOS)}")
     objects = objects_mask(train_ids)[..., None]
@@ -58,8 +62,10 @@ def apply_scenario(name: str, image: np.ndarray, train_ids: np.ndarray, stored_i
         return np.where(objects, image, 0).astype(np.uint8), np.where(objects[..., 0], stored_ids, void_id).astype(
             stored_ids.dtype)
     if other is None:
-        raise ValueError("random_background needs another image (other=(image, stored ids))")
+        raise ValueError(f"{name} needs the background to put behind the objects (other=(image, stored ids))")
     other_image, other_ids = other
+    if other_ids is None:  # a painted background: nothing in it is labelled
+        other_ids = np.full_like(stored_ids, void_id)
     if other_image.shape != image.shape:  # e.g. IDD's mixed resolutions: the other image is fitted to this one
         height, width = image.shape[:2]
         other_image = cv2.resize(other_image, (width, height), interpolation=cv2.INTER_LINEAR)

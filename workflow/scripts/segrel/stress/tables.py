@@ -7,7 +7,7 @@ import pandas as pd
 
 from segrel.analyse.statistics import CORRELATION_COLUMNS, correlation
 from segrel.evaluate.metrics_table import select_metrics
-from segrel.stress.aggregates import gam
+from segrel.stress.aggregates import gam, s_robust
 
 
 def miou_by_test_set(metrics: pd.DataFrame) -> pd.DataFrame:
@@ -45,6 +45,28 @@ def gam_table(metrics: pd.DataFrame, gam_sets: dict[str, str], clean: str) -> pd
                      "mean_corruption_miou": sum(by_corruption.values()) / len(by_corruption),
                      "corruptions": len(by_corruption)})
     return pd.DataFrame(rows)
+
+
+def s_robust_table(metrics: pd.DataFrame, trained_metrics: pd.DataFrame, scenario_sets: dict[str, str],
+                   clean: str) -> pd.DataFrame:
+    """One row per (model of ``trained_metrics``, scenario): mu (the model's mIoU on ``clean``),
+    C(i) (``cross_miou``: the model on scenario i's test set), C'(i) (``inner_miou``: the model
+    trained on scenario i, on that set) and the model's S_robust (on each of its rows).
+    ``scenario_sets``: {scenario: its test set}; ``trained_metrics``: the scenario-trained
+    models' metrics, under their own models' names."""
+    cross, inner = miou_by_test_set(metrics), miou_by_test_set(trained_metrics)
+    _require(cross, [clean, *scenario_sets.values()])
+    _require(inner, scenario_sets.values())
+    rows = []
+    for model in inner.index:
+        mu = float(cross.at[model, clean])
+        by_scenario = {scenario: (float(cross.at[model, test_set]), float(inner.at[model, test_set]))
+                       for scenario, test_set in scenario_sets.items()}
+        score = s_robust([c for c, _ in by_scenario.values()], [c for _, c in by_scenario.values()], mu)
+        rows += [{"model": model, "scenario": scenario, "test_set": scenario_sets[scenario], "mu": mu,
+                  "cross_miou": c, "inner_miou": c_inner, "s_robust": score}
+                 for scenario, (c, c_inner) in by_scenario.items()]
+    return pd.DataFrame(rows, columns=["model", "scenario", "test_set", "mu", "cross_miou", "inner_miou", "s_robust"])
 
 
 def proxy_table(metrics: pd.DataFrame, shifts: dict[str, str], families: dict[str, dict[str, list[str]]], *,

@@ -13,7 +13,7 @@ import numpy as np
 
 from segrel.core import formats
 from segrel.core.io import atomic_directory, save_png
-from segrel.stress.catalogue import DEPTH_3D, SCENARIOS, check_corruption
+from segrel.stress.catalogue import DEPTH_3D, PAINTED_SCENARIOS, SCENARIOS, check_corruption
 from segrel.stress.corruptions import corrupt, corruption_seed
 
 
@@ -59,30 +59,37 @@ def void_id(fmt: str) -> int:
     return int(np.flatnonzero(record.label_table == formats.VOID_VALUE[record.kind])[0])
 
 
-def scenario_sample(spec: StressedSet, sample: formats.Sample, samples: list[formats.Sample]
+def scenario_sample(spec: StressedSet, sample: formats.Sample, samples: list[formats.Sample], paint=None
                     ) -> tuple[np.ndarray, np.ndarray]:
     """(image, stored label ids) of one sample under background scenario ``spec.name``; the other
-    image of random_background is drawn from the sample's seed among the others of ``samples``."""
-    from segrel.stress.scenarios import apply_scenario
+    image of random_background is drawn from the sample's seed among the others of ``samples``;
+    ai_background's is ``paint(image, objects mask, seed)``
+    (:func:`segrel.stress.backgrounds.background_painter`)."""
+    from segrel.stress.scenarios import apply_scenario, objects_mask
 
-    stored = formats.read_ids(sample.label)
+    stored, image = formats.read_ids(sample.label), formats.read_image(sample.image)
     train_ids = formats.to_labels(spec.format, stored, sample.label, spec.unknown_ids)
     other = None
-    if spec.name == "random_background":
+    if spec.name in PAINTED_SCENARIOS:
+        if paint is None:
+            raise ValueError(f"{spec.name} is painted by the inpainting model: rule stress_painted_dataset")
+        other = paint(image, objects_mask(train_ids), spec.seed_of(sample)), None
+    elif spec.name == "random_background":
         others = [candidate for candidate in samples if candidate.name != sample.name]
         if not others:
             raise ValueError(f"random_background needs a second image in {spec.split}/{spec.subset}")
         chosen = others[np.random.default_rng(spec.seed_of(sample)).integers(len(others))]
         other = formats.read_image(chosen.image), formats.read_ids(chosen.label)
-    return apply_scenario(spec.name, formats.read_image(sample.image), train_ids, stored,
-                          void_id=void_id(spec.format), other=other)
+    return apply_scenario(spec.name, image, train_ids, stored, void_id=void_id(spec.format), other=other)
 
 
-def write_stressed_set(spec: StressedSet, out: str | Path, progress=None) -> int:
+def write_stressed_set(spec: StressedSet, out: str | Path, progress=None, paint=None) -> int:
     """Write the corrupted copy of ``spec``'s test set to ``out`` (atomically); the number of images.
     An image keeps its file name (a JPEG-named file of IDD then holds PNG data: readers look at
     the content, and re-encoding as JPEG would add its own artefacts to the corruption). Labels
-    are copied, but for the scenarios that change them (written in the format's own ids)."""
+    are copied, but for the scenarios that change them (written in the format's own ids); a
+    Cityscapes copy also gets the train-id files mmseg trains on (void 255). ``paint``: see
+    :func:`scenario_sample`."""
     check_corruption(spec.name, spec.severity)
     root = Path(spec.root)
     samples = formats.list_samples(spec.format, root, spec.split, spec.subset)[: spec.images]
@@ -90,11 +97,20 @@ def write_stressed_set(spec: StressedSet, out: str | Path, progress=None) -> int
         for sample in progress(samples) if progress else samples:
             label = scratch / sample.label.relative_to(root)
             if spec.name in SCENARIOS:
-                image, stored = scenario_sample(spec, sample, samples)
+                image, stored = scenario_sample(spec, sample, samples, paint)
                 save_png(label, stored)
             else:
-                image = stressed_image(spec, sample)
+                image, stored = stressed_image(spec, sample), None
                 label.parent.mkdir(parents=True, exist_ok=True)
                 shutil.copyfile(sample.label, label)
             save_png(scratch / sample.image.relative_to(root), image)
+            if spec.format == "cityscapes":  # mmseg's CityscapesDataset trains on them
+                stored = formats.read_ids(sample.label) if stored is None else stored
+                save_png(_train_ids_file(label),
+                         formats.to_labels(spec.format, stored, sample.label, spec.unknown_ids).astype(np.uint8))
     return len(samples)
+
+
+def _train_ids_file(label: Path) -> Path:
+    """Cityscapes' ``*_gtFine_labelTrainIds.png`` beside its ``*_gtFine_labelIds.png``."""
+    return label.with_name(label.name.replace("_labelIds.png", "_labelTrainIds.png"))
