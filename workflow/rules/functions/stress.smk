@@ -43,9 +43,8 @@ def stressed_set(dataset):
         "name": record["name"],
         "severity": record.get("severity"),  # none for a scenario
         "seed": STRESS["seed"],
-        "images": record.get(
-            "images", STRESS["images"]
-        ),  # training copies: their own cap
+        # a scenario copy of a train split has its own cap (stress.scenario_training.images)
+        "images": record.get("images", STRESS["images"]),
         "unknown_ids": source["unknown_ids"],
     }
 

@@ -64,12 +64,12 @@ def scenario_training_sets(stress: dict) -> dict[str, str]:
 
 def _add_training_sets(stress: dict, datasets: dict) -> None:
     training = stress.get("scenario_training", {})
-    source = datasets.get(training.get("train_dataset", "cityscapes"))
+    train = training.get("train_dataset", "cityscapes")
     for scenario, name in scenario_training_sets(stress).items():
-        if source is not None and name not in datasets:  # else config_problems names the problem
-            datasets[name] = {"format": source["format"], "source": "generated",
-                              "stress": {"dataset": training.get("train_dataset", "cityscapes"), "split": "train",
-                                         "subset": "*", "name": scenario, "images": training.get("images")}}
+        if train in datasets and name not in datasets:  # else config_problems names the problem
+            datasets[name] = {"format": datasets[train]["format"], "source": "generated",
+                              "stress": {"dataset": train, "split": "train", "subset": "*", "name": scenario,
+                                         "images": training.get("images")}}
 
 
 def stressed_datasets(config: dict) -> dict[str, dict]:
