@@ -38,6 +38,8 @@ TINY_STUDY = {
         "acdc_fog": {"dataset": "acdc", "split": "train", "subset": "fog"},
         "acdc_night": {"dataset": "acdc", "split": "train", "subset": "night"},
         "idd_val": {"dataset": "idd", "split": "val"},
+        # from the demo depth estimator's depth
+        "idd_val-fog_3d-2": {"dataset": "idd", "split": "val", "corruption": {"name": "fog_3d", "severity": 2}},
         "smiyc_anomaly": {"dataset": "smiyc"},
     },
     "evaluation": {"calibration_pixels": 300, "batch_size": 2},
@@ -60,6 +62,7 @@ TINY_STUDY = {
                "curves": {"corruptions": ["fog"], "severities": [1]}, "scenarios": ["random_background", "grey"],
                "scenario_training": {"models": ["fcn_r18"], "images": 2, "iterations": 1, "batch_size": 2,
                                      "image_size": [64, 128], "crop_size": [64, 128]},
+               "depth_estimator": {"source": "demo", "steps": 2, "resolution": 28},
                "proxy_study": {"fog": "acdc_fog", "night": "acdc_night"}},
 }
 
@@ -145,7 +148,7 @@ def test_stress_tables_are_the_metrics_tables_corrupted_sets(study):
     miou = pd.read_csv(workdir / "results" / "tables" / "metrics.csv").query("measure == 'miou'").pivot(
         index="model", columns="test_set", values="value")
     stressed = [f"cityscapes_val-{name}-3" for name in TINY_STUDY["stress"]["corruptions"]] + [
-        "cityscapes_val-fog-1", "cityscapes_val-random_background", "cityscapes_val-grey"]
+        "cityscapes_val-fog-1", "cityscapes_val-random_background", "cityscapes_val-grey", "idd_val-fog_3d-2"]
     assert miou[stressed].notna().all().all() and len(miou) == 4
     gam = pd.read_csv(workdir / "results" / "tables" / "stress" / "gam.csv").set_index("model")
     worst = miou[["cityscapes_val-fog-3", "cityscapes_val-contrast-3"]].min(axis=1)  # the 15 common ones only

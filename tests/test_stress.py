@@ -540,3 +540,113 @@ def test_ai_background_is_the_inpainting_models_painting_behind_the_objects(tmp_
         assert np.array_equal(result, formats.read_image(again.image))  # seeded
         new_labels = formats.read_label("cityscapes", painted.label)
         assert np.array_equal(new_labels[things], labels[things]) and (new_labels[~things] == 255).all()
+
+
+# --- estimated depth (datasets without depth files) ----------------------------------------------
+
+def _tiny_estimator(out, **settings):
+    from segrel.stress.depth_estimation import DemoEstimatorSettings, build_demo_estimator
+
+    values = {"resolution": 28, "max_depth": 200, "steps": 1, "batch_size": 4, "learning_rate": 3e-3, "seed": 0}
+    model, processor = build_demo_estimator(DemoEstimatorSettings(**{**values, **settings}), 2.0)
+    model.save_pretrained(out)
+    processor.save_pretrained(out)
+    return model
+
+
+def test_estimated_depth_is_the_transformers_pipelines_and_feeds_the_3d_corruptions(tmp_path):
+    from PIL import Image
+    from transformers import pipeline
+
+    from segrel.core import formats
+    from segrel.data.demo.writers import write_acdc
+    from segrel.stress.corruptions import corruption_seed
+    from segrel.stress.depth_estimation import (
+        estimated_depth_file,
+        load_estimator,
+        read_estimated_depth,
+        write_depth_set,
+    )
+    from segrel.stress.testsets import StressedSet, write_stressed_set
+
+    _tiny_estimator(tmp_path / "estimator")
+    write_acdc(tmp_path / "acdc", seed=0, height=64, width=128, conditions=["fog"], images={"train": 2, "val": 0})
+    samples = formats.list_samples("acdc", tmp_path / "acdc", "train")
+    model, processor = load_estimator(str(tmp_path / "estimator"))
+    write_depth_set(model, processor, samples, tmp_path / "acdc", tmp_path / "depth", batch_size=2)
+    reference = pipeline("depth-estimation", model=str(tmp_path / "estimator"))
+    for sample in samples:
+        depth = read_estimated_depth(estimated_depth_file(tmp_path / "depth", tmp_path / "acdc", sample.image))
+        expected = reference(Image.fromarray(formats.read_image(sample.image)))["predicted_depth"].numpy()
+        np.testing.assert_allclose(depth.depth, np.clip(expected, 0.01, None), atol=0.006)  # stored in cm
+        assert depth.fx == pytest.approx(2262.52 / 2048 * 128) and depth.u0 == 63.5
+    spec = StressedSet("acdc", str(tmp_path / "acdc"), "train", "*", "fog_3d", 3, seed=0,
+                       depth_root=str(tmp_path / "depth"))
+    write_stressed_set(spec, tmp_path / "fogged")
+    for sample, fogged in zip(samples, formats.list_samples("acdc", tmp_path / "fogged", "train"), strict=True):
+        depth = read_estimated_depth(estimated_depth_file(tmp_path / "depth", tmp_path / "acdc", sample.image)).depth
+        expected = corrupt(formats.read_image(sample.image), "fog_3d", 3, corruption_seed(0, sample.name, "fog_3d", 3),
+                           depth=depth)
+        assert np.array_equal(formats.read_image(fogged.image), expected)
+
+
+def test_a_relative_depth_model_is_refused(tmp_path):
+    from segrel.stress.depth_estimation import load_estimator
+
+    model = _tiny_estimator(tmp_path / "relative")
+    model.config.depth_estimation_type = "relative"
+    model.config.save_pretrained(tmp_path / "relative")
+    with pytest.raises(ValueError, match="estimates relative depth .*name a metric model"):
+        load_estimator(str(tmp_path / "relative"))
+
+
+def test_the_demo_estimator_learns_the_demo_depth(tmp_path):
+    """After a short training it beats the best constant (the median depth) on its scenes."""
+    from segrel.core import formats
+    from segrel.data.demo.writers import write_cityscapes
+    from segrel.stress.depth import cityscapes_depth
+    from segrel.stress.depth_estimation import (
+        DemoEstimatorSettings,
+        estimate_depth,
+        load_estimator,
+        train_demo_estimator,
+    )
+
+    write_cityscapes(tmp_path / "cs", seed=0, height=64, width=128, cities={"train": {"aachen": 8}})
+    samples = formats.list_samples("cityscapes", tmp_path / "cs", "train")
+    settings = DemoEstimatorSettings(resolution=28, max_depth=200, steps=60, batch_size=4, learning_rate=3e-3, seed=0)
+    train_demo_estimator(samples, settings, tmp_path / "estimator", log=lambda message: None)
+    model, processor = load_estimator(str(tmp_path / "estimator"))
+    predicted = estimate_depth(model, processor, [formats.read_image(sample.image) for sample in samples])
+    truths = [cityscapes_depth(sample.image).depth for sample in samples]
+    median = np.median(np.concatenate([truth[np.isfinite(truth)] for truth in truths]))
+
+    def abs_rel(estimate, truth):
+        known = np.isfinite(truth) & (truth <= 200)
+        return np.mean(np.abs(estimate[known] - truth[known]) / truth[known])
+
+    learnt = np.mean([abs_rel(estimate, truth) for estimate, truth in zip(predicted, truths)])
+    constant = np.mean([abs_rel(np.full_like(truth, median), truth) for truth in truths])
+    assert learnt < 0.5 * constant, (learnt, constant)
+
+
+def test_depth_corruptions_of_datasets_without_depth_need_an_estimator():
+    from segrel.config import ConfigError
+    from segrel.stress.checks import depth_estimates
+
+    def test_sets():  # validation rewrites it (the test set then reads its corrupted copy)
+        return {"acdc3d": {"dataset": "acdc", "split": "train", "subset": "fog",
+                           "corruption": {"name": "fog_3d", "severity": 2}}}
+
+    config = _config(depth_estimator={"source": "demo"})
+    config["test_sets"].update(test_sets())
+    config = _validated(config)
+    assert depth_estimates(config) == {"acdc3d": ("acdc", "train")}
+    assert config["stress"]["depth_estimator"]["train_dataset"] == "cityscapes"  # the schema's defaults
+    bad = _config(depth_estimator={"source": "demo", "train_dataset": "acdc"})
+    with pytest.raises(ConfigError, match="learns from a dataset with depth files .* not 'acdc'"):
+        _validated(bad)
+    without = _config()
+    without["test_sets"].update(test_sets())
+    with pytest.raises(ConfigError, match="configure stress.depth_estimator"):
+        _validated(without)

@@ -13,6 +13,11 @@ rule stress_dataset:
         data=lambda wildcards: dataset_input(
             STRESSED_DATASETS[wildcards.dataset]["dataset"]
         ),
+        depth=lambda wildcards: (
+            [depth_folder(*DEPTH_ESTIMATES[wildcards.dataset])]
+            if wildcards.dataset in DEPTH_ESTIMATES
+            else []
+        ),
         code=library_code("stress_dataset.py"),
     output:
         directory("resources/datasets/{dataset}"),
@@ -28,6 +33,57 @@ rule stress_dataset:
         spec=lambda wildcards: stressed_set(wildcards.dataset),
     script:
         "../scripts/stress_dataset.py"
+
+
+rule demo_depth_estimator:
+    """The demo's tiny metric depth model (stress.depth_estimator source demo), trained on its own
+    Cityscapes train split and true depth."""
+    input:
+        data=lambda wildcards: dataset_input(DEPTH_ESTIMATOR["train_dataset"]),
+        code=library_code("demo_depth_estimator.py"),
+    output:
+        directory("resources/depth_estimator"),
+    log:
+        "results/logs/stress/demo_depth_estimator.log",
+    benchmark:
+        "results/benchmarks/stress/demo_depth_estimator.tsv"
+    conda:
+        "../../envs/generate.yaml"
+    params:
+        settings=demo_estimator_settings(),
+        data_root=lambda wildcards: dataset_root(DEPTH_ESTIMATOR["train_dataset"]),
+    script:
+        "../scripts/demo_depth_estimator.py"
+
+
+rule estimate_depth:
+    """Metric depth of every image of a dataset's split that ships none, estimated once by
+    stress.depth_estimator for the depth-based corruptions."""
+    input:
+        unpack(depth_estimator_files),
+        data=lambda wildcards: dataset_input(wildcards.dataset),
+        code=library_code("estimate_depth.py"),
+    output:
+        directory(depth_folder("{dataset}", "{split}")),
+    log:
+        "results/logs/stress/estimate_depth/{dataset}/{split}.log",
+    benchmark:
+        "results/benchmarks/stress/estimate_depth/{dataset}/{split}.tsv"
+    wildcard_constraints:
+        dataset="|".join({re.escape(d) for d, _ in DEPTH_ESTIMATES.values()}) or "^$",
+        split=r"[^/]+",
+    conda:
+        "../../envs/generate.yaml"
+    resources:
+        gpu=1,
+    params:
+        estimator=depth_estimator_model(),
+        format=lambda wildcards: config["datasets"][wildcards.dataset]["format"],
+        root=lambda wildcards: dataset_root(wildcards.dataset),
+        batch_size=DEPTH_ESTIMATOR.get("batch_size"),
+        device=DEPTH_ESTIMATOR.get("device"),
+    script:
+        "../scripts/estimate_depth.py"
 
 
 rule stress_painted_dataset:

@@ -8,6 +8,7 @@ from segrel.stress.catalogue import (
 )
 from segrel.stress.checks import (
     configured_corruptions,
+    depth_estimates,
     gam_test_sets,
     proxy_families,
     scenario_training_sets,
@@ -25,6 +26,9 @@ PAINTED_DATASETS = [
 ]
 COMPUTED_DATASETS = [name for name in STRESSED_DATASETS if name not in PAINTED_DATASETS]
 GAM_TEST_SETS = gam_test_sets(config)
+# {corrupted copy: (dataset, split) whose depth stress.depth_estimator estimates}
+DEPTH_ESTIMATES = depth_estimates(config)
+DEPTH_ESTIMATOR = STRESS["depth_estimator"] or {}
 # XImageNet-12's C'(i): {scenario: its copy of the train split} and the models trained on them
 SCENARIO_TRAINING = STRESS["scenario_training"]
 SCENARIO_TRAINING_SETS = scenario_training_sets(STRESS)
@@ -46,7 +50,38 @@ def stressed_set(dataset):
         # a scenario copy of a train split has its own cap (stress.scenario_training.images)
         "images": record.get("images", STRESS["images"]),
         "unknown_ids": source["unknown_ids"],
+        "depth_root": (
+            depth_folder(*DEPTH_ESTIMATES[dataset])
+            if dataset in DEPTH_ESTIMATES
+            else None
+        ),
     }
+
+
+def depth_folder(dataset, split):
+    """Where rule estimate_depth caches the estimated depth of a dataset's split."""
+    return f"resources/depth/{dataset}/{split}"
+
+
+def depth_estimator_model():
+    """What from_pretrained() gets for stress.depth_estimator: a directory, or a Hugging Face id."""
+    return {
+        "demo": "resources/depth_estimator",
+        "local": DEPTH_ESTIMATOR.get("path"),
+        "hub": DEPTH_ESTIMATOR.get("id"),
+    }.get(DEPTH_ESTIMATOR.get("source"))
+
+
+def depth_estimator_files(wildcards):
+    """The estimator as an input (none for a hub id, which the Hugging Face cache holds)."""
+    hub = DEPTH_ESTIMATOR.get("source") == "hub"
+    return {} if hub else {"estimator": depth_estimator_model()}
+
+
+def demo_estimator_settings():
+    """segrel.stress.depth_estimation.DemoEstimatorSettings of a demo depth estimator."""
+    keys = ("resolution", "max_depth", "steps", "batch_size", "learning_rate", "seed")
+    return {key: DEPTH_ESTIMATOR[key] for key in keys if key in DEPTH_ESTIMATOR}
 
 
 def corrupted_test_sets():

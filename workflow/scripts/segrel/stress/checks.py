@@ -103,7 +103,7 @@ def config_problems(config: dict) -> list[str]:
     for shift, real in stress.get("proxy_study", {}).items():
         if real not in test_sets:
             problems.append(f"config key 'stress.proxy_study.{shift}': no test set named {real!r}")
-    return problems + _scenario_training_problems(config)
+    return problems + _scenario_training_problems(config) + _depth_estimator_problems(config)
 
 
 def _scenario_training_problems(config: dict) -> list[str]:
@@ -150,11 +150,31 @@ def _corruption_problems(config: dict, name: str, spec: dict) -> list[str]:
         return [f"{key}.name': scenario {corruption['name']} tells objects from background by Cityscapes' thing "
                 f"classes, which dataset {source!r} ({datasets[source]['format']}) has no labels of; use it on a "
                 "segmentation test set"]
-    if corruption["name"] in NEEDS_DEPTH and not has_depth(config, source):
+    if corruption["name"] in NEEDS_DEPTH and not has_depth(config, source) and not config.get("stress", {}).get(
+            "depth_estimator"):
         return [f"{key}.name': {corruption['name']} renders from each image's depth, which dataset {source!r} "
-                f"({datasets[source]['format']}, {datasets[source]['source']}) does not ship; corrupt a "
+                f"({datasets[source]['format']}, {datasets[source]['source']}) does not ship; configure "
+                "stress.depth_estimator (a metric depth model), or corrupt a "
                 f"{' / '.join(FORMATS_WITH_DEPTH)} dataset with its disparity and camera files (and "
                 f"datasets.<name>.depth: true)"]
+    return []
+
+
+def depth_estimates(config: dict) -> dict[str, tuple[str, str]]:
+    """{corrupted copy: (dataset, split) whose estimated depth it reads} of the copies whose
+    corruption needs depth their dataset does not ship (stress.depth_estimator estimates it)."""
+    return {name: (record["dataset"], record["split"]) for name, record in stressed_datasets(config).items()
+            if record["name"] in NEEDS_DEPTH and not has_depth(config, record["dataset"])}
+
+
+def _depth_estimator_problems(config: dict) -> list[str]:
+    estimator = config.get("stress", {}).get("depth_estimator")
+    if not estimator or estimator["source"] != "demo":
+        return []
+    train = estimator.get("train_dataset", "cityscapes")
+    if train not in config.get("datasets", {}) or not has_depth(config, train):
+        return [f"config key 'stress.depth_estimator.train_dataset': the demo's depth estimator learns from a "
+                f"dataset with depth files (a demo or depth: true cityscapes dataset), not {train!r}"]
     return []
 
 

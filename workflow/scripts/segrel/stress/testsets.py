@@ -30,6 +30,16 @@ class StressedSet:
     seed: int
     unknown_ids: str = "error"
     images: int | None = None  # the first images of the test set only (None: all)
+    depth_root: str | None = None  # estimated depth (rule estimate_depth) where the dataset ships none
+
+    def depth_of(self, sample: formats.Sample):
+        """The sample's :class:`segrel.stress.depth.Depth`: estimated, or from the dataset's files."""
+        from segrel.stress.depth import image_depth
+        from segrel.stress.depth_estimation import estimated_depth_file, read_estimated_depth
+
+        if self.depth_root is None:
+            return image_depth(self.format, sample.image)
+        return read_estimated_depth(estimated_depth_file(self.depth_root, self.root, sample.image))
 
     def seed_of(self, sample: formats.Sample) -> int:
         return corruption_seed(self.seed, sample.name, self.name, self.severity)
@@ -37,17 +47,16 @@ class StressedSet:
 
 def stressed_image(spec: StressedSet, sample: formats.Sample) -> np.ndarray:
     """The corrupted RGB image of one sample (not a scenario: :func:`scenario_sample`)."""
-    from segrel.stress.depth import image_depth
     from segrel.stress.physics import physics_fog, physics_rain
 
     image = formats.read_image(sample.image)
     if spec.name == "physics_fog":
-        return physics_fog(image, image_depth(spec.format, sample.image), spec.severity)
+        return physics_fog(image, spec.depth_of(sample), spec.severity)
     if spec.name == "physics_rain":
         labels = formats.read_label(spec.format, sample.label, spec.unknown_ids)
-        return physics_rain(image, image_depth(spec.format, sample.image), labels, spec.severity,
+        return physics_rain(image, spec.depth_of(sample), labels, spec.severity,
                             np.random.default_rng(spec.seed_of(sample)))
-    depth = image_depth(spec.format, sample.image).depth if spec.name in DEPTH_3D else None
+    depth = spec.depth_of(sample).depth if spec.name in DEPTH_3D else None
     return corrupt(image, spec.name, spec.severity, spec.seed_of(sample), depth)
 
 
