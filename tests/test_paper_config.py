@@ -55,11 +55,12 @@ def test_paper_dag_builds_without_data(snakemake, tmp_path):
     # inpainting), one job per (model, test set): the paper config keeps evaluation.jobs
     # per_test_set; + 7 scenario copies of Cityscapes train, each of the three models trained
     # further on each and evaluated on its scenario's test set
-    assert int(counts["stress_dataset"]) == 27 + 6 * 4 + 6 + 6
+    # + IDD val in 3D fog, from Depth Anything's metric depth (estimated once)
+    assert int(counts["stress_dataset"]) == 27 + 6 * 4 + 6 + 6 + 1 and int(counts["estimate_depth"]) == 1
     assert int(counts["stress_painted_dataset"]) == 2  # ai_background: the test set and the train split
     assert int(counts["stress_scenario_model"]) == int(counts["evaluate_scenario_model"]) == 3 * 7
     assert int(counts["stress_s_robust"]) == 1
-    assert int(counts["evaluate_shard"]) == len(models) * (17 + 58) and "evaluate_model" not in counts
+    assert int(counts["evaluate_shard"]) == len(models) * (17 + 58 + 1) and "evaluate_model" not in counts
     test_sets = yaml.safe_load(PAPER.read_text())["test_sets"]
     assert test_sets["cityscapes_test"]["subset"] == "frankfurt"
     assert test_sets["cityscapes_calibration"]["subset"] == ["lindau", "munster"]

@@ -6,12 +6,10 @@ import sys
 sys.stderr = open(snakemake.log[0], "w", buffering=1)
 sys.stdout = sys.stderr  # mmengine logs to stdout
 
-import torch
-
-from segrel.core.devices import use_free_gpu
+from segrel.core.devices import configure_torch, use_free_gpu
 from segrel.models.segmentors import TrainingSchedule, finetune_model
 
-torch.set_num_threads(snakemake.threads)
+configure_torch(snakemake.threads)
 use_free_gpu()  # on a multi-GPU machine: a GPU no other job holds (mmengine says just 'cuda')
 schedule = TrainingSchedule.from_params(snakemake.params.schedule)
 finetune_model(snakemake.input.config, snakemake.input.checkpoint, schedule, data_root=snakemake.params.data_root,

@@ -235,64 +235,70 @@ def _hooks(iterations: int) -> dict:
     }
 
 
-def _weights_hook() -> str:
-    """Registers (once) and names an mmengine hook that saves zoo-like checkpoints (``meta`` +
-    ``state_dict``, no optimiser state) as ``<out_dir>/iter_<n>.pth`` after the given iterations."""
-    from mmengine.hooks import Hook
+def _registered_hook(name: str, define) -> str:
+    """Registers the mmengine Hook class ``define()`` returns under ``name`` (once; mmengine is
+    imported only when a model trains) and gives the name for a config's hooks."""
     from mmengine.registry import HOOKS
 
-    name = "SegrelWeightsHook"
-    if name in HOOKS.module_dict:
-        return name
-
-    class WeightsHook(Hook):
-        priority = "VERY_LOW"
-
-        def __init__(self, iterations, out_dir):
-            self.iterations, self.out_dir = set(iterations), Path(out_dir)
-
-        def after_train_iter(self, runner, batch_idx, data_batch=None, outputs=None):
-            if runner.iter + 1 not in self.iterations:
-                return
-            from mmengine.model import is_model_wrapper
-
-            model = runner.model.module if is_model_wrapper(runner.model) else runner.model
-            meta = {"iterations": runner.iter + 1, "seed": runner.seed,
-                    "dataset_meta": runner.train_dataloader.dataset.metainfo}
-            state = {key: value.detach().cpu() for key, value in model.state_dict().items()}
-            self.out_dir.mkdir(parents=True, exist_ok=True)
-            torch.save({"meta": meta, "state_dict": state}, self.out_dir / f"iter_{runner.iter + 1}.pth")
-
-    HOOKS.register_module(name=name, module=WeightsHook)
+    if name not in HOOKS.module_dict:
+        HOOKS.register_module(name=name, module=define())
     return name
+
+
+def _unwrapped(runner):
+    from mmengine.model import is_model_wrapper
+
+    return runner.model.module if is_model_wrapper(runner.model) else runner.model
+
+
+def _weights_hook() -> str:
+    """A hook that saves zoo-like checkpoints (``meta`` + ``state_dict``, no optimiser state) as
+    ``<out_dir>/iter_<n>.pth`` after the given iterations."""
+
+    def define():
+        from mmengine.hooks import Hook
+
+        class WeightsHook(Hook):
+            priority = "VERY_LOW"
+
+            def __init__(self, iterations, out_dir):
+                self.iterations, self.out_dir = set(iterations), Path(out_dir)
+
+            def after_train_iter(self, runner, batch_idx, data_batch=None, outputs=None):
+                if runner.iter + 1 not in self.iterations:
+                    return
+                meta = {"iterations": runner.iter + 1, "seed": runner.seed,
+                        "dataset_meta": runner.train_dataloader.dataset.metainfo}
+                state = {key: value.detach().cpu() for key, value in _unwrapped(runner).state_dict().items()}
+                self.out_dir.mkdir(parents=True, exist_ok=True)
+                torch.save({"meta": meta, "state_dict": state}, self.out_dir / f"iter_{runner.iter + 1}.pth")
+
+        return WeightsHook
+
+    return _registered_hook("SegrelWeightsHook", define)
 
 
 def _load_hook() -> str:
-    """Registers (once) and names an mmengine hook that loads a checkpoint into the model strictly
-    (:func:`_load_strictly`) before training starts: after the runner's own weight initialisation,
-    which would overwrite weights loaded any earlier."""
-    from mmengine.hooks import Hook
-    from mmengine.registry import HOOKS
+    """A hook that loads a checkpoint into the model strictly (:func:`_load_strictly`) before
+    training starts: after the runner's own weight initialisation, which would overwrite weights
+    loaded any earlier."""
 
-    name = "SegrelLoadWeightsHook"
-    if name in HOOKS.module_dict:
-        return name
+    def define():
+        from mmengine.hooks import Hook
 
-    class LoadWeightsHook(Hook):
-        priority = "VERY_HIGH"
+        class LoadWeightsHook(Hook):
+            priority = "VERY_HIGH"
 
-        def __init__(self, checkpoint, config):
-            self.checkpoint, self.config = checkpoint, config
+            def __init__(self, checkpoint, config):
+                self.checkpoint, self.config = checkpoint, config
 
-        def before_train(self, runner):
-            from mmengine.model import is_model_wrapper
+            def before_train(self, runner):
+                with _trusted_torch_load():
+                    _load_strictly(_unwrapped(runner), self.checkpoint, "cpu", config=self.config)
 
-            model = runner.model.module if is_model_wrapper(runner.model) else runner.model
-            with _trusted_torch_load():
-                _load_strictly(model, self.checkpoint, "cpu", config=self.config)
+        return LoadWeightsHook
 
-    HOOKS.register_module(name=name, module=LoadWeightsHook)
-    return name
+    return _registered_hook("SegrelLoadWeightsHook", define)
 
 
 def train_demo_model(config_out: str | Path, checkpoint_out: str | Path, settings: DemoTrainingSettings, *,
