@@ -1,7 +1,7 @@
 """Monocular metric depth for datasets that ship none (ACDC, IDD), so that the 3D corruptions and
 the physics proxies can render them: a transformers depth model (``AutoModelForDepthEstimation``
 that outputs metres, e.g. Depth Anything V2 Metric Outdoor) run once per image by rule
-``estimate_depth`` and cached as 16-bit PNGs of centimetres beside nothing else
+``estimate_depth`` and cached as 16-bit PNGs of centimetres
 (``resources/depth/<dataset>/<split>/<image path>.depth.png``).
 
 A relative depth model (Depth Anything's default, DPT, MiDaS: inverse depth up to scale) would
