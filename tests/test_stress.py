@@ -604,20 +604,16 @@ def test_the_demo_estimator_learns_the_demo_depth(tmp_path):
     """After a short training it beats the best constant (the median depth) on its scenes."""
     from segrel.core import formats
     from segrel.data.demo.writers import write_cityscapes
+    from segrel.stress import depth_estimation as estimation
     from segrel.stress.depth import cityscapes_depth
-    from segrel.stress.depth_estimation import (
-        DemoEstimatorSettings,
-        estimate_depth,
-        load_estimator,
-        train_demo_estimator,
-    )
 
     write_cityscapes(tmp_path / "cs", seed=0, height=64, width=128, cities={"train": {"aachen": 8}})
     samples = formats.list_samples("cityscapes", tmp_path / "cs", "train")
-    settings = DemoEstimatorSettings(resolution=28, max_depth=200, steps=60, batch_size=4, learning_rate=3e-3, seed=0)
-    train_demo_estimator(samples, settings, tmp_path / "estimator", log=lambda message: None)
-    model, processor = load_estimator(str(tmp_path / "estimator"))
-    predicted = estimate_depth(model, processor, [formats.read_image(sample.image) for sample in samples])
+    settings = estimation.DemoEstimatorSettings(resolution=28, max_depth=200, steps=60, batch_size=4,
+                                                learning_rate=3e-3, seed=0)
+    estimation.train_demo_estimator(samples, settings, tmp_path / "estimator", log=lambda message: None)
+    model, processor = estimation.load_estimator(str(tmp_path / "estimator"))
+    predicted = estimation.estimate_depth(model, processor, [formats.read_image(sample.image) for sample in samples])
     truths = [cityscapes_depth(sample.image).depth for sample in samples]
     median = np.median(np.concatenate([truth[np.isfinite(truth)] for truth in truths]))
 
