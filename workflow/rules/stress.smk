@@ -70,7 +70,7 @@ rule estimate_depth:
     benchmark:
         "results/benchmarks/stress/estimate_depth/{dataset}/{split}.tsv"
     wildcard_constraints:
-        dataset="|".join({re.escape(d) for d, _ in DEPTH_ESTIMATES.values()}) or "^$",
+        dataset="|".join(map(re.escape, DEPTH_ESTIMATED_DATASETS)) or "^$",
         split=r"[^/]+",
     conda:
         "../../envs/generate.yaml"

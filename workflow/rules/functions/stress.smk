@@ -28,6 +28,7 @@ COMPUTED_DATASETS = [name for name in STRESSED_DATASETS if name not in PAINTED_D
 GAM_TEST_SETS = gam_test_sets(config)
 # {corrupted copy: (dataset, split) whose depth stress.depth_estimator estimates}
 DEPTH_ESTIMATES = depth_estimates(config)
+DEPTH_ESTIMATED_DATASETS = sorted({dataset for dataset, _ in DEPTH_ESTIMATES.values()})
 DEPTH_ESTIMATOR = STRESS["depth_estimator"] or {}
 # XImageNet-12's C'(i): {scenario: its copy of the train split} and the models trained on them
 SCENARIO_TRAINING = STRESS["scenario_training"]
