@@ -37,6 +37,21 @@ def dataset_input(name):
     return dataset_root(name)
 
 
+def pretrained_model(spec, demo_path):
+    """What from_pretrained() gets for a Hugging Face model of the config ({source: demo, local or
+    hub}): the demo's directory, the local one, or the hub id."""
+    return {"demo": demo_path, "local": spec.get("path"), "hub": spec.get("id")}[
+        spec["source"]
+    ]
+
+
+def pretrained_files(key, spec, demo_path):
+    """{key: its directory} as a rule input; none for a hub id (the Hugging Face cache holds it)."""
+    if spec["source"] == "hub":
+        return {}
+    return {key: pretrained_model(spec, demo_path)}
+
+
 def model_files(model):
     """(config, checkpoint) of a model, as the models stage writes them; a local model's
     checkpoint stays where it is."""

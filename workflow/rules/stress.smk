@@ -42,7 +42,7 @@ rule demo_depth_estimator:
         data=lambda wildcards: dataset_input(DEPTH_ESTIMATOR["train_dataset"]),
         code=library_code("demo_depth_estimator.py"),
     output:
-        directory("resources/depth_estimator"),
+        directory(DEMO_DEPTH_ESTIMATOR),
     log:
         "results/logs/stress/demo_depth_estimator.log",
     benchmark:

@@ -27,24 +27,24 @@ DEMO_GENERATORS = [
 PRETRAINED_DEMO_GENERATORS = [name for name in DEMO_GENERATORS if name in PRETRAINED]
 
 
+def demo_generator_path(name):
+    """Where the demo builds a generator (pre-trained, or as initialised)."""
+    if name in PRETRAINED_DEMO_GENERATORS:
+        return f"resources/generators/{name}"
+    return f"resources/generators/initial/{name}"
+
+
 def generator_model(name):
     """What from_pretrained() gets for a generator: a directory, or a Hugging Face id."""
-    model = config["generation"]["models"][name]
-    return {
-        "demo": (
-            f"resources/generators/{name}"
-            if name in PRETRAINED_DEMO_GENERATORS
-            else f"resources/generators/initial/{name}"
-        ),
-        "local": model.get("path"),
-        "hub": model.get("id"),
-    }[model["source"]]
+    return pretrained_model(
+        config["generation"]["models"][name], demo_generator_path(name)
+    )
 
 
 def generator_files(name):
     """The generator as an input file (none for a hub id, which the Hugging Face cache holds)."""
     model = config["generation"]["models"][name]
-    return {} if model["source"] == "hub" else {name: generator_model(name)}
+    return pretrained_files(name, model, demo_generator_path(name))
 
 
 def caption_set(name):

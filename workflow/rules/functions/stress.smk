@@ -64,19 +64,20 @@ def depth_folder(dataset, split):
     return f"resources/depth/{dataset}/{split}"
 
 
+# where the demo trains its depth estimator (rule demo_depth_estimator)
+DEMO_DEPTH_ESTIMATOR = "resources/depth_estimator"
+
+
 def depth_estimator_model():
-    """What from_pretrained() gets for stress.depth_estimator: a directory, or a Hugging Face id."""
-    return {
-        "demo": "resources/depth_estimator",
-        "local": DEPTH_ESTIMATOR.get("path"),
-        "hub": DEPTH_ESTIMATOR.get("id"),
-    }.get(DEPTH_ESTIMATOR.get("source"))
+    """What from_pretrained() gets for stress.depth_estimator (None when there is none)."""
+    if not DEPTH_ESTIMATOR:
+        return None
+    return pretrained_model(DEPTH_ESTIMATOR, DEMO_DEPTH_ESTIMATOR)
 
 
 def depth_estimator_files(wildcards):
     """The estimator as an input (none for a hub id, which the Hugging Face cache holds)."""
-    hub = DEPTH_ESTIMATOR.get("source") == "hub"
-    return {} if hub else {"estimator": depth_estimator_model()}
+    return pretrained_files("estimator", DEPTH_ESTIMATOR, DEMO_DEPTH_ESTIMATOR)
 
 
 def demo_estimator_settings():
