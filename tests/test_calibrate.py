@@ -241,7 +241,7 @@ def test_calibrated_evaluation_is_the_evaluation_of_the_scaled_logits(tmp_path, 
         all_logits[f"img{index}"] = torch.from_numpy(rng.normal(size=(19, 8, 16)) * 3).float()
     passes = []
 
-    def fake_infer(model, images):
+    def fake_infer(model, images, perturb=None):
         passes.append(images)
         return [types.SimpleNamespace(seg_logits=types.SimpleNamespace(data=all_logits[image.rsplit("/", 1)[1][:-4]]),
                                       pred_sem_seg=types.SimpleNamespace(

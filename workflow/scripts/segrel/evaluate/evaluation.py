@@ -15,6 +15,11 @@ accumulators of :mod:`segrel.evaluate.metrics`:
   numbers of pixels per image (Fig. 10) and PRR / image-level OOD detection with the negative
   entropy as the confidence instead of the MSP (Fig. 11).
 
+An attacked test set (``attack``: :class:`segrel.stress.attacks.AttackSettings`) is the same
+evaluation of each image's adversarial example for the model, made between mmseg's test
+pipeline and the scoring pass; the attack's own forward passes also give the mIoU after each
+of its iterations (the ablations table's ``attack_iterations`` rows).
+
 Three anomaly scores are tracked: ``msp`` (as log(1 - MSP), computed from the logits so that
 near-certain pixels stay distinct; monotone in -MSP, so AUROC/AP/FPR are those of -MSP),
 ``entropy`` and ``max_logit`` (-max logit).
@@ -38,7 +43,7 @@ import torch
 
 from segrel.core import formats
 from segrel.core import labels as lb
-from segrel.evaluate.metrics import CalibrationAccumulator, DetectionAccumulator
+from segrel.evaluate.metrics import CalibrationAccumulator, DetectionAccumulator, confusion_matrix, miou
 from segrel.evaluate.metrics_table import COLUMNS, SCORES
 
 # Bounded ranges for the detection histograms of each of SCORES (values outside fall into the end bins).
@@ -126,6 +131,7 @@ class EvaluationState:
     outputs: str = "logits"  # what the model's seg_logits are (OUTPUT_KINDS; see as_logits)
     parameters: int = 0  # the model's parameter count (RELIS Fig. 2 sizes its markers by it)
     ablations: Ablations = Ablations()
+    attack: str = ""  # the attack's settings (AttackSettings.to_json) on an attacked test set, else ""
     confusion: np.ndarray = field(default_factory=lambda: np.zeros((lb.NUM_CLASSES, lb.NUM_CLASSES), np.int64))
     calibration: CalibrationAccumulator = field(default_factory=CalibrationAccumulator)
     calibration_relis: CalibrationAccumulator = field(default_factory=CalibrationAccumulator)
@@ -139,6 +145,10 @@ class EvaluationState:
     # image confidence as the mean normalised negative entropy
     ablation: dict = field(default_factory=dict)
     image_entropy_confidence: list = field(default_factory=list)
+    # attacked sets: (iterations, C, C) confusion of the attack's iterates 0 .. iterations - 1
+    # (the last iterate, the adversarial example, is ``confusion``)
+    attack_confusion: np.ndarray = field(default_factory=lambda: np.zeros((0, lb.NUM_CLASSES, lb.NUM_CLASSES),
+                                                                          np.int64))
     # the file the state was loaded from, to name it in errors
     source: str = field(default="an unsaved state", compare=False)
 
@@ -163,7 +173,7 @@ class EvaluationState:
         settings = {"kind": self.kind, "calibration_pixels": self.calibration_pixels, "seed": self.seed,
                     "batch_size": self.batch_size, "outputs": self.outputs, "parameters": self.parameters,
                     "ablation_pixels": tuple(self.ablations.calibration_pixels),
-                    "negative_entropy": self.ablations.negative_entropy}
+                    "negative_entropy": self.ablations.negative_entropy, "attack": self.attack}
         for prefix, acc in self.accumulators():
             settings |= {f"{prefix}.{key}": value for key, value in acc.settings().items()}
         return settings
@@ -178,7 +188,8 @@ class EvaluationState:
                   "image_confusion": self.image_confusion_array(),
                   "ablation_pixels": np.array(self.ablations.calibration_pixels, dtype=np.int64),
                   "negative_entropy": np.array(self.ablations.negative_entropy),
-                  "image_entropy_confidence": np.array(self.image_entropy_confidence, dtype=np.float64)}
+                  "image_entropy_confidence": np.array(self.image_entropy_confidence, dtype=np.float64),
+                  "attack": np.array(self.attack), "attack_confusion": self.attack_confusion}
         for prefix, acc in self.accumulators():
             for key, value in acc.state_dict().items():
                 arrays[f"{prefix}.{key}"] = value
@@ -189,14 +200,16 @@ class EvaluationState:
         """The state :meth:`save` wrote, its histograms binned as they were then."""
         with np.load(path) as data:
             settings = {"calibration_pixels", "seed", "batch_size", "outputs", "parameters", "ablation_pixels",
-                        "negative_entropy"}
+                        "negative_entropy", "attack"}
             if not settings <= set(data.files):
                 raise ValueError(f"{path}: a shard state saved without the settings that made it (by an older "
                                  "segrel): re-run its evaluation (snakemake --forcerun evaluate_shard)")
             ablations = Ablations(tuple(data["ablation_pixels"].tolist()), bool(data["negative_entropy"]))
             state = cls(kind=str(data["kind"]), calibration_pixels=int(data["calibration_pixels"]),
                         seed=int(data["seed"]), batch_size=int(data["batch_size"]), outputs=str(data["outputs"]),
-                        parameters=int(data["parameters"]), ablations=ablations, source=str(path))
+                        parameters=int(data["parameters"]), ablations=ablations, attack=str(data["attack"]),
+                        source=str(path))
+            state.attack_confusion = data["attack_confusion"].copy()
             state.confusion = data["confusion"].copy()
             state.ood_entropy = data["ood_entropy"].copy()
             state.image_names = data["image_names"].tolist()
@@ -232,6 +245,10 @@ class EvaluationState:
         self.image_confidence += other.image_confidence
         self.image_confusion += other.image_confusion
         self.image_entropy_confidence += other.image_entropy_confidence
+        if len(self.attack_confusion) == 0:  # a shard without images (fewer images than shards)
+            self.attack_confusion = other.attack_confusion.copy()
+        elif len(other.attack_confusion):
+            self.attack_confusion = self.attack_confusion + other.attack_confusion
         return self
 
     def image_confusion_array(self) -> np.ndarray:
@@ -243,8 +260,6 @@ class EvaluationState:
         """Every metric this state supports, as {(measure, score): value} in the table's row order
         (``score`` is "" except for the OOD detection measures; see segrel.evaluate.metrics_table);
         the mIoU leaves out the ``excluded_classes`` (train ids; see segrel.evaluate.metrics.miou)."""
-        from segrel.evaluate.metrics import miou
-
         out: dict[tuple[str, str], float] = {("images", ""): float(len(self.image_names)),
                                              ("parameters", ""): float(self.parameters)}
         if self.kind == "segmentation":
@@ -265,13 +280,18 @@ class EvaluationState:
             out["ood_mean_entropy", ""] = float(self.ood_entropy[0] / self.ood_entropy[1])
         return out
 
-    def ablation_metrics(self) -> list[tuple[str, str, str, float]]:
+    def ablation_metrics(self, excluded_classes: Sequence[int] = ()) -> list[tuple[str, str, str, float]]:
         """(ablation, setting, measure, value) of the :class:`Ablations` asked for: the
         calibration measures per pixel count (the main count too, unless it is ablated itself)
-        and PRR with each confidence (image_ood_auroc compares two test sets: merge_shard_tables)."""
+        and PRR with each confidence (image_ood_auroc compares two test sets: merge_shard_tables);
+        on an attacked set, the mIoU after each attack iteration (setting "0": the start)."""
         if self.kind != "segmentation":
             return []
         rows = []
+        if len(self.attack_confusion):
+            confusions = [*self.attack_confusion, self.confusion]
+            rows += [("attack_iterations", str(iteration), "miou", miou(confusion, excluded_classes))
+                     for iteration, confusion in enumerate(confusions)]
         if self.ablations.calibration_pixels:
             counts = {self.calibration_pixels: self.calibration}
             counts |= {pixels: self.ablation[f"pixels_{pixels}"] for pixels in self.ablations.calibration_pixels}
@@ -314,25 +334,36 @@ def evaluate_shard(model, fmt: str, samples: list[formats.Sample], *, batch_size
 
 def evaluate_transformed_shard(model, fmt: str, samples: list[formats.Sample], transforms: dict, *, batch_size: int,
                                calibration_pixels: int, seed: int, ablations: Ablations = Ablations(),
-                               unknown_ids: str = "error", progress=None, features=None) -> dict:
+                               unknown_ids: str = "error", progress=None, features=None, attack=None) -> dict:
     """{name: state} of :func:`evaluate_shard` with each of ``transforms`` applied to the logits
     of the same forward pass: one pass per image however many transforms. A transform is None
     (the logits as they are) or ``f(logits, sample, feature) -> logits`` that keeps the arg-max
     (a calibrator: :func:`segrel.calibrate.calibrators.as_transforms`); ``features`` makes the
-    context manager that collects the images' features they read (see :func:`forward_passes`)."""
+    context manager that collects the images' features they read (see :func:`forward_passes`).
+    ``attack`` (:class:`segrel.stress.attacks.AttackSettings`): each image is scored as its
+    adversarial example for the model."""
     from segrel.models.segmentors import output_kind
 
+    attacker = None
+    if attack is not None:
+        from segrel.stress.attacks import BatchAttack
+
+        attacker = BatchAttack(model, fmt, attack, unknown_ids)
     states = {key: EvaluationState(kind=formats.dataset_format(fmt).kind, calibration_pixels=calibration_pixels,
                                    seed=seed, batch_size=batch_size, outputs=output_kind(model.cfg),
                                    parameters=sum(parameter.numel() for parameter in model.parameters()),
-                                   ablations=ablations)
+                                   ablations=ablations, attack=attack.to_json() if attack else "")
               for key in transforms}
     first = next(iter(states.values()))
-    for sample, logits, prediction, feature in forward_passes(model, samples, batch_size=batch_size,
-                                                              features=features, progress=progress):
+    for sample, logits, prediction, feature in forward_passes(model, samples, batch_size=batch_size, features=features,
+                                                              progress=progress, perturb=attacker):
         image = _image_pixels(first, fmt, sample, logits, prediction, unknown_ids)  # once for every transform
+        curve = attacker.curves.pop(sample.name) if attacker else None
         for key, transform in transforms.items():
             _add(states[key], image, logits if transform is None else transform(logits, sample, feature))
+            if curve is not None:
+                states[key].attack_confusion = (curve if not len(states[key].attack_confusion)
+                                                else states[key].attack_confusion + curve)
     return states
 
 
@@ -347,23 +378,36 @@ def evaluate_job(model, model_name: str, test_sets: dict, shard: int, shards: in
 
     ablations = Ablations(tuple(settings["ablations"]["calibration_pixels"]), settings["ablations"]["negative_entropy"])
     for name, test_set in test_sets.items():
+        attack = _attack_settings(test_set.get("attack"))
         samples = formats.list_samples(test_set["format"], test_set["root"], test_set["split"], test_set["subset"])
+        samples = samples[: attack.images] if attack else samples
         selected = shard_samples(samples, shard, shards)
         chosen = transforms(name) if transforms else {"": None}
-        log(f"{model_name} on {name}: {len(selected)} of {len(samples)} images, {len(chosen)} state(s)")
+        attacked = f", attacked by {attack.name} ({attack.norm}, eps {attack.eps:g})" if attack else ""
+        log(f"{model_name} on {name}: {len(selected)} of {len(samples)} images{attacked}, {len(chosen)} state(s)")
         try:
             yield name, evaluate_transformed_shard(
                 model, test_set["format"], selected, chosen, batch_size=settings["batch_size"],
                 calibration_pixels=settings["calibration_pixels"], seed=settings["seed"], ablations=ablations,
-                unknown_ids=test_set["unknown_ids"], progress=progress, features=features)
-        except ValueError as error:  # the data or the model's outputs: say which model and test set
-            raise ValueError(f"{model_name} on {name}: {error}") from None
+                unknown_ids=test_set["unknown_ids"], progress=progress, features=features, attack=attack)
+        except (ValueError, RuntimeError) as error:  # the data, the model, GPU memory: name the model and test set
+            raise type(error)(f"{model_name} on {name}: {error}") from None
 
 
-def forward_passes(model, samples, *, batch_size: int, features=None, images=None, progress=None):
+def _attack_settings(spec: dict | None):
+    """The :class:`segrel.stress.attacks.AttackSettings` of a test set's ``attack`` (None: none)."""
+    if not spec:
+        return None
+    from segrel.stress.attacks import AttackSettings
+
+    return AttackSettings(**spec)
+
+
+def forward_passes(model, samples, *, batch_size: int, features=None, images=None, progress=None, perturb=None):
     """Yield (sample, logits (C, H, W), prediction (H, W), feature) for each of ``samples``, from
     mmseg's batched inference (``images``: a function of a sample giving the BGR array to run
-    on instead of its file). The logits are scored as the model's decode head outputs them
+    on instead of its file; ``perturb(data, batch)``: the inputs mmseg's test pipeline made of
+    the batch, replaced before the pass, :class:`segrel.stress.attacks.BatchAttack`). The logits are scored as the model's decode head outputs them
     (:func:`as_logits`); the prediction is mmseg's own arg-max (3.8 ms of a 2-core 256x512
     image, 2% of SegFormer-B0's forward, not taken again). ``features``: a function giving a
     context manager that yields what collects each batch's features during its pass
@@ -377,22 +421,30 @@ def forward_passes(model, samples, *, batch_size: int, features=None, images=Non
         for batch in progress(batches) if progress else batches:
             if collected:
                 collected.clear()
-            results = infer(model, [images(s) if images else str(s.image) for s in batch])
+            results = infer(model, [images(s) if images else str(s.image) for s in batch],
+                            (lambda data, batch=batch: perturb(data, batch)) if perturb else None)
             batch_features = collected.features() if collected else None
             for index, (sample, result) in enumerate(zip(batch, results)):
                 feature = batch_features[index] if collected else None
                 yield sample, as_logits(result.seg_logits.data, outputs), result.pred_sem_seg.data[0], feature
 
 
-def infer(model, images: list):
-    """mmseg's batched inference of image files (or BGR arrays); an image it cannot read is an
-    error naming the files (mmcv returns None for a damaged file, and the pipeline then fails
-    on an anonymous None)."""
+def infer(model, images: list, perturb=None):
+    """mmseg's batched inference of image files (or BGR arrays); ``perturb(data)`` gives the
+    inputs to run on instead of those mmseg's test pipeline made (``data``). An image it cannot
+    read is an error naming the files (mmcv returns None for a damaged file, and the pipeline
+    then fails on an anonymous None)."""
     from mmseg.apis import inference_model
+    from mmseg.apis.utils import _preprare_data
 
     loader = model.cfg.test_pipeline[0]["type"]
     try:
-        return inference_model(model, images)
+        if perturb is None:
+            return inference_model(model, images)
+        data, _ = _preprare_data(images, model)  # inference_model's own pipeline (mmseg 1.2.2)
+        data["inputs"] = perturb(data)
+        with torch.no_grad():
+            return model.test_step(data)
     except Exception as error:
         unreadable = [image for image in images if isinstance(image, str) and _unreadable(image)]
         if unreadable:
@@ -463,8 +515,7 @@ def _image_pixels(state: EvaluationState, fmt: str, sample, logits: torch.Tensor
         rng = _pixel_rng(state.seed, sample.name)
         image.prediction = prediction.reshape(-1).cpu().numpy()
         valid = label != lb.VOID
-        image.confusion = np.bincount(label[valid].astype(np.int64) * lb.NUM_CLASSES + image.prediction[valid],
-                                      minlength=lb.NUM_CLASSES**2).reshape(lb.NUM_CLASSES, lb.NUM_CLASSES)
+        image.confusion = confusion_matrix(label, image.prediction)
         image.labelled = np.flatnonzero(valid)
         image.picked = _sample(rng, image.labelled, state.calibration_pixels)
         # RELIS' PRR draws from every pixel and counts void as an error
@@ -562,10 +613,11 @@ def merge_shard_tables(shards: dict[tuple[str, str], list[str]], in_domain: str 
     for (model, test_set), paths in sorted(shards.items()):
         state = load_merged(paths)
         kinds[test_set] = state.kind
-        metrics = state.metrics(lb.train_ids((excluded_classes or {}).get(test_set, ())))
+        excluded = lb.train_ids((excluded_classes or {}).get(test_set, ()))
+        metrics = state.metrics(excluded)
         rows += [{"model": model, "test_set": test_set, "measure": measure, "score": score, "value": value}
                  for (measure, score), value in metrics.items()]
-        ablations += [(model, test_set, *row) for row in state.ablation_metrics()]
+        ablations += [(model, test_set, *row) for row in state.ablation_metrics(excluded)]
         entropy = state.image_entropy_confidence or [np.nan] * len(state.image_names)
         images += [{"model": model, "test_set": test_set, "image": name, "confidence": conf,
                     "negative_entropy_confidence": neg_entropy}

@@ -22,6 +22,8 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from segrel.core import labels as lb
+
 ECE_BINS = 15
 CONFIDENCE_SCALE = float(2**30)
 
@@ -50,6 +52,20 @@ def miou(confusion: np.ndarray, excluded: Sequence[int] = ()) -> float:
     present = union > 0
     present[list(excluded)] = False
     return float((tp[present] / union[present]).mean()) if present.any() else float("nan")
+
+
+def confusion_matrix(labels: np.ndarray, predictions: np.ndarray, classes: int = lb.NUM_CLASSES) -> np.ndarray:
+    """(classes, classes) int64 counts of (ground truth, prediction) over the non-void pixels of
+    ``labels`` (train ids, 255 = void) and ``predictions``, any shape.
+
+    >>> confusion_matrix(np.array([0, 0, 1, 255]), np.array([0, 1, 1, 0]), classes=2)
+    array([[1, 1],
+           [0, 1]])
+    """
+    labels, predictions = np.asarray(labels).ravel(), np.asarray(predictions).ravel()
+    valid = labels != lb.VOID
+    pairs = labels[valid].astype(np.int64) * classes + predictions[valid]
+    return np.bincount(pairs, minlength=classes**2).reshape(classes, classes)
 
 
 def _as_float(x) -> np.ndarray:

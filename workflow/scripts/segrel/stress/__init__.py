@@ -1,9 +1,9 @@
-"""Stage "stress" (started): common corruptions of test images and the robustness aggregates of
-SemSegBench (GAM) and XImageNet-12 (S_robust). ``corrupt``, ``gam`` and ``s_robust`` are the
-public API; they are imported on first use (the config checks must not import numpy-heavy
-corruption code into every Snakemake parse)."""
+"""Stage "stress": common corruptions of test images, adversarial attacks on the models, and the
+robustness aggregates of SemSegBench (GAM, ReM) and XImageNet-12 (S_robust). ``corrupt``,
+``attack``, ``gam``, ``rem`` and ``s_robust`` are the public API; they are imported on first use
+(the config checks must not import numpy- and torch-heavy code into every Snakemake parse)."""
 
-__all__ = ["corrupt", "gam", "s_robust"]
+__all__ = ["attack", "corrupt", "gam", "rem", "s_robust"]
 
 
 def __getattr__(name):
@@ -11,6 +11,10 @@ def __getattr__(name):
         from segrel.stress.corruptions import corrupt
 
         return corrupt
+    if name in ("attack", "rem"):
+        from segrel.stress import attacks
+
+        return getattr(attacks, name)
     if name in ("gam", "s_robust"):
         from segrel.stress import aggregates
 

@@ -1,6 +1,7 @@
 """Robustness aggregates over per-scenario accuracies (fractions in [0, 1]).
 
-- GAM (SemSegBench's generalisation ability measure): the worst mIoU over the corruptions.
+- GAM (SemSegBench's generalisation ability measure): the worst mIoU over the corruptions;
+  ReM (its reliability measure) the same over the attacks (segrel.stress.attacks.rem).
 - S_robust (XImageNet-12): 1 - (var_cross + var_inner), where var_cross is the mean squared
   deviation of C(i) (trained on the original data, tested on scenario i) from mu (trained and
   tested on the original), and var_inner that of C'(i) (trained and tested on scenario i).
@@ -21,13 +22,19 @@ def _values(accuracies: Mapping[str, float] | Sequence[float], what: str) -> lis
     return values
 
 
+def worst_case(miou_by_condition: Mapping[str, float] | Sequence[float], what: str) -> float:
+    """The worst mIoU over the conditions (corruptions: GAM; attacks: ReM); ``what`` names the
+    aggregate in errors."""
+    return min(_values(miou_by_condition, what))
+
+
 def gam(miou_by_corruption: Mapping[str, float] | Sequence[float]) -> float:
     """The worst mIoU over the corruptions.
 
     >>> gam({"fog": 0.61, "snow": 0.42, "contrast": 0.55})
     0.42
     """
-    return min(_values(miou_by_corruption, "gam"))
+    return worst_case(miou_by_corruption, "gam")
 
 
 def s_robust(cross: Mapping[str, float] | Sequence[float], inner: Mapping[str, float] | Sequence[float],

@@ -72,3 +72,7 @@ def stressed_name(test_set: str, name: str, severity: int | None = None) -> str:
 
 #: the 2D (or RGB-only 3DCC) corruption that imitates each real shift; rain and IDD have none
 MATCHED_CORRUPTION = {"fog": "fog", "snow": "snow", "night": "low_light"}
+
+#: SemSegBench's attacks (segrel.stress.attacks) and their budgets' norms
+ATTACKS = ("pgd", "segpgd", "cospgd", "bim")
+ATTACK_NORMS = ("linf", "l2")
