@@ -407,9 +407,10 @@ def forward_passes(model, samples, *, batch_size: int, features=None, images=Non
     """Yield (sample, logits (C, H, W), prediction (H, W), feature) for each of ``samples``, from
     mmseg's batched inference (``images``: a function of a sample giving the BGR array to run
     on instead of its file; ``perturb(data, batch)``: the inputs mmseg's test pipeline made of
-    the batch, replaced before the pass, :class:`segrel.stress.attacks.BatchAttack`). The logits are scored as the model's decode head outputs them
-    (:func:`as_logits`); the prediction is mmseg's own arg-max (3.8 ms of a 2-core 256x512
-    image, 2% of SegFormer-B0's forward, not taken again). ``features``: a function giving a
+    the batch, replaced before the pass, :class:`segrel.stress.attacks.BatchAttack`). The
+    logits are scored as the model's decode head outputs them (:func:`as_logits`); the
+    prediction is mmseg's own arg-max (3.8 ms of a 2-core 256x512 image, 2% of SegFormer-B0's
+    forward, not taken again). ``features``: a function giving a
     context manager that yields what collects each batch's features during its pass
     (``clear()``, ``features()``: :func:`segrel.calibrate.clustering.backbone_features`);
     ``feature`` is then the image's row, else None."""
