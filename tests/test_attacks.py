@@ -267,3 +267,57 @@ def test_attack_loss_matches_a_direct_cross_entropy():
     settings = AttackSettings("pgd", "linf", 8, 2.55, 1)
     expected = F.cross_entropy(logits, labels, ignore_index=255, reduction="sum") / 20  # void counts as 0
     torch.testing.assert_close(attack_loss(logits, labels, settings, 0), expected)
+
+
+def _validated(stress: dict, test_sets: dict | None = None) -> dict:
+    from pathlib import Path
+
+    from segrel.config import validate_config
+
+    config = {"datasets": {"cityscapes": {"format": "cityscapes", "source": "demo"},
+                           "smiyc": {"format": "smiyc", "source": "demo"}},
+              "test_sets": {"cityscapes_val": {"dataset": "cityscapes", "split": "val", "subset": "frankfurt"},
+                            **(test_sets or {})},
+              "analysis": {"comparisons": {}}, "stress": stress}
+    return validate_config(config, Path(__file__).resolve().parents[1] / "workflow/schemas/config.schema.yaml")
+
+
+def test_stress_attacks_become_attacked_test_sets_of_the_clean_dataset():
+    config = _validated({"test_set": "cityscapes_val", "seed": 3,
+                         "attacks": {"methods": {"linf": ["pgd", "bim"], "l2": ["cospgd"]}, "iterations": 4,
+                                     "images": 2}})
+    attacked = {name: spec for name, spec in config["test_sets"].items() if "attack" in spec}
+    assert set(attacked) == {"cityscapes_val-pgd-linf", "cityscapes_val-bim-linf", "cityscapes_val-cospgd-l2"}
+    assert attacked["cityscapes_val-cospgd-l2"] == {
+        "dataset": "cityscapes", "split": "val", "subset": "frankfurt", "excluded_classes": [],
+        "attack": {"name": "cospgd", "norm": "l2", "eps": 64, "alpha": 25.5, "iterations": 4, "images": 2, "seed": 3,
+                   "target": None}}
+    assert attacked["cityscapes_val-pgd-linf"]["attack"]["eps"] == 8  # SemSegBench's 8/255
+    assert "cityscapes_val-pgd-linf" not in config["datasets"]  # made per model: no copy on disk
+    assert _validated(config["stress"], config["test_sets"]) == config  # idempotent
+
+
+@pytest.mark.parametrize("stress, test_sets, message", [
+    ({"test_set": "cityscapes_val", "attacks": {"methods": {"linf": ["pgd"]}, "linf": {"eps": 0}}}, {},
+     "config key 'stress.attacks.linf.eps': 0 is less than or equal to the minimum of 0"),
+    ({"test_set": "cityscapes_val", "attacks": {"methods": {"linf": ["fgsm"]}}}, {},
+     "config key 'stress.attacks.methods.linf.0': 'fgsm' is not one of ['pgd', 'segpgd', 'cospgd', 'bim']"),
+    ({"test_set": "cityscapes_val", "attacks": {"methods": {"l1": ["pgd"]}}}, {},
+     "unknown config key 'stress.attacks.methods.l1'; allowed keys here: l2, linf"),
+    ({"test_set": "nowhere", "attacks": {"methods": {"linf": ["pgd"]}}}, {},
+     "'stress.test_set': no test set named 'nowhere'"),
+    ({}, {"anomalies-pgd": {"dataset": "smiyc", "split": "validation",
+                            "attack": {"name": "pgd", "norm": "linf", "eps": 8, "alpha": 2.55, "iterations": 2}}},
+     "'test_sets.anomalies-pgd.attack': attacks ascend the cross-entropy with each pixel's class, which dataset "
+     "'smiyc' (smiyc) has no labels of"),
+    ({}, {"x": {"dataset": "cityscapes", "attack": {"name": "pgd", "norm": "linf", "eps": -1, "alpha": 2.55,
+                                                    "iterations": 2}}},
+     "config key 'test_sets.x.attack.eps': -1 is less than or equal to the minimum of 0"),
+])
+def test_bad_attack_configs_are_refused_at_config_time_naming_the_fix(stress, test_sets, message):
+    import re
+
+    from segrel.config import ConfigError
+
+    with pytest.raises(ConfigError, match=re.escape(message)):
+        _validated(stress, test_sets)

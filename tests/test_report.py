@@ -63,6 +63,7 @@ TINY_STUDY = {
                "scenario_training": {"models": ["fcn_r18"], "images": 2, "iterations": 1, "batch_size": 2,
                                      "image_size": [64, 128], "crop_size": [64, 128]},
                "depth_estimator": {"source": "demo", "steps": 2, "resolution": 28},
+               "attacks": {"methods": {"linf": ["pgd", "bim"], "l2": ["cospgd"]}, "iterations": 3, "images": 2},
                "proxy_study": {"fog": "acdc_fog", "night": "acdc_night"}},
 }
 
@@ -72,7 +73,8 @@ FIGURES = ["correlation/fog", "correlation/night", "correlation/anomalies", "pcc
            "reliability/ood_vs_miou",
            "reliability/misclassification", "confidence_maps/segformer_b0",
            "stress/corruptions", "stress/scenarios", "stress/severity_curves", "stress/gam", "stress/s_robust",
-           "stress/proxies"]
+           "stress/proxies", "stress/attacks", "stress/attack_curves", "stress/rem",
+           "stress/attacked_confidence/segformer_b0"]
 
 
 @pytest.fixture(scope="module")
@@ -175,6 +177,30 @@ def test_stress_tables_are_the_metrics_tables_corrupted_sets(study):
     assert base.keys() == tuned.keys() and any(not torch.equal(base[key], tuned[key]) for key in base)
 
 
+def test_attack_tables_are_the_evaluations_attacked_sets(study):
+    """Each attack of cityscapes_val is a test set every model is evaluated on with every metric;
+    ReM is the worst of their mIoUs (by hand from the metrics table); BIM, which starts from the
+    clean image, ends below its start (the attacked mIoU of a trained model is at most its clean
+    mIoU on the same images)."""
+    _, workdir, _ = study
+    metrics = pd.read_csv(workdir / "results" / "tables" / "metrics.csv")
+    attacked = ["cityscapes_val-pgd-linf", "cityscapes_val-bim-linf", "cityscapes_val-cospgd-l2"]
+    rows = metrics[metrics.test_set.isin(attacked)]
+    assert {"miou", "ece", "prr", "image_ood_auroc"} <= set(rows.measure)
+    assert (rows[rows.measure == "images"].value == 2).all()  # stress.attacks.images
+    miou = metrics.query("measure == 'miou'").pivot(index="model", columns="test_set", values="value")
+    rem = pd.read_csv(workdir / "results" / "tables" / "stress" / "rem.csv").set_index("model")
+    np.testing.assert_allclose(rem.rem[miou.index], miou[attacked].min(axis=1), atol=1e-12)
+    assert (rem.attacks == 3).all() and "gam" in rem
+    curves = pd.read_csv(workdir / "results" / "tables" / "stress" / "attack_curves.csv")
+    assert sorted(set(curves.iteration)) == [0, 1, 2, 3]
+    last = curves[curves.iteration == 3].set_index(["model", "test_set"]).miou
+    np.testing.assert_allclose(last, [miou.at[model, test_set] for model, test_set in last.index], atol=1e-12)
+    bim = curves[curves.test_set == "cityscapes_val-bim-linf"].pivot(index="model", columns="iteration",
+                                                                        values="miou")
+    assert (bim[3] <= bim[0]).all() and (bim[3] < bim[0]).any(), bim
+
+
 def test_figures_are_byte_identical_when_redrawn(study):
     _, workdir, run = study
     png = workdir / "results" / "figures" / "reliability" / "ece_vs_error.png"
@@ -209,7 +235,8 @@ def test_editing_figure_code_reruns_only_plotting(study):
     copy, _, run = study
     jobs = plan_after_editing(copy, run, "analyse/figures.py")
     assert jobs and jobs <= {"plot_correlation", "plot_pcc_overview", "plot_robust_models", "plot_sample_size",
-                             "plot_reliability", "plot_confidence_maps", "plot_stress", "all"}, jobs
+                             "plot_reliability", "plot_confidence_maps", "plot_stress", "plot_attacked_confidence",
+                             "all"}, jobs
     assert "plot_correlation" in jobs and "evaluate_shard" not in jobs
 
 

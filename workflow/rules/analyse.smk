@@ -219,7 +219,7 @@ rule plot_reliability:
     params:
         in_domain=config["evaluation"]["in_domain_test_set"],
         families=model_families(),
-        test_sets=uncorrupted_test_sets(),
+        test_sets=test_sets_without("corruption", "attack"),
     script:
         "../scripts/plot_reliability.py"
 
@@ -277,7 +277,7 @@ rule plot_confidence_maps:
     resources:
         gpu=1,  # runs the model, on evaluation.device
     params:
-        test_sets=evaluated_test_sets(config["test_sets"]),
+        test_sets=evaluated_test_sets(test_sets_without("attack")),
         images=config["analysis"]["confidence_maps"]["images_per_test_set"],
         device=config["evaluation"]["device"],
     script:

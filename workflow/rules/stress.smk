@@ -160,6 +160,64 @@ rule stress_gam:
         "../scripts/stress_gam.py"
 
 
+rule stress_attacks:
+    """mIoU per (model, attack), ReM per model (the worst attack; GAM beside it) and the mIoU
+    after each attack iteration."""
+    input:
+        metrics="results/tables/metrics.csv",
+        ablations="results/tables/ablations.csv",
+        code=library_code("stress_attacks.py"),
+    output:
+        attacks="results/tables/stress/attacks.csv",
+        rem="results/tables/stress/rem.csv",
+        curves="results/tables/stress/attack_curves.csv",
+    log:
+        "results/logs/stress/stress_attacks.log",
+    benchmark:
+        "results/benchmarks/stress/stress_attacks.tsv"
+    conda:
+        "../../envs/analyse.yaml"
+    params:
+        attacked=ATTACKED_TEST_SETS,
+        gam_sets=GAM_TEST_SETS,
+        clean=STRESS["test_set"],
+    script:
+        "../scripts/stress_attacks.py"
+
+
+rule plot_attacked_confidence:
+    """One model's prediction and confidence on the first image of stress.test_set, clean and
+    under each attack (the adversarial example made again, as its evaluation made it)."""
+    input:
+        unpack(lambda wildcards: model_files(wildcards.model)),
+        data=lambda wildcards: dataset_input(
+            config["test_sets"][STRESS["test_set"]]["dataset"]
+        ),
+        code=library_code("plot_attacked_confidence.py"),
+    output:
+        png=report(
+            "results/figures/stress/attacked_confidence/{model}.png",
+            caption="../report/attacked_confidence.rst",
+            category="Stress tests",
+            labels={"figure": "attacked_confidence", "model": "{model}"},
+        ),
+        pdf="results/figures/stress/attacked_confidence/{model}.pdf",
+        data="results/tables/figures/stress/attacked_confidence/{model}.csv",
+    log:
+        "results/logs/stress/plot_attacked_confidence/{model}.log",
+    benchmark:
+        "results/benchmarks/stress/plot_attacked_confidence/{model}.tsv"
+    conda:
+        "../../envs/evaluate.yaml"
+    resources:
+        gpu=1,
+    params:
+        test_sets=evaluated_test_sets([STRESS["test_set"], *ATTACKED_TEST_SETS]),
+        device=config["evaluation"]["device"],
+    script:
+        "../scripts/plot_attacked_confidence.py"
+
+
 rule proxy_study:
     """Loiseau Table 1 extended: the PCC of every proxy family with each real shift."""
     input:

@@ -1,5 +1,5 @@
 """Rule plot_stress: one of the stress stage's figures (corruptions, scenarios, severity_curves, gam,
-s_robust, proxies) from its table."""
+s_robust, proxies, attacks, attack_curves, rem) from its table."""
 
 import sys
 
@@ -18,5 +18,8 @@ figure, data = {
     "gam": lambda: figures.gam_figure(table, params.families),
     "s_robust": lambda: figures.s_robust_figure(table),
     "proxies": lambda: figures.proxy_figure(table),
+    "attacks": lambda: figures.attack_heatmap(table),
+    "attack_curves": lambda: figures.attack_curves(table, params.families),
+    "rem": lambda: figures.rem_figure(table, params.families),
 }[snakemake.wildcards.figure]()
 write_figure(figure, data, snakemake.output)

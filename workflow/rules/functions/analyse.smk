@@ -117,9 +117,12 @@ def anomaly_test_sets():
     return found
 
 
-def uncorrupted_test_sets():
-    """The test sets RELIS' figures compare: every one but the stress stage's corrupted copies
-    (drawn in its own figures)."""
+def test_sets_without(*kinds):
+    """The test sets that are none of ``kinds`` (corruption: the stress stage's corrupted copies;
+    attack: its attacked sets, made per model in the evaluation): RELIS' figures compare the
+    others, and only the attack figures show attacked images."""
     return [
-        name for name, spec in config["test_sets"].items() if "corruption" not in spec
+        name
+        for name, spec in config["test_sets"].items()
+        if not any(kind in spec for kind in kinds)
     ]

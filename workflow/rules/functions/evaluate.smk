@@ -3,7 +3,7 @@ import re
 
 
 def test_set_spec(name):
-    """{format, split, subset, unknown_ids} of a configured test set."""
+    """{format, split, subset, unknown_ids, attack} of a configured test set."""
     test_set = config["test_sets"][name]
     dataset = config["datasets"][test_set["dataset"]]
     return {
@@ -11,6 +11,7 @@ def test_set_spec(name):
         "split": test_set["split"],
         "subset": test_set["subset"],
         "unknown_ids": dataset["unknown_ids"],
+        "attack": test_set.get("attack"),  # made per model in the evaluation job
     }
 
 

@@ -7,6 +7,7 @@ from segrel.stress.catalogue import (
     stressed_name,
 )
 from segrel.stress.checks import (
+    configured_attacks,
     configured_corruptions,
     depth_estimates,
     gam_test_sets,
@@ -34,6 +35,11 @@ DEPTH_ESTIMATOR = STRESS["depth_estimator"] or {}
 SCENARIO_TRAINING = STRESS["scenario_training"]
 SCENARIO_TRAINING_SETS = scenario_training_sets(STRESS)
 SCENARIO_MODELS = SCENARIO_TRAINING["models"] if SCENARIO_TRAINING_SETS else []
+# {attacked test set: {attack, norm}} of stress.attacks (ReM's set)
+ATTACKED_TEST_SETS = {
+    name: {"attack": attack["name"], "norm": attack["norm"]}
+    for name, attack in configured_attacks(STRESS).items()
+}
 
 
 def stressed_set(dataset):
@@ -105,6 +111,7 @@ def stress_figures():
     figures += ["severity_curves"] if STRESS["curves"]["corruptions"] else []
     figures += ["gam"] if GAM_TEST_SETS else []
     figures += ["s_robust"] if SCENARIO_MODELS else []
+    figures += ["attacks", "attack_curves", "rem"] if ATTACKED_TEST_SETS else []
     return figures + (["proxies"] if STRESS["proxy_study"] else [])
 
 
@@ -115,15 +122,25 @@ STRESS_FIGURE_TABLES = {
     "gam": "results/tables/stress/gam.csv",
     "s_robust": "results/tables/stress/s_robust.csv",
     "proxies": "results/tables/stress/proxies.csv",
+    "attacks": "results/tables/stress/attacks.csv",
+    "attack_curves": "results/tables/stress/attack_curves.csv",
+    "rem": "results/tables/stress/rem.csv",
 }
 
 
 def stress_outputs():
     """Every table and figure of the stress stage the config asks for."""
     figures = stress_figures()
-    return sorted({STRESS_FIGURE_TABLES[figure] for figure in figures}) + [
-        f"results/figures/stress/{figure}.png" for figure in figures
-    ]
+    attacked = (
+        [f"results/figures/stress/attacked_confidence/{confidence_map_model()}.png"]
+        if ATTACKED_TEST_SETS and config["models"]
+        else []
+    )
+    return (
+        sorted({STRESS_FIGURE_TABLES[figure] for figure in figures})
+        + [f"results/figures/stress/{figure}.png" for figure in figures]
+        + attacked
+    )
 
 
 def scenario_test_sets():

@@ -395,6 +395,24 @@ def confidence_ablation_figure(ablations: pd.DataFrame):
     return figure, wide
 
 
+def confidence_map_row(test_set: str, name: str, image: np.ndarray, label: np.ndarray, prediction: np.ndarray,
+                       confidence: np.ndarray, kind: str = "segmentation") -> dict:
+    """One row of :func:`confidence_maps_figure`: ``label`` train ids (or, ``kind`` "anomaly",
+    the anomaly mask: white anomalies, grey void, marked = the anomalies), ``prediction`` train
+    ids, ``confidence`` the MSP map; marked = the errors (void unmarked)."""
+    from segrel.core import labels as lb
+
+    if kind == "anomaly":
+        ground_truth = np.select([label == lb.ANOMALY_YES, label == lb.ANOMALY_VOID], [255, 128], 0)
+        ground_truth = np.repeat(ground_truth[..., None], 3, axis=2).astype(np.uint8)
+        marked = np.where(label == lb.ANOMALY_VOID, np.nan, (label == lb.ANOMALY_YES).astype(float))
+    else:
+        ground_truth = lb.TRAINID_COLORS[label]
+        marked = np.where(label == lb.VOID, np.nan, (prediction != label).astype(float))
+    return {"test_set": test_set, "name": name, "image": image, "ground_truth": ground_truth,
+            "prediction": lb.TRAINID_COLORS[prediction], "confidence": confidence, "marked": marked}
+
+
 def confidence_maps_figure(rows: list[dict]):
     """Loiseau et al. Fig. 10 style: per image, the image, ground truth, prediction, confidence
     (MSP) and marked pixels (errors; on anomaly sets the anomalies). ``rows``: dicts with

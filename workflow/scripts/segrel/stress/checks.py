@@ -1,5 +1,6 @@
 """The stress stage's config: corrupted test sets (added here as datasets and test sets of their
-own, so that every later stage reads them as any other) and what the schema cannot check."""
+own, so that every later stage reads them as any other), attacked test sets (test sets of the
+clean dataset with an ``attack``) and what the schema cannot check."""
 
 from __future__ import annotations
 
@@ -36,11 +37,14 @@ def add_test_sets(config: dict) -> None:
     # read, not set: a config without test sets or datasets gets the schema's defaults, not {}
     stress, test_sets, datasets = config.get("stress", {}), config.get("test_sets", {}), config.get("datasets", {})
     clean = test_sets.get(stress.get("test_set"))
+    kept = {key: clean[key] for key in ("dataset", "split", "subset", "excluded_classes") if key in (clean or {})}
     if clean is not None and "corruption" not in clean:
-        kept = {key: clean[key] for key in ("dataset", "split", "subset", "excluded_classes") if key in clean}
         for name, severity in configured_corruptions(stress):
             corruption = {"name": name} if severity is None else {"name": name, "severity": severity}
             test_sets.setdefault(stressed_name(stress["test_set"], name, severity), {**kept, "corruption": corruption})
+    if clean is not None and "corruption" not in clean:
+        for name, attack in configured_attacks(stress).items():
+            test_sets.setdefault(name, {**kept, "attack": attack})
     for name, spec in test_sets.items():
         source = datasets.get(spec.get("dataset"))
         if "corruption" not in spec or source is None or "stress" in source or name in datasets:
@@ -50,6 +54,22 @@ def add_test_sets(config: dict) -> None:
                                      "subset": spec.get("subset", "*"), **spec["corruption"]}}
         spec["dataset"] = name
     _add_training_sets(stress, datasets)
+
+
+def configured_attacks(stress: dict) -> dict[str, dict]:
+    """{test set: its attack} of every (norm, method) stress.attacks.methods asks for, named
+    ``<stress.test_set>-<method>-<norm>``.
+
+    >>> attacks = {"methods": {"linf": ["pgd"]}, "linf": {"eps": 8, "alpha": 2.55}, "iterations": 20}
+    >>> configured_attacks({"test_set": "cityscapes_val", "attacks": attacks})
+    {'cityscapes_val-pgd-linf': {'name': 'pgd', 'norm': 'linf', 'eps': 8, 'alpha': 2.55, 'iterations': 20, \
+'images': None, 'seed': 0}}
+    """
+    attacks = stress.get("attacks", {})
+    return {stressed_name(stress.get("test_set"), f"{method}-{norm}"): {
+                "name": method, "norm": norm, **attacks[norm], "iterations": attacks["iterations"],
+                "images": attacks.get("images"), "seed": stress.get("seed", 0)}
+            for norm, methods in attacks.get("methods", {}).items() for method in methods}
 
 
 def scenario_training_sets(stress: dict) -> dict[str, str]:
@@ -93,13 +113,16 @@ def config_problems(config: dict) -> list[str]:
                 if name not in CORRUPTIONS or name in SCENARIOS]
     problems += [f"config key 'stress.scenarios': unknown scenario {name!r}; known: {', '.join(SCENARIOS)}"
                  for name in stress.get("scenarios", []) if name not in SCENARIOS]
-    asked = stress.get("corruptions") or stress.get("scenarios") or stress.get("proxy_study")
+    asked = (stress.get("corruptions") or stress.get("scenarios") or stress.get("proxy_study")
+             or stress.get("attacks", {}).get("methods"))
     if asked and stress.get("test_set") not in test_sets:
         problems.append(f"config key 'stress.test_set': no test set named {stress.get('test_set')!r} to corrupt; "
                         f"test sets are: {', '.join(sorted(test_sets))}")
     for name, spec in test_sets.items():
         if "corruption" in spec:
             problems += _corruption_problems(config, name, spec)
+        if "attack" in spec:
+            problems += _attack_problems(config, name, spec)
     for shift, real in stress.get("proxy_study", {}).items():
         if real not in test_sets:
             problems.append(f"config key 'stress.proxy_study.{shift}': no test set named {real!r}")
@@ -129,6 +152,15 @@ def _scenario_training_problems(config: dict) -> list[str]:
     problems += [f"{key}': its scenario copy of the train split is written as dataset {name!r}, which exists "
                  "already: rename that dataset" for name in clashes]
     return problems
+
+
+def _attack_problems(config: dict, name: str, spec: dict) -> list[str]:
+    dataset = config.get("datasets", {}).get(spec["dataset"])
+    if dataset is None or dataset_format(dataset["format"]).kind == "segmentation":
+        return []  # segrel.evaluate.checks names an unknown dataset
+    return [f"config key 'test_sets.{name}.attack': attacks ascend the cross-entropy with each pixel's class, "
+            f"which dataset {spec['dataset']!r} ({dataset['format']}) has no labels of; attack a segmentation "
+            "test set"]
 
 
 def _corruption_problems(config: dict, name: str, spec: dict) -> list[str]:

@@ -1,6 +1,7 @@
-"""The stress stage's figures: mIoU per corruption per model (SemSegBench style), severity curves,
-GAM against clean mIoU, C(i) / C'(i) with S_robust (XImageNet-12), and the proxy study (Loiseau
-Table 1 extended). Each returns (figure, the tidy table drawn) for
+"""The stress stage's figures: mIoU per corruption and per attack per model (SemSegBench style),
+severity curves, mIoU against attack iterations, GAM against clean mIoU, ReM against GAM and
+clean mIoU, C(i) / C'(i) with S_robust (XImageNet-12), and the proxy study (Loiseau Table 1
+extended). Each returns (figure, the tidy table drawn) for
 :func:`segrel.core.figures.write_figure`."""
 
 from __future__ import annotations
@@ -18,13 +19,24 @@ def corruption_heatmap(corruptions: pd.DataFrame, severity: int | None):
     style()
     rows = corruptions[corruptions.family == "scenario"] if severity is None else corruptions[
         (corruptions.family != "scenario") & (corruptions.severity == severity)]
-    table = rows.pivot(index="model", columns="corruption", values="miou")
+    title = "mIoU per background scenario" if severity is None else f"mIoU per corruption (severity {severity})"
+    return _condition_heatmap(rows, "corruption", title)
+
+
+def attack_heatmap(attacks: pd.DataFrame):
+    """model x threat model (attack-norm) mIoU, the clean mIoU first, models by clean mIoU."""
+    style()
+    rows = attacks.assign(threat=attacks.attack + "-" + attacks.norm)
+    return _condition_heatmap(rows, "threat", "mIoU under attack")
+
+
+def _condition_heatmap(rows: pd.DataFrame, column: str, title: str):
+    table = rows.pivot(index="model", columns=column, values="miou")
     table.insert(0, "clean", rows.groupby("model").clean_miou.first())
     table = table.sort_values("clean", ascending=False)
     figure, ax = plt.subplots(figsize=(1.0 + 0.55 * table.shape[1], 0.9 + 0.35 * table.shape[0]))
-    title = "mIoU per background scenario" if severity is None else f"mIoU per corruption (severity {severity})"
     heatmap(ax, table, title, rotation=60, vmin=0)
-    data = table.reset_index().melt(id_vars="model", var_name="corruption", value_name="miou")
+    data = table.reset_index().melt(id_vars="model", var_name=column, value_name="miou")
     return figure, data
 
 
@@ -48,6 +60,47 @@ def severity_curves(corruptions: pd.DataFrame, curve_corruptions: list[str], fam
         ax.set_ylim(bottom=0)
     axes[-1].legend(fontsize="x-small", bbox_to_anchor=(1.02, 1), loc="upper left")
     return figure, data
+
+
+def attack_curves(curves: pd.DataFrame, families: dict[str, str]):
+    """mIoU against the attack iteration (0: the start; BIM's is the clean image) for each
+    threat model, one line per model (DetecBench's curve)."""
+    style()
+    curves = curves.assign(threat=curves.attack + "-" + curves.norm)
+    threats = list(dict.fromkeys(curves.threat))
+    markers = family_markers(families.values())
+    figure, axes = panel_grid(len(threats), width=3.8, height=3.2, columns=4)
+    for ax, threat in zip(axes, threats):
+        for model, curve in curves[curves.threat == threat].groupby("model"):
+            ax.plot(curve.iteration, curve.miou, marker=markers[families[model]], label=model, linewidth=1,
+                    markersize=3)
+        ax.set_title(threat)
+        ax.set_xlabel("attack iteration")
+        ax.set_ylabel("mIoU")
+        ax.set_ylim(bottom=0)
+    axes[-1].legend(fontsize="x-small", bbox_to_anchor=(1.02, 1), loc="upper left")
+    return figure, curves
+
+
+def rem_figure(rems: pd.DataFrame, families: dict[str, str]):
+    """ReM against clean mIoU and against GAM (where the corruptions are configured), per model,
+    each panel titled with its PCC over models (SemSegBench finds no correlation between them)."""
+    from scipy.stats import pearsonr
+
+    style()
+    markers = family_markers(families.values())
+    pairs = [("clean_miou", "clean mIoU")] + ([("gam", "GAM (worst corruption)")] if "gam" in rems else [])
+    figure, axes = panel_grid(len(pairs), width=4.2, height=3.8, columns=2)
+    for ax, (column, label) in zip(axes, pairs):
+        for row in rems.itertuples():
+            ax.scatter(getattr(row, column), row.rem, marker=markers[families[row.model]], label=row.model)
+        defined = rems[[column, "rem"]].dropna()
+        pcc = pearsonr(defined[column], defined.rem).statistic if len(defined) > 2 else float("nan")
+        ax.set_title(f"PCC {pcc:.2f} over {len(defined)} models")
+        ax.set_xlabel(label)
+        ax.set_ylabel("ReM (worst attack)")
+    axes[-1].legend(fontsize="x-small", bbox_to_anchor=(1.02, 1), loc="upper left")
+    return figure, rems
 
 
 def gam_figure(gams: pd.DataFrame, families: dict[str, str]):

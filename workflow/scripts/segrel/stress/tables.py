@@ -1,5 +1,6 @@
-"""The stress stage's tables, from the metrics table: mIoU per corruption, GAM per model, and the
-proxy study (which proxy family predicts each real shift best)."""
+"""The stress stage's tables, from the metrics table: mIoU per corruption and per attack, GAM and
+ReM per model, the mIoU along each attack's iterations, and the proxy study (which proxy family
+predicts each real shift best)."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ import pandas as pd
 
 from segrel.analyse.statistics import CORRELATION_COLUMNS, correlation
 from segrel.evaluate.metrics_table import select_metrics
-from segrel.stress.aggregates import gam, s_robust
+from segrel.stress.aggregates import gam, s_robust, worst_case
 
 
 def miou_by_test_set(metrics: pd.DataFrame) -> pd.DataFrame:
@@ -21,15 +22,58 @@ def _require(table: pd.DataFrame, test_sets) -> None:
         raise ValueError(f"no mIoU for test set(s) {missing} in the metrics table: is the evaluation up to date?")
 
 
+def condition_table(metrics: pd.DataFrame, conditions: dict[str, dict], clean: str, columns) -> pd.DataFrame:
+    """One row per (model, test set of ``conditions``): the test set's ``columns`` (its entry in
+    ``conditions``), its mIoU and the ``clean`` set's mIoU."""
+    table = miou_by_test_set(metrics)
+    _require(table, [clean, *conditions])
+    rows = [{"model": model, "test_set": name, **spec, "miou": table.at[model, name],
+             "clean_miou": table.at[model, clean]}
+            for model in table.index for name, spec in conditions.items()]
+    return pd.DataFrame(rows, columns=["model", "test_set", *columns, "miou", "clean_miou"])
+
+
 def corruption_table(metrics: pd.DataFrame, corrupted: dict[str, dict], clean: str) -> pd.DataFrame:
     """One row per (model, corrupted test set): corruption, family, severity, mIoU and the clean
     set's mIoU. ``corrupted``: {test set: {corruption, family, severity}}."""
-    table = miou_by_test_set(metrics)
-    _require(table, [clean, *corrupted])
-    rows = [{"model": model, "test_set": name, **spec, "miou": table.at[model, name],
-             "clean_miou": table.at[model, clean]}
-            for model in table.index for name, spec in corrupted.items()]
-    return pd.DataFrame(rows, columns=["model", "test_set", "corruption", "family", "severity", "miou", "clean_miou"])
+    return condition_table(metrics, corrupted, clean, ["corruption", "family", "severity"])
+
+
+def attack_table(metrics: pd.DataFrame, attacked: dict[str, dict], clean: str) -> pd.DataFrame:
+    """One row per (model, attacked test set): attack, norm, mIoU and the clean set's mIoU.
+    ``attacked``: {test set: {attack, norm}}."""
+    return condition_table(metrics, attacked, clean, ["attack", "norm"])
+
+
+def rem_table(attacks: pd.DataFrame, gams: pd.DataFrame | None = None) -> pd.DataFrame:
+    """Per model: clean mIoU, ReM (the worst mIoU over the attacks of ``attacks``, an
+    :func:`attack_table`), the threat model that gives it, the mean attacked mIoU and, with
+    ``gams`` (a :func:`gam_table`), GAM."""
+    rows = []
+    for model, group in attacks.groupby("model", sort=True):
+        by_threat = {f"{row.attack}-{row.norm}": float(row.miou) for row in group.itertuples()}
+        rows.append({"model": model, "clean_miou": float(group.clean_miou.iloc[0]),
+                     "rem": worst_case(by_threat, "rem"), "worst_attack": min(by_threat, key=by_threat.get),
+                     "mean_attack_miou": sum(by_threat.values()) / len(by_threat), "attacks": len(by_threat)})
+    table = pd.DataFrame(rows, columns=["model", "clean_miou", "rem", "worst_attack", "mean_attack_miou", "attacks"])
+    if gams is not None:
+        table = table.merge(gams[["model", "gam"]], on="model", how="left")
+    return table
+
+
+def attack_curve_table(ablations: pd.DataFrame, attacked: dict[str, dict]) -> pd.DataFrame:
+    """The mIoU after each attack iteration (0: the start) per (model, attacked test set), from
+    the evaluation's ablations table."""
+    rows = ablations[(ablations.ablation == "attack_iterations") & ablations.test_set.isin(list(attacked))]
+    missing = sorted(set(attacked) - set(rows.test_set))
+    if missing:
+        raise ValueError(f"no attack iterations for test set(s) {missing} in the ablations table: is the "
+                         "evaluation up to date?")
+    table = rows.assign(iteration=rows.setting.astype(int), miou=rows.value,
+                        attack=rows.test_set.map(lambda name: attacked[name]["attack"]),
+                        norm=rows.test_set.map(lambda name: attacked[name]["norm"]))
+    columns = ["model", "test_set", "attack", "norm", "iteration", "miou"]
+    return table[columns].sort_values(["test_set", "model", "iteration"]).reset_index(drop=True)
 
 
 def gam_table(metrics: pd.DataFrame, gam_sets: dict[str, str], clean: str) -> pd.DataFrame:
