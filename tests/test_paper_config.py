@@ -56,11 +56,14 @@ def test_paper_dag_builds_without_data(snakemake, tmp_path):
     # per_test_set; + 7 scenario copies of Cityscapes train, each of the three models trained
     # further on each and evaluated on its scenario's test set
     # + IDD val in 3D fog, from Depth Anything's metric depth (estimated once)
+    # + SemSegBench's 6 threat models on Cityscapes val, attacked in each model's evaluation
+    # job (no copy on disk), with ReM, their figures and one model's attacked confidence maps
     assert int(counts["stress_dataset"]) == 27 + 6 * 4 + 6 + 6 + 1 and int(counts["estimate_depth"]) == 1
     assert int(counts["stress_painted_dataset"]) == 2  # ai_background: the test set and the train split
     assert int(counts["stress_scenario_model"]) == int(counts["evaluate_scenario_model"]) == 3 * 7
     assert int(counts["stress_s_robust"]) == 1
-    assert int(counts["evaluate_shard"]) == len(models) * (17 + 58 + 1) and "evaluate_model" not in counts
+    assert int(counts["evaluate_shard"]) == len(models) * (17 + 58 + 1 + 6) and "evaluate_model" not in counts
+    assert int(counts["stress_attacks"]) == int(counts["plot_attacked_confidence"]) == 1
     test_sets = yaml.safe_load(PAPER.read_text())["test_sets"]
     assert test_sets["cityscapes_test"]["subset"] == "frankfurt"
     assert test_sets["cityscapes_calibration"]["subset"] == ["lindau", "munster"]

@@ -212,7 +212,9 @@ rule plot_attacked_confidence:
     resources:
         gpu=1,
     params:
-        test_sets=evaluated_test_sets([STRESS["test_set"], *ATTACKED_TEST_SETS]),
+        test_sets=lambda wildcards: evaluated_test_sets(
+            [STRESS["test_set"], *ATTACKED_TEST_SETS]
+        ),
         device=config["evaluation"]["device"],
     script:
         "../scripts/plot_attacked_confidence.py"

@@ -322,14 +322,15 @@ def draw_calibration_pixels(seed: int, name: str, labelled: np.ndarray, pixels: 
 
 def evaluate_shard(model, fmt: str, samples: list[formats.Sample], *, batch_size: int, calibration_pixels: int,
                    seed: int, ablations: Ablations = Ablations(), unknown_ids: str = "error",
-                   progress=None) -> EvaluationState:
-    """Run ``model`` once over ``samples`` and accumulate every metric (scored as its config's
+                   progress=None, attack=None) -> EvaluationState:
+    """Run ``model`` once over ``samples`` (or over their adversarial examples: ``attack``, see
+    :func:`evaluate_transformed_shard`) and accumulate every metric (scored as its config's
     decode head says its outputs are: :func:`segrel.models.segmentors.output_kind`) and the
     ``ablations``; label ids the format does not have are refused or void (``unknown_ids``,
     :func:`segrel.core.formats.to_labels`)."""
     return evaluate_transformed_shard(model, fmt, samples, {"": None}, batch_size=batch_size,
                                       calibration_pixels=calibration_pixels, seed=seed, ablations=ablations,
-                                      unknown_ids=unknown_ids, progress=progress)[""]
+                                      unknown_ids=unknown_ids, progress=progress, attack=attack)[""]
 
 
 def evaluate_transformed_shard(model, fmt: str, samples: list[formats.Sample], transforms: dict, *, batch_size: int,
