@@ -187,7 +187,8 @@ rule stress_attacks:
 
 rule plot_attacked_confidence:
     """One model's prediction and confidence on the first image of stress.test_set, clean and
-    under each attack (the adversarial example made again, as its evaluation made it)."""
+    under each attack (the adversarial example made again, as its evaluation made it).
+    """
     input:
         unpack(lambda wildcards: model_files(wildcards.model)),
         data=lambda wildcards: dataset_input(
