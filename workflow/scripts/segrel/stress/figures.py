@@ -49,17 +49,7 @@ def severity_curves(corruptions: pd.DataFrame, curve_corruptions: list[str], fam
                       pd.DataFrame([{"model": model, "corruption": corruption, "severity": 0, "miou": value}
                                     for corruption in curve_corruptions for model, value in clean.items()])])
     data = data.sort_values(["corruption", "model", "severity"]).reset_index(drop=True)
-    markers = family_markers(families.values())
-    figure, axes = panel_grid(len(curve_corruptions), width=3.8, height=3.2, columns=4)
-    for ax, corruption in zip(axes, curve_corruptions):
-        for model, curve in data[data.corruption == corruption].groupby("model"):
-            ax.plot(curve.severity, curve.miou, marker=markers[families[model]], label=model, linewidth=1)
-        ax.set_title(corruption)
-        ax.set_xlabel("severity (0 = clean)")
-        ax.set_ylabel("mIoU")
-        ax.set_ylim(bottom=0)
-    axes[-1].legend(fontsize="x-small", bbox_to_anchor=(1.02, 1), loc="upper left")
-    return figure, data
+    return _curve_panels(data, "corruption", curve_corruptions, "severity", "severity (0 = clean)", families), data
 
 
 def attack_curves(curves: pd.DataFrame, families: dict[str, str]):
@@ -68,18 +58,24 @@ def attack_curves(curves: pd.DataFrame, families: dict[str, str]):
     style()
     curves = curves.assign(threat=curves.attack + "-" + curves.norm)
     threats = list(dict.fromkeys(curves.threat))
+    return _curve_panels(curves, "threat", threats, "iteration", "attack iteration", families), curves
+
+
+def _curve_panels(data: pd.DataFrame, panel: str, panels: list[str], x: str, xlabel: str,
+                  families: dict[str, str]):
+    """One panel per value in ``panels`` of column ``panel``, mIoU against ``x``, a line per
+    model marked by its family."""
     markers = family_markers(families.values())
-    figure, axes = panel_grid(len(threats), width=3.8, height=3.2, columns=4)
-    for ax, threat in zip(axes, threats):
-        for model, curve in curves[curves.threat == threat].groupby("model"):
-            ax.plot(curve.iteration, curve.miou, marker=markers[families[model]], label=model, linewidth=1,
-                    markersize=3)
-        ax.set_title(threat)
-        ax.set_xlabel("attack iteration")
+    figure, axes = panel_grid(len(panels), width=3.8, height=3.2, columns=4)
+    for ax, name in zip(axes, panels):
+        for model, curve in data[data[panel] == name].groupby("model"):
+            ax.plot(curve[x], curve.miou, marker=markers[families[model]], label=model, linewidth=1)
+        ax.set_title(name)
+        ax.set_xlabel(xlabel)
         ax.set_ylabel("mIoU")
         ax.set_ylim(bottom=0)
     axes[-1].legend(fontsize="x-small", bbox_to_anchor=(1.02, 1), loc="upper left")
-    return figure, curves
+    return figure
 
 
 def rem_figure(rems: pd.DataFrame, families: dict[str, str]):
