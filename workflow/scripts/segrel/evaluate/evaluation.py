@@ -245,11 +245,16 @@ class EvaluationState:
         self.image_confidence += other.image_confidence
         self.image_confusion += other.image_confusion
         self.image_entropy_confidence += other.image_entropy_confidence
-        if len(self.attack_confusion) == 0:  # a shard without images (fewer images than shards)
-            self.attack_confusion = other.attack_confusion.copy()
-        elif len(other.attack_confusion):
-            self.attack_confusion = self.attack_confusion + other.attack_confusion
+        self.add_attack_confusion(other.attack_confusion)
         return self
+
+    def add_attack_confusion(self, confusion: np.ndarray) -> None:
+        """Add (iterations, C, C) confusion matrices of attack iterates (none yet, e.g. a shard
+        without images: they are the sum)."""
+        if not len(self.attack_confusion):
+            self.attack_confusion = confusion.copy()
+        elif len(confusion):
+            self.attack_confusion = self.attack_confusion + confusion
 
     def image_confusion_array(self) -> np.ndarray:
         """(images, C, C) int32: one confusion matrix per image (empty for anomaly sets)."""
@@ -363,8 +368,7 @@ def evaluate_transformed_shard(model, fmt: str, samples: list[formats.Sample], t
         for key, transform in transforms.items():
             _add(states[key], image, logits if transform is None else transform(logits, sample, feature))
             if curve is not None:
-                states[key].attack_confusion = (curve if not len(states[key].attack_confusion)
-                                                else states[key].attack_confusion + curve)
+                states[key].add_attack_confusion(curve)
     return states
 
 
