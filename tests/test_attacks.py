@@ -232,7 +232,7 @@ def test_attacked_test_set_goes_through_the_evaluation(segmentor, tmp_path):
     ((name, states),) = list(evaluate_job(segmentor, "tiny", test_sets, 0, 1, settings))
     state = states[""]
     assert name == "attacked" and state.image_names == [sample.name for sample in samples[:2]]
-    assert json.loads(state.attack) == {**spec, "target": None}
+    assert json.loads(state.attack) == {**spec, "target": None, "batch_size": None}
     # the scored confusion is that of attack()'s examples for the same seeds
     expected = np.zeros_like(state.confusion)
     for sample in samples[:2]:
@@ -291,7 +291,7 @@ def test_stress_attacks_become_attacked_test_sets_of_the_clean_dataset():
     assert attacked["cityscapes_val-cospgd-l2"] == {
         "dataset": "cityscapes", "split": "val", "subset": "frankfurt", "excluded_classes": [],
         "attack": {"name": "cospgd", "norm": "l2", "eps": 64, "alpha": 25.5, "iterations": 4, "images": 2, "seed": 3,
-                   "target": None}}
+                   "target": None, "batch_size": None}}
     assert attacked["cityscapes_val-pgd-linf"]["attack"]["eps"] == 8  # SemSegBench's 8/255
     assert "cityscapes_val-pgd-linf" not in config["datasets"]  # made per model: no copy on disk
     assert _validated(config["stress"], config["test_sets"]) == config  # idempotent
@@ -328,5 +328,5 @@ def test_a_batch_that_does_not_fit_in_gpu_memory_names_the_fix():
         raise torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB")
 
     images, labels = torch.zeros(4, 3, 8, 8), torch.zeros(4, 8, 8, dtype=torch.long)
-    with pytest.raises(RuntimeError, match=r"a batch of 4 image\(s\) .* lower the batch size \(evaluation\.batch_size"):
+    with pytest.raises(RuntimeError, match=r"a batch of 4 image\(s\) .* lower the attack's batch size \(stress\.attacks\.batch_size"):
         perturb(forward, images, labels, AttackSettings("pgd", "linf", 8, 2.55, 2), seed=0)

@@ -390,9 +390,10 @@ def evaluate_job(model, model_name: str, test_sets: dict, shard: int, shards: in
         chosen = transforms(name) if transforms else {"": None}
         attacked = f", attacked by {attack.name} ({attack.norm}, eps {attack.eps:g})" if attack else ""
         log(f"{model_name} on {name}: {len(selected)} of {len(samples)} images{attacked}, {len(chosen)} state(s)")
+        batch_size = attack.batch_size if attack and attack.batch_size else settings["batch_size"]
         try:
             yield name, evaluate_transformed_shard(
-                model, test_set["format"], selected, chosen, batch_size=settings["batch_size"],
+                model, test_set["format"], selected, chosen, batch_size=batch_size,
                 calibration_pixels=settings["calibration_pixels"], seed=settings["seed"], ablations=ablations,
                 unknown_ids=test_set["unknown_ids"], progress=progress, features=features, attack=attack)
         except (ValueError, RuntimeError) as error:  # the data, the model, GPU memory: name the model and test set

@@ -41,7 +41,9 @@ class AttackSettings:
     """One threat model (test_sets.<name>.attack). ``target``: None (untargeted: push every
     pixel away from its ground truth) or a train id every labelled pixel is pushed towards (the
     published code's targeted variant); ``images``: attack only the first this many images of
-    the test set; ``seed``: of the random starts (each image draws its own)."""
+    the test set; ``seed``: of the random starts (each image draws its own); ``batch_size``:
+    images per attacked batch (None: the evaluation's; a backward pass needs several times a
+    forward pass's memory)."""
 
     name: str
     norm: str
@@ -51,6 +53,7 @@ class AttackSettings:
     target: int | None = None
     images: int | None = None
     seed: int = 0
+    batch_size: int | None = None
 
     def __post_init__(self):
         if self.name not in ATTACKS:
@@ -187,7 +190,7 @@ def perturb(forward: Callable[[torch.Tensor], torch.Tensor], images: torch.Tenso
             (gradient,) = torch.autograd.grad(loss, current, allow_unused=True)
         except torch.OutOfMemoryError as error:
             raise RuntimeError(f"a batch of {len(images)} image(s) and its attack's backward pass do not fit in "
-                               "GPU memory: lower the batch size (evaluation.batch_size)") from error
+                               "GPU memory: lower the attack's batch size (stress.attacks.batch_size)") from error
         if gradient is None:
             raise ValueError("the model's logits do not depend on its input pixels through differentiable "
                              "operations: this model cannot be attacked")

@@ -63,12 +63,12 @@ def configured_attacks(stress: dict) -> dict[str, dict]:
     >>> attacks = {"methods": {"linf": ["pgd"]}, "linf": {"eps": 8, "alpha": 2.55}, "iterations": 20}
     >>> configured_attacks({"test_set": "cityscapes_val", "attacks": attacks})
     {'cityscapes_val-pgd-linf': {'name': 'pgd', 'norm': 'linf', 'eps': 8, 'alpha': 2.55, 'iterations': 20, \
-'images': None, 'seed': 0}}
+'images': None, 'seed': 0, 'batch_size': None}}
     """
     attacks = stress.get("attacks", {})
     return {stressed_name(stress.get("test_set"), f"{method}-{norm}"): {
                 "name": method, "norm": norm, **attacks[norm], "iterations": attacks["iterations"],
-                "images": attacks.get("images"), "seed": stress.get("seed", 0)}
+                "images": attacks.get("images"), "seed": stress.get("seed", 0), "batch_size": attacks.get("batch_size")}
             for norm, methods in attacks.get("methods", {}).items() for method in methods}
 
 
