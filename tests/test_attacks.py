@@ -328,5 +328,6 @@ def test_a_batch_that_does_not_fit_in_gpu_memory_names_the_fix():
         raise torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB")
 
     images, labels = torch.zeros(4, 3, 8, 8), torch.zeros(4, 8, 8, dtype=torch.long)
-    with pytest.raises(RuntimeError, match=r"a batch of 4 image\(s\) .* lower the attack's batch size \(stress\.attacks\.batch_size"):
+    message = r"a batch of 4 image\(s\) .* lower the attack's batch size \(stress\.attacks\.batch_size"
+    with pytest.raises(RuntimeError, match=message):
         perturb(forward, images, labels, AttackSettings("pgd", "linf", 8, 2.55, 2), seed=0)
