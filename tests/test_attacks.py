@@ -54,7 +54,7 @@ def batch():
     return images, labels
 
 
-def published_attack(model, images, labels, method, norm, eps, alpha, iterations, seed):
+def published_attack(model, images, labels, method, norm, eps, alpha, iterations, seed, targeted=False):
     """The published attack loop (cospgd's unet_backbones trainer.adv_attack), with the model
     wrapped as SemSegBench wraps mmseg models: normalisation in front of its test-mode inference
     (here re-derived from the config's mean / std, not through mmseg's data preprocessor), a
@@ -77,15 +77,16 @@ def published_attack(model, images, labels, method, norm, eps, alpha, iterations
     loss = criterion(predictions.float(), labels.long())
     for iteration in range(iterations):
         if method == "cospgd":
-            loss = published.cospgd_scale(predictions=predictions, labels=labels.long(), loss=loss, num_classes=19)
+            loss = published.cospgd_scale(predictions=predictions, labels=labels.long(), loss=loss, num_classes=19,
+                                          targeted=targeted)
         elif method == "segpgd":
             loss = published.segpgd_scale(predictions=predictions, labels=labels, loss=loss, iteration=iteration,
-                                          iterations=iterations)
+                                          iterations=iterations, targeted=targeted)
         loss = loss.mean()
         loss.backward()
         step_fn = published.step_inf if norm == "linf" else published.step_l2
         images = step_fn(perturbed_image=images, epsilon=eps, data_grad=images.grad, orig_image=original,
-                         alpha=alpha, targeted=False, clamp_min=0, clamp_max=255)
+                         alpha=alpha, targeted=targeted, clamp_min=0, clamp_max=255)
         images.requires_grad = True
         predictions = forward(images)
         loss = criterion(predictions.float(), labels.long())
@@ -102,6 +103,18 @@ def test_attacks_are_the_published_code(segmentor, batch, method, norm):
     adversarial = attack(segmentor, images, labels, method, norm, budget["eps"], budget["alpha"], 3, seed=7)
     assert adversarial.shape == images.shape and adversarial.dtype == torch.float32
     assert not torch.equal(adversarial, images)
+    torch.testing.assert_close(adversarial, expected, atol=1e-3, rtol=0)
+
+
+@pytest.mark.parametrize("method", ["pgd", "segpgd", "cospgd"])
+def test_targeted_attacks_are_the_published_targeted_variant(segmentor, batch, method):
+    """The published targeted attack pushes every pixel towards one class (their code: class 1),
+    descending its loss with their targeted weights."""
+    images = batch[0][:1]
+    target = torch.full((1, HEIGHT, WIDTH), 1)
+    expected = published_attack(segmentor, images.clone(), target, method, "linf", 8, 2.55, 3, seed=2, targeted=True)
+    labels = torch.randint(0, 19, (1, HEIGHT, WIDTH), generator=torch.Generator().manual_seed(5))
+    adversarial = attack(segmentor, images, labels, method, "linf", 8, 2.55, 3, seed=2, target=1)
     torch.testing.assert_close(adversarial, expected, atol=1e-3, rtol=0)
 
 
