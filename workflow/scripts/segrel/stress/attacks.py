@@ -219,12 +219,12 @@ def pixel_weights(logits: torch.Tensor, labels: torch.Tensor, method: str, itera
     attack); CosPGD: the cosine similarity of the softmax and the one-hot label (1 - it for a
     targeted attack), not differentiated. Void pixels have a zero cross-entropy anyway.
 
-    >>> logits = torch.tensor([[[[2.0]], [[0.0]]], [[[0.0]], [[2.0]]]]).permute(1, 0, 2, 3)  # (1, 2, 1, 2)
-    >>> labels = torch.tensor([[[0, 0]]])  # pixel 0 right, pixel 1 wrong
+    >>> logits = torch.tensor([[2.0, 0.0], [0.0, 2.0]])[None, :, None, :]  # (1, 2 classes, 1, 2 pixels)
+    >>> labels = torch.tensor([[[0, 0]]])  # pixel 0 predicted right, pixel 1 wrong
     >>> pixel_weights(logits, labels, "segpgd", 5, 10)  # t/2T = 0.25
     tensor([[[0.7500, 0.2500]]])
     >>> pixel_weights(logits, labels, "cospgd", 0, 10).round(decimals=4)  # p_y / ||p||
-    tensor([[[0.9918, 0.1274]]])
+    tensor([[[0.9910, 0.1341]]])
     """
     if method == "segpgd":
         share = iteration / (2 * iterations)
