@@ -164,6 +164,7 @@ rule stress_attacks:
     """mIoU per (model, attack), ReM per model (the worst attack; GAM beside it) and the mIoU
     after each attack iteration."""
     input:
+        [path for paths in attack_shards().values() for path in paths],
         metrics="results/tables/metrics.csv",
         ablations="results/tables/ablations.csv",
         code=library_code("stress_attacks.py"),
@@ -181,6 +182,10 @@ rule stress_attacks:
         attacked=ATTACKED_TEST_SETS,
         gam_sets=GAM_TEST_SETS,
         clean=STRESS["test_set"],
+        shards=attack_shards(),
+        excluded_classes=lambda wildcards: config["test_sets"][STRESS["test_set"]][
+            "excluded_classes"
+        ],
     script:
         "../scripts/stress_attacks.py"
 

@@ -104,6 +104,18 @@ def corrupted_test_sets():
     }
 
 
+def attack_shards():
+    """{(model, test set): [shard state files]} of stress.test_set and its attacked sets (the
+    clean mIoU on an attacked set's images is read from the clean set's per-image confusions).
+    """
+    wanted = [STRESS["test_set"], *ATTACKED_TEST_SETS]
+    return {
+        key: paths
+        for key, paths in evaluation_shards().items()
+        if ATTACKED_TEST_SETS and key[1] in wanted
+    }
+
+
 def stress_figures():
     """The figures the config asks for (severity curves and GAM only with their corruptions)."""
     figures = ["corruptions"] if STRESS["corruptions"] else []

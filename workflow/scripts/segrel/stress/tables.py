@@ -22,13 +22,13 @@ def _require(table: pd.DataFrame, test_sets) -> None:
         raise ValueError(f"no mIoU for test set(s) {missing} in the metrics table: is the evaluation up to date?")
 
 
-def condition_table(metrics: pd.DataFrame, conditions: dict[str, dict], clean: str, columns) -> pd.DataFrame:
-    """One row per (model, test set of ``conditions``): the test set's ``columns`` (its entry in
-    ``conditions``), its mIoU and the ``clean`` set's mIoU."""
-    table = miou_by_test_set(metrics)
-    _require(table, [clean, *conditions])
+def condition_table(table: pd.DataFrame, conditions: dict[str, dict], columns, clean_miou) -> pd.DataFrame:
+    """One row per (model of ``table``, a :func:`miou_by_test_set`; test set of ``conditions``):
+    the test set's ``columns`` (its entry in ``conditions``), its mIoU and ``clean_miou(model,
+    test set)``."""
+    _require(table, conditions)
     rows = [{"model": model, "test_set": name, **spec, "miou": table.at[model, name],
-             "clean_miou": table.at[model, clean]}
+             "clean_miou": clean_miou(model, name)}
             for model in table.index for name, spec in conditions.items()]
     return pd.DataFrame(rows, columns=["model", "test_set", *columns, "miou", "clean_miou"])
 
@@ -36,13 +36,33 @@ def condition_table(metrics: pd.DataFrame, conditions: dict[str, dict], clean: s
 def corruption_table(metrics: pd.DataFrame, corrupted: dict[str, dict], clean: str) -> pd.DataFrame:
     """One row per (model, corrupted test set): corruption, family, severity, mIoU and the clean
     set's mIoU. ``corrupted``: {test set: {corruption, family, severity}}."""
-    return condition_table(metrics, corrupted, clean, ["corruption", "family", "severity"])
+    table = miou_by_test_set(metrics)
+    _require(table, [clean])
+    return condition_table(table, corrupted, ["corruption", "family", "severity"],
+                           lambda model, _: table.at[model, clean])
 
 
-def attack_table(metrics: pd.DataFrame, attacked: dict[str, dict], clean: str) -> pd.DataFrame:
-    """One row per (model, attacked test set): attack, norm, mIoU and the clean set's mIoU.
-    ``attacked``: {test set: {attack, norm}}."""
-    return condition_table(metrics, attacked, clean, ["attack", "norm"])
+def attack_table(metrics: pd.DataFrame, attacked: dict[str, dict], clean_on_images: dict[tuple[str, str], float]
+                 ) -> pd.DataFrame:
+    """One row per (model, attacked test set): attack, norm, mIoU and the model's clean mIoU on
+    the same images (``clean_on_images``: {(model, attacked test set): it}, from
+    :func:`clean_miou_on_images`: an attacked set may hold only the first images of the clean
+    one). ``attacked``: {test set: {attack, norm}}."""
+    return condition_table(miou_by_test_set(metrics), attacked, ["attack", "norm"],
+                           lambda model, name: clean_on_images[model, name])
+
+
+def clean_miou_on_images(clean, images: list[str], excluded_classes=()) -> float:
+    """The mIoU of ``clean`` (the :class:`segrel.evaluate.evaluation.EvaluationState` of a clean
+    test set) over its ``images`` only, from its per-image confusion matrices (no pass again)."""
+    from segrel.evaluate.metrics import miou
+
+    index = {name: position for position, name in enumerate(clean.image_names)}
+    missing = [name for name in images if name not in index]
+    if missing:
+        raise ValueError(f"{clean.source}: no image(s) {missing[:3]} in the clean test set's evaluation")
+    confusions = clean.image_confusion_array()
+    return miou(sum(confusions[index[name]].astype("int64") for name in images), excluded_classes)
 
 
 def rem_table(attacks: pd.DataFrame, gams: pd.DataFrame | None = None) -> pd.DataFrame:
