@@ -103,6 +103,7 @@ def test_attacks_are_the_published_code(segmentor, batch, method, norm):
     adversarial = attack(segmentor, images, labels, method, norm, budget["eps"], budget["alpha"], 3, seed=7)
     assert adversarial.shape == images.shape and adversarial.dtype == torch.float32
     assert not torch.equal(adversarial, images)
+    assert all(parameter.requires_grad for parameter in segmentor.parameters())  # frozen only while attacked
     torch.testing.assert_close(adversarial, expected, atol=1e-3, rtol=0)
 
 

@@ -19,6 +19,7 @@ eps 64, alpha 25.5 (an l_2 norm scales with the values).
 
 from __future__ import annotations
 
+import contextlib
 import json
 import zlib
 from collections.abc import Callable, Sequence
@@ -92,15 +93,31 @@ def attack(model, images: torch.Tensor, labels: torch.Tensor, method: str, norm:
                for _ in range(len(images))]
     forward = SegmentorForward(model, samples)
     device = next(model.parameters()).device
-    adversarial = perturb(forward, images.to(device, torch.float32), labels.to(device), settings, seed)
+    with frozen(model):
+        adversarial = perturb(forward, images.to(device, torch.float32), labels.to(device), settings, seed)
     return adversarial.to(images.device)
+
+
+@contextlib.contextmanager
+def frozen(model):
+    """The model's parameters without ``requires_grad`` while it is attacked: autograd then
+    neither computes their gradients nor keeps what those would need (a PGD step 8-9% faster
+    on CPU for SegFormer-B0 and DeepLabV3+ R18 at 128x256, and less GPU memory)."""
+    flags = [(parameter, parameter.requires_grad) for parameter in model.parameters()]
+    for parameter, _ in flags:
+        parameter.requires_grad_(False)
+    try:
+        yield model
+    finally:
+        for parameter, flag in flags:
+            parameter.requires_grad_(flag)
 
 
 class SegmentorForward:
     """Raw RGB pixels (B, 3, H, W) -> the model's logits at its samples' original resolution,
     differentiable: mmseg's data preprocessor (BGR in, as its loaders give), test-mode inference,
-    padding removed and resized (``postprocess_result``); per-class scores (Mask2Former) as their
-    log (segrel.evaluate.evaluation.as_logits)."""
+    padding removed and resized as ``postprocess_result`` does; per-class scores (Mask2Former) as
+    their log (segrel.evaluate.evaluation.as_logits)."""
 
     def __init__(self, model, data_samples):
         from segrel.models.segmentors import output_kind
@@ -112,8 +129,21 @@ class SegmentorForward:
         from segrel.evaluate.evaluation import as_logits
 
         data = self.model.data_preprocessor({"inputs": list(rgb.flip(1)), "data_samples": self.samples}, False)
-        results = self.model.predict(data["inputs"], data["data_samples"])
-        return torch.stack([as_logits(result.seg_logits.data, self.outputs) for result in results])
+        metas = [sample.metainfo for sample in data["data_samples"]]
+        seg_logits = self.model.inference(data["inputs"], metas)
+        return torch.stack([as_logits(self._to_original(seg_logits[index : index + 1], meta), self.outputs)
+                            for index, meta in enumerate(metas)])
+
+    def _to_original(self, logits: torch.Tensor, meta: dict) -> torch.Tensor:
+        """(1, C, h, w) -> (C, H, W) at the image's original shape: mmseg's ``postprocess_result``
+        (padding cropped, flip undone, bilinear resize) without its arg-max, which the attack
+        steps do not read (4% of a demo step: SegFormer-B0, 128x256, CPU)."""
+        left, right, top, bottom = meta.get("img_padding_size", meta.get("padding_size", [0, 0, 0, 0]))
+        height, width = logits.shape[-2:]
+        logits = logits[..., top : height - bottom, left : width - right]
+        if meta.get("flip"):
+            logits = logits.flip(dims=(3,) if meta["flip_direction"] == "horizontal" else (2,))
+        return F.interpolate(logits, size=meta["ori_shape"], mode="bilinear", align_corners=self.model.align_corners)[0]
 
 
 class BatchAttack:
@@ -144,7 +174,7 @@ class BatchAttack:
 
         rgb = torch.stack([inputs.flip(0) for inputs in data["inputs"]]).to(device, torch.float32)
         seeds = [image_seed(self.settings.seed, sample.name) for sample in batch]
-        with torch.enable_grad():
+        with torch.enable_grad(), frozen(self.model):
             adversarial = perturb(SegmentorForward(self.model, data["data_samples"]), rgb,
                                   torch.from_numpy(labels.astype(np.int64)).to(device), self.settings, seeds, record)
         self.curves |= {sample.name: curve for sample, curve in zip(batch, curves)}
