@@ -235,7 +235,7 @@ def test_attacked_test_set_goes_through_the_evaluation(segmentor, tmp_path):
     attack() makes of that image with the image's seed), records the mIoU after each iteration
     (iteration 0: the random start; the last: the scored example), and keeps its settings in
     the state, so that shards of another attack refuse to merge."""
-    from segrel.stress.attacks import image_seed
+    from segrel.stress.attacks import start_seed
 
     samples = write_demo_images(tmp_path)
     spec = {"name": "segpgd", "norm": "linf", "eps": 8.0, "alpha": 2.55, "iterations": 3, "images": 2, "seed": 5}
@@ -252,7 +252,7 @@ def test_attacked_test_set_goes_through_the_evaluation(segmentor, tmp_path):
     for sample in samples[:2]:
         image = torch.from_numpy(formats.read_image(sample.image)).permute(2, 0, 1)[None].float()
         label = torch.from_numpy(formats.read_label("cityscapes", sample.label).astype(np.int64))[None]
-        adversarial = attack(segmentor, image, label, "segpgd", "linf", 8, 2.55, 3, seed=[image_seed(5, sample.name)])
+        adversarial = attack(segmentor, image, label, "segpgd", "linf", 8, 2.55, 3, seed=[start_seed(5, sample.name)])
         logits = segmentor.inference((adversarial - segmentor.data_preprocessor.mean) / segmentor.data_preprocessor.std,
                                      [{"ori_shape": (HEIGHT, WIDTH), "img_shape": (HEIGHT, WIDTH),
                                        "pad_shape": (HEIGHT, WIDTH)}])

@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import zlib
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 
@@ -173,7 +172,7 @@ class BatchAttack:
                 curves[index, iteration] = confusion_matrix(labels[index], prediction)
 
         rgb = torch.stack([inputs.flip(0) for inputs in data["inputs"]]).to(device, torch.float32)
-        seeds = [image_seed(self.settings.seed, sample.name) for sample in batch]
+        seeds = [start_seed(self.settings.seed, sample.name) for sample in batch]
         with torch.enable_grad(), frozen(self.model):
             adversarial = perturb(SegmentorForward(self.model, data["data_samples"]), rgb,
                                   torch.from_numpy(labels.astype(np.int64)).to(device), self.settings, seeds, record)
@@ -316,10 +315,12 @@ def _project_l2(delta: torch.Tensor, eps: float) -> torch.Tensor:
     return delta / torch.clamp(_norms(delta) / eps, min=1.0)
 
 
-def image_seed(seed: int, name: str) -> int:
+def start_seed(seed: int, name: str) -> int:
     """The seed of one image's random start: from the attack's seed and the image's name, so that
     it does not depend on the image's batch or shard."""
-    return int(np.random.SeedSequence([seed, zlib.crc32(name.encode())]).generate_state(1)[0])
+    from segrel.core.seeds import seed_sequence
+
+    return int(seed_sequence(seed, name).generate_state(1)[0])
 
 
 def rem(miou_by_attack) -> float:
