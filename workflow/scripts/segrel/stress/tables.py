@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from segrel.analyse.statistics import CORRELATION_COLUMNS, correlation
+from segrel.analyse.statistics import CORRELATION_COLUMNS, correlation, subset_miou
 from segrel.evaluate.metrics_table import select_metrics
 from segrel.stress.aggregates import gam, s_robust, worst_case
 
@@ -55,14 +55,11 @@ def attack_table(metrics: pd.DataFrame, attacked: dict[str, dict], clean_on_imag
 def clean_miou_on_images(clean, images: list[str], excluded_classes=()) -> float:
     """The mIoU of ``clean`` (the :class:`segrel.evaluate.evaluation.EvaluationState` of a clean
     test set) over its ``images`` only, from its per-image confusion matrices (no pass again)."""
-    from segrel.evaluate.metrics import miou
-
     index = {name: position for position, name in enumerate(clean.image_names)}
     missing = [name for name in images if name not in index]
     if missing:
         raise ValueError(f"{clean.source}: no image(s) {missing[:3]} in the clean test set's evaluation")
-    confusions = clean.image_confusion_array()
-    return miou(sum(confusions[index[name]].astype("int64") for name in images), excluded_classes)
+    return subset_miou(clean.image_confusion_array(), [index[name] for name in images], excluded_classes)
 
 
 def rem_table(attacks: pd.DataFrame, gams: pd.DataFrame | None = None) -> pd.DataFrame:
