@@ -3,6 +3,7 @@ clean test set and of each attacked test set (its adversarial example, made agai
 evaluation's own attack code with the image's seed)."""
 
 import sys
+from functools import partial
 
 sys.stderr = open(snakemake.log[0], "w", buffering=1)
 
@@ -11,7 +12,7 @@ from segrel.core import formats
 from segrel.core.devices import resolve_device
 from segrel.core.figures import write_figure
 from segrel.core.logs import log
-from segrel.evaluate.evaluation import forward_passes, max_softmax
+from segrel.evaluate.evaluation import predict_image
 from segrel.models.segmentors import load_model
 from segrel.stress.attacks import AttackSettings, BatchAttack
 
@@ -22,12 +23,10 @@ for name, spec in snakemake.params.test_sets.items():
     sample = formats.list_samples(spec["format"], spec["root"], spec["split"], spec["subset"])[0]
     attacker = (BatchAttack(model, spec["format"], AttackSettings(**spec["attack"]), spec["unknown_ids"],
                             keep_images=True) if spec["attack"] else None)
-    ((_, logits, prediction, _),) = forward_passes(model, [sample], batch_size=1, perturb=attacker)
-    confidence = max_softmax(logits.flatten(1).T).reshape(logits.shape[1:])
+    prediction, confidence = predict_image(model, sample.image, partial(attacker, batch=[sample]) if attacker else None)
     image = attacker.images[sample.name] if attacker else formats.read_image(sample.image)
     label = formats.read_label(spec["format"], sample.label, spec["unknown_ids"])
-    rows.append(confidence_map_row(name, sample.name, image, label, prediction.cpu().numpy(),
-                                   confidence.cpu().numpy()))
+    rows.append(confidence_map_row(name, sample.name, image, label, prediction, confidence))
     log(f"{name}: {sample.name}")
 figure, data = confidence_maps_figure(rows)
 write_figure(figure, data, snakemake.output)

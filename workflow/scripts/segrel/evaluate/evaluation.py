@@ -470,13 +470,13 @@ def _unreadable(image: str) -> bool:
     return False
 
 
-def predict_image(model, image) -> tuple[np.ndarray, np.ndarray]:
+def predict_image(model, image, perturb=None) -> tuple[np.ndarray, np.ndarray]:
     """(prediction, MSP) maps of one image file, scored as :func:`evaluate_shard` scores them
-    (for the qualitative figures)."""
+    (for the qualitative figures); ``perturb``: as :func:`infer`'s (an attack)."""
     from segrel.models.segmentors import output_kind
 
     with torch.no_grad():
-        (result,) = infer(model, [str(image)])
+        (result,) = infer(model, [str(image)], perturb)
     logits = as_logits(result.seg_logits.data, output_kind(model.cfg))
     confidence = max_softmax(logits.flatten(1).T).reshape(logits.shape[1:])
     return result.pred_sem_seg.data[0].cpu().numpy(), confidence.cpu().numpy()
