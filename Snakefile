@@ -32,6 +32,7 @@ include: "workflow/rules/evaluate.smk"
 include: "workflow/rules/analyse.smk"
 include: "workflow/rules/calibrate.smk"
 include: "workflow/rules/stress.smk"
+include: "workflow/rules/detect.smk"
 
 
 rule all:

@@ -8,7 +8,7 @@ import pytest
 import yaml
 
 REPO = Path(__file__).resolve().parents[1]
-STAGES = ("data", "models", "generate", "evaluate", "calibrate", "stress", "analyse", "report")
+STAGES = ("data", "models", "generate", "evaluate", "calibrate", "stress", "detect", "analyse", "report")
 
 
 def canonical(name: str) -> str:

@@ -365,7 +365,7 @@ def test_gam_and_proxy_tables_by_hand_and_by_scipy():
     assert proxies.pearson_r["clean"] == pytest.approx(stats.pearsonr([0.8, 0.6, 0.5, 0.7], real).statistic)
     assert proxies.pearson_r["mean"] == pytest.approx(stats.pearsonr([0.45, 0.35, 0.2, 0.625], real).statistic)
     assert proxies["rank"].to_dict() == {"clean": 2, "mean": 1}
-    with pytest.raises(ValueError, match=r"no mIoU for test set\(s\) \['clean-snow-3'\]"):
+    with pytest.raises(ValueError, match=r"no value for test set\(s\) \['clean-snow-3'\]"):
         gam_table(metrics, {"clean-snow-3": "snow"}, "clean")
 
 
@@ -500,7 +500,7 @@ def test_s_robust_table_by_hand():
     assert table.groupby("model").s_robust.first().to_dict() == pytest.approx({"a": 0.97, "b": 0.98})
     grey = table.set_index(["model", "scenario"]).loc[("b", "grey")]
     assert (grey.mu, grey.cross_miou, grey.inner_miou) == (0.5, 0.3, 0.5)
-    with pytest.raises(ValueError, match=r"no mIoU for test set\(s\) \['clean-grey'\]"):
+    with pytest.raises(ValueError, match=r"no value for test set\(s\) \['clean-grey'\]"):
         s_robust_table(metrics, trained[trained.test_set != "clean-grey"], scenarios, "clean")
 
 

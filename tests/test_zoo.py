@@ -19,7 +19,7 @@ from segrel.models.segmentors import mmseg_config_dir
 ])
 def test_resolves_names_to_config_weights_and_reported_miou(name, config, miou, sha):
     model = zoo.resolve(name)
-    assert (model.config, model.miou, model.dataset) == (config, pytest.approx(miou), "Cityscapes")
+    assert (model.config, model.score, model.dataset) == (config, pytest.approx(miou), "Cityscapes")
     assert (mmseg_config_dir() / model.config).is_file()
     assert model.weights.startswith("https://download.openmmlab.com/mmsegmentation/") and model.weights.endswith(".pth")
     if sha:
@@ -84,12 +84,12 @@ def test_select_by_dataset_score_and_family(tmp_path):
 def test_select_the_whole_cityscapes_zoo_from_mmsegs_metafiles():
     every = zoo.select("Cityscapes")
     assert len(every) >= 250 and len({m.name for m in every}) == len(every)
-    assert all(m.dataset == "Cityscapes" and m.miou is not None for m in every)
+    assert all(m.dataset == "Cityscapes" and m.score is not None for m in every)
     best = zoo.select("Cityscapes", per_family="best")
     families = {m.family for m in every}
     assert len(best) == len(families) >= 30
     for model in best:
-        assert model.miou == max(m.miou for m in every if m.family == model.family), model.name
+        assert model.score == max(m.score for m in every if m.family == model.family), model.name
     mask2former = next(m for m in best if m.family == "Mask2Former")
     assert mask2former.name == "mask2former_swin-l-in22k-384x384-pre_8xb2-90k_cityscapes-512x1024"  # 83.65
 
@@ -149,7 +149,7 @@ def _mirrored_model(mirror_dir, payload: bytes) -> zoo.ZooModel:
     (mirror_dir / relative).parent.mkdir(parents=True)
     (mirror_dir / relative).write_bytes(payload)
     real = zoo.resolve("segformer_mit-b0_8xb1-160k_cityscapes-1024x1024")
-    return zoo.ZooModel(real.name, real.config, zoo.OPENMMLAB_DOWNLOADS + relative, real.dataset, real.miou)
+    return zoo.ZooModel(real.name, real.config, zoo.OPENMMLAB_DOWNLOADS + relative, real.dataset, real.score)
 
 
 def test_prepare_downloads_a_verified_checkpoint_and_a_single_process_config(tmp_path):

@@ -30,6 +30,9 @@ STAGES = {
     "evaluate": SEGMENTATION + ["cityscapesScripts", "torchmetrics", "pandas", "tqdm", "seaborn"],
     "calibrate": SEGMENTATION + ["cityscapesScripts", "scikit-learn", "netcal", "pandas", "tqdm"],
     "stress": SEGMENTATION + ["mmdet", "imagecorruptions-imaug", "cityscapesScripts", "pandas", "tqdm"],
+    # detect imports the stress stage's corruption catalogue and attack steps
+    "detect": SEGMENTATION + ["mmdet", "pycocotools", "imagecorruptions-imaug", "cityscapesScripts", "pandas",
+                              "tqdm"],
     "analyse": ["pandas", "scipy", "scikit-learn", "matplotlib", "seaborn"],
     "report": ["pandas", "matplotlib", "seaborn", "jinja2"],
 }

@@ -66,8 +66,8 @@ def model_files(model):
 
 
 def get_final_output():
-    """Every dataset, the metrics table, every figure and table of the analyse, calibrate and
-    stress stages, and the generate stage's own outputs once domains or inpainted objects are
+    """Every dataset, the metrics table, every figure and table of the analyse, calibrate,
+    stress and detect stages, and the generate stage's own outputs once domains or inpainted objects are
     configured.
     """
     return (
@@ -76,6 +76,7 @@ def get_final_output():
         + analysis_outputs()
         + calibration_outputs()
         + stress_outputs()
+        + detect_outputs()
         + (
             generation_outputs()
             if config["generation"]["domains"]

@@ -17,6 +17,7 @@ from segrel.analyse import checks as analyse_checks
 from segrel.calibrate import checks as calibrate_checks
 from segrel.core.formats import FORMATS
 from segrel.data import checks as data_checks
+from segrel.detect import checks as detect_checks
 from segrel.evaluate import checks as evaluate_checks
 from segrel.generate import checks as generate_checks
 from segrel.models import checks as models_checks
@@ -25,7 +26,7 @@ from segrel.stress import checks as stress_checks
 #: each stage's cross-checks of the config (names that must point at other entries, ...)
 STAGE_CHECKS = (evaluate_checks.config_problems, models_checks.config_problems, analyse_checks.config_problems,
                 generate_checks.config_problems, data_checks.config_problems, calibrate_checks.config_problems,
-                stress_checks.config_problems)
+                stress_checks.config_problems, detect_checks.config_problems)
 
 
 class ConfigError(ValueError):

@@ -30,20 +30,20 @@ def mmseg_config_dir() -> Path:
     return Path(mmseg.__file__).parent / ".mim" / "configs"
 
 
-def _replace_syncbn(node):
+def replace_syncbn(node):
     """SyncBN needs a process group; on one process (CPU or one GPU) BN is the same layer."""
     if isinstance(node, dict):
         for key, value in node.items():
             if key == "type" and value == "SyncBN":
                 node[key] = "BN"
             else:
-                _replace_syncbn(value)
+                replace_syncbn(value)
     elif isinstance(node, list):
         for item in node:
-            _replace_syncbn(item)
+            replace_syncbn(item)
 
 
-def _drop_pretrained(node):
+def drop_pretrained(node):
     """Remove ImageNet initialisation (a download); weights start from mmseg's own init."""
     if isinstance(node, dict):
         if node.get("pretrained"):
@@ -52,10 +52,10 @@ def _drop_pretrained(node):
         if isinstance(init, dict) and init.get("type") == "Pretrained":
             node["init_cfg"] = None
         for value in node.values():
-            _drop_pretrained(value)
+            drop_pretrained(value)
     elif isinstance(node, list):
         for item in node:
-            _drop_pretrained(item)
+            drop_pretrained(item)
 
 
 def write_inference_config(config_file: str | Path, out) -> None:
@@ -66,8 +66,8 @@ def write_inference_config(config_file: str | Path, out) -> None:
 
     cfg = Config.fromfile(str(config_file))
     model = cfg.model.to_dict()
-    _replace_syncbn(model)
-    _drop_pretrained(model)
+    replace_syncbn(model)
+    drop_pretrained(model)
     cfg.model = model
     with atomic_file(out) as handle:
         handle.write(cfg.pretty_text)  # what Config.dump writes for a .py file
@@ -134,27 +134,35 @@ def finetuning_config(model_config: str | Path, checkpoint: str | Path, schedule
 
 
 def _set_training(cfg, schedule: TrainingSchedule, *, data_root: str, work_dir: str, snapshots=()) -> None:
-    """Set ``cfg`` up to train on ``data_root``'s train split as ``schedule`` says, with no
-    validation, saving zoo-like weights (meta + state_dict, no optimiser state) to ``work_dir``
-    after ``snapshots`` and the last iterations."""
-    iterations = schedule.iterations
+    """Set ``cfg`` up to train on ``data_root``'s train split as ``schedule`` says (see
+    :func:`set_iteration_training`)."""
     pipeline = _train_pipeline(schedule.image_size, schedule.crop_size, schedule.resize_ratio,
                                schedule.photometric_distortion)
     cfg.train_dataloader = _train_dataloader(data_root, schedule.batch_size, pipeline)
+    set_iteration_training(cfg, iterations=schedule.iterations, learning_rate=schedule.learning_rate,
+                           seed=schedule.seed, work_dir=work_dir, snapshots=snapshots)
+
+
+def set_iteration_training(cfg, *, iterations: int, learning_rate: float, seed: int, work_dir: str, snapshots=(),
+                           scope: str = "Seg") -> None:
+    """mmengine runner settings shared by every model segrel trains (mmseg's, ``scope`` "Seg", and
+    mmdet's, "Det"): ``iterations`` steps of AdamW with warm-up and poly decay, no validation,
+    zoo-like weights (meta + state_dict, no optimiser state) saved to ``work_dir`` after
+    ``snapshots`` and the last iterations. The train dataloader is the caller's."""
     for key in ("val_dataloader", "val_evaluator", "val_cfg", "test_dataloader", "test_evaluator", "test_cfg"):
         cfg[key] = None
     cfg.train_cfg = {"type": "IterBasedTrainLoop", "max_iters": iterations, "val_interval": iterations + 1}
     cfg.optim_wrapper = {
         "type": "OptimWrapper",
-        "optimizer": {"type": "AdamW", "lr": schedule.learning_rate, "betas": (0.9, 0.999), "weight_decay": 0.01},
+        "optimizer": {"type": "AdamW", "lr": learning_rate, "betas": (0.9, 0.999), "weight_decay": 0.01},
         "clip_grad": {"max_norm": 10.0},
     }
-    cfg.param_scheduler = _warmup_then_poly(iterations)
-    cfg.default_hooks = _hooks(iterations)
-    cfg.custom_hooks = [{"type": _weights_hook(), "iterations": sorted({*snapshots, iterations}), "out_dir": work_dir}]
-    cfg.visualizer = {"type": "SegLocalVisualizer", "vis_backends": [], "name": "visualizer"}
+    cfg.param_scheduler = warmup_then_poly(iterations)
+    cfg.default_hooks = _hooks(iterations, scope)
+    cfg.custom_hooks = [{"type": weights_hook(), "iterations": sorted({*snapshots, iterations}), "out_dir": work_dir}]
+    cfg.visualizer = {"type": f"{scope}LocalVisualizer", "vis_backends": [], "name": "visualizer"}
     cfg.log_processor = {"by_epoch": False}
-    cfg.randomness = {"seed": schedule.seed, "deterministic": False}
+    cfg.randomness = {"seed": seed, "deterministic": False}
     cfg.env_cfg = {"cudnn_benchmark": False, "mp_cfg": {"mp_start_method": "fork", "opencv_num_threads": 0},
                    "dist_cfg": {"backend": "gloo"}}
     cfg.work_dir = work_dir
@@ -165,8 +173,8 @@ def _set_training(cfg, schedule: TrainingSchedule, *, data_root: str, work_dir: 
 def _demo_model(model: dict, crop_size) -> dict:
     """mmseg's model config for one CPU process, no downloads and the demo's crops."""
     crop_h, crop_w = crop_size
-    _replace_syncbn(model)
-    _drop_pretrained(model)
+    replace_syncbn(model)
+    drop_pretrained(model)
     model["data_preprocessor"]["size"] = (crop_h, crop_w)
     model["test_cfg"] = {"mode": "whole"}  # demo images are smaller than any sliding window
     return model
@@ -213,7 +221,7 @@ def _train_dataloader(data_root: str, batch_size: int, pipeline: list[dict]) -> 
     }
 
 
-def _warmup_then_poly(iterations: int) -> list[dict]:
+def warmup_then_poly(iterations: int) -> list[dict]:
     """Linear warm-up over the first tenth of training, then mmseg's poly decay."""
     warmup = max(1, iterations // 10)
     schedule = [{"type": "LinearLR", "start_factor": 0.1, "by_epoch": False, "begin": 0, "end": warmup}]
@@ -223,15 +231,15 @@ def _warmup_then_poly(iterations: int) -> list[dict]:
     return schedule
 
 
-def _hooks(iterations: int) -> dict:
-    """Logging about 20 times a run, no visualisation; weights are saved by :func:`_weights_hook`."""
+def _hooks(iterations: int, scope: str) -> dict:
+    """Logging about 20 times a run, no visualisation; weights are saved by :func:`weights_hook`."""
     return {
         "timer": {"type": "IterTimerHook"},
         "logger": {"type": "LoggerHook", "interval": max(1, iterations // 20), "log_metric_by_epoch": False},
         "param_scheduler": {"type": "ParamSchedulerHook"},
         "checkpoint": None,
         "sampler_seed": {"type": "DistSamplerSeedHook"},
-        "visualization": {"type": "SegVisualizationHook", "draw": False},
+        "visualization": {"type": f"{scope}VisualizationHook", "draw": False},
     }
 
 
@@ -251,7 +259,7 @@ def _unwrapped(runner):
     return runner.model.module if is_model_wrapper(runner.model) else runner.model
 
 
-def _weights_hook() -> str:
+def weights_hook() -> str:
     """A hook that saves zoo-like checkpoints (``meta`` + ``state_dict``, no optimiser state) as
     ``<out_dir>/iter_<n>.pth`` after the given iterations."""
 
@@ -279,7 +287,7 @@ def _weights_hook() -> str:
 
 
 def _load_hook() -> str:
-    """A hook that loads a checkpoint into the model strictly (:func:`_load_strictly`) before
+    """A hook that loads a checkpoint into the model strictly (:func:`load_strictly`) before
     training starts: after the runner's own weight initialisation, which would overwrite weights
     loaded any earlier."""
 
@@ -293,8 +301,8 @@ def _load_hook() -> str:
                 self.checkpoint, self.config = checkpoint, config
 
             def before_train(self, runner):
-                with _trusted_torch_load():
-                    _load_strictly(_unwrapped(runner), self.checkpoint, "cpu", config=self.config)
+                with trusted_torch_load():
+                    load_strictly(_unwrapped(runner), self.checkpoint, "cpu", config=self.config)
 
         return LoadWeightsHook
 
@@ -306,7 +314,7 @@ def train_demo_model(config_out: str | Path, checkpoint_out: str | Path, setting
     """Train with mmseg's runner; save the config and a zoo-like checkpoint (meta + state_dict),
     and the weights after each of ``settings.snapshots`` iterations as
     ``<snapshots_out>/iter_<n>.pth`` (see :func:`copy_snapshot`)."""
-    _run_training(lambda work_dir: demo_training_config(settings, data_root=data_root, work_dir=work_dir),
+    run_training(lambda work_dir: demo_training_config(settings, data_root=data_root, work_dir=work_dir),
                   settings.iterations, config_out, checkpoint_out, snapshots=settings.snapshots,
                   snapshots_out=snapshots_out)
 
@@ -315,12 +323,12 @@ def finetune_model(model_config: str | Path, checkpoint: str | Path, schedule: T
                    config_out: str | Path, checkpoint_out: str | Path) -> None:
     """Train a model further from ``checkpoint`` on ``data_root``'s train split (e.g. a background
     scenario's copy: XImageNet-12's C'(i)); save it as :func:`train_demo_model` does."""
-    _run_training(lambda work_dir: finetuning_config(model_config, checkpoint, schedule, data_root=data_root,
+    run_training(lambda work_dir: finetuning_config(model_config, checkpoint, schedule, data_root=data_root,
                                                      work_dir=work_dir),
                   schedule.iterations, config_out, checkpoint_out)
 
 
-def _run_training(make_config, iterations: int, config_out: str | Path, checkpoint_out: str | Path, *,
+def run_training(make_config, iterations: int, config_out: str | Path, checkpoint_out: str | Path, *,
                   snapshots=(), snapshots_out: str | Path | None = None) -> None:
     """Run mmseg's runner on ``make_config(work_dir)`` in a scratch folder beside the outputs; move
     the inference config and the weights into place only once training has finished."""
@@ -381,14 +389,14 @@ def output_kind(cfg) -> str:
 
 def load_model(config, checkpoint: str | Path, device: str = "cpu"):
     """An mmseg segmentor in eval mode, from a config (file or ``mmengine.Config``) and a
-    checkpoint (demo or zoo), loaded strictly (:func:`_load_strictly`)."""
+    checkpoint (demo or zoo), loaded strictly (:func:`load_strictly`)."""
     import mmseg.apis.inference
     from mmseg.apis import init_model
 
     original_loader = mmseg.apis.inference.load_checkpoint
-    mmseg.apis.inference.load_checkpoint = functools.partial(_load_strictly, config=config)
+    mmseg.apis.inference.load_checkpoint = functools.partial(load_strictly, config=config)
     try:
-        with _trusted_torch_load():
+        with trusted_torch_load():
             model = init_model(str(config) if isinstance(config, (str, Path)) else config, str(checkpoint),
                                device=device)
     finally:
@@ -397,7 +405,7 @@ def load_model(config, checkpoint: str | Path, device: str = "cpu"):
 
 
 @contextlib.contextmanager
-def _trusted_torch_load():
+def trusted_torch_load():
     """torch.load with weights_only=False: zoo and demo checkpoints hold numpy/mmengine objects in
     ``meta``, which torch >= 2.6 refuses otherwise, and mmengine's loader does not pass it."""
     original_load = torch.load
@@ -413,7 +421,7 @@ def _trusted_torch_load():
         torch.load = original_load
 
 
-def _load_strictly(model, filename, map_location=None, *, config, **kwargs) -> dict:
+def load_strictly(model, filename, map_location=None, *, config, **kwargs) -> dict:
     """mmengine's load_checkpoint, but a checkpoint that does not fit the model (missing or
     unexpected keys, other shapes: another architecture's weights) is an error naming both,
     where mmengine would warn and keep random weights for what it could not load."""

@@ -25,7 +25,7 @@ class ZooModel:
     config: str  # relative to mmseg's configs folder, e.g. segformer/segformer_mit-b0_....py
     weights: str  # checkpoint URL
     dataset: str  # the dataset its reported result is on, e.g. Cityscapes
-    miou: float | None  # reported single-scale mIoU (%), when the metafile gives one
+    score: float | None  # the reported result (%), when the metafile gives one: mIoU (mmseg), box AP (mmdet)
     family: str = ""  # the metafile's collection, e.g. Mask2Former
 
     @property
@@ -47,35 +47,61 @@ def _configs_dir() -> Path:
     return mmseg_package_dir() / ".mim" / "configs"
 
 
-@lru_cache(maxsize=4)
-def zoo_models(configs_dir: Path | None = None) -> dict[str, ZooModel]:
+@dataclass(frozen=True)
+class Metafiles:
+    """Which metafiles a package ships and which result of theirs a model reports."""
+
+    package: str  # for messages
+    pattern: str  # relative to the configs folder
+    metric: str  # the key of the reported result in ``Results.Metrics``
+    task: str | None = None  # the result's ``Task`` (mmdet lists detection and mask results), None: any
+
+
+#: mmsegmentation's: ``<method>/metafile.yaml``, mIoU
+MMSEG_METAFILES = Metafiles("mmsegmentation", "*/metafile.yaml", "mIoU")
+
+
+@lru_cache(maxsize=8)
+def zoo_models(configs_dir: Path | None = None, metafiles: Metafiles = MMSEG_METAFILES) -> dict[str, ZooModel]:
     """Every released model of every shipped metafile, by name."""
     configs_dir = Path(configs_dir) if configs_dir else _configs_dir()
     models = {}
-    for metafile in sorted(configs_dir.glob("*/metafile.yaml")):
+    for metafile in sorted(configs_dir.glob(metafiles.pattern)):
         # libyaml's loader: the 617 models in 0.12 s instead of 1.27 s (the paper config's dry run reads them)
         loaded = yaml.load(metafile.read_text(), Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
-        for entry in (loaded or {}).get("Models", []):
+        # a few of mmdet's are a bare list of models
+        for entry in loaded if isinstance(loaded, list) else (loaded or {}).get("Models", []):
             if not entry.get("Weights"):
                 continue
             results = entry.get("Results") or {}
-            results = results[0] if isinstance(results, list) else results
-            miou = (results.get("Metrics") or {}).get("mIoU")
+            results = [results] if isinstance(results, dict) else results
+            results = [result for result in results if metafiles.task in (None, result.get("Task"))] or [{}]
+            score = (results[0].get("Metrics") or {}).get(metafiles.metric)
             models[entry["Name"]] = ZooModel(
-                name=entry["Name"], config=str(Path(entry["Config"]).relative_to("configs")),
-                weights=entry["Weights"], dataset=results.get("Dataset", ""),
-                miou=float(miou) if miou is not None else None, family=entry.get("In Collection", ""))
+                name=entry["Name"], config=_config_path(entry["Config"], metafile.parent.name),
+                weights=entry["Weights"], dataset=results[0].get("Dataset", ""),
+                score=float(score) if score is not None else None, family=entry.get("In Collection", ""))
     return models
 
 
-def resolve(name: str, configs_dir: Path | None = None) -> ZooModel:
+def _config_path(config: str, folder: str) -> str:
+    """A metafile's ``Config`` relative to the configs folder (a few mmdet entries name the file only).
+
+    >>> _config_path("configs/retinanet/r.py", "retinanet"), _config_path("m.py", "albu_example")
+    ('retinanet/r.py', 'albu_example/m.py')
+    """
+    path = Path(config)
+    return str(path.relative_to("configs")) if path.parts[0] == "configs" else str(Path(folder) / path)
+
+
+def resolve(name: str, configs_dir: Path | None = None, metafiles: Metafiles = MMSEG_METAFILES) -> ZooModel:
     """The zoo model called ``name``; an unknown name lists the closest ones."""
-    models = zoo_models(configs_dir)
+    models = zoo_models(configs_dir, metafiles)
     if name in models:
         return models[name]
     close = difflib.get_close_matches(name, models, n=5, cutoff=0.5)
     hint = f"; close matches: {', '.join(close)}" if close else ""
-    raise KeyError(f"no model named {name!r} in mmsegmentation's metafiles ({len(models)} models){hint}")
+    raise KeyError(f"no model named {name!r} in {metafiles.package}'s metafiles ({len(models)} models){hint}")
 
 
 def select(dataset: str, min_miou: float = 0.0, per_family: str = "all",
@@ -86,11 +112,11 @@ def select(dataset: str, min_miou: float = 0.0, per_family: str = "all",
     if per_family not in ("all", "best"):
         raise ValueError(f"per_family must be 'all' or 'best', not {per_family!r}")
     chosen = [model for model in zoo_models(configs_dir).values()
-              if model.dataset.lower() == dataset.lower() and model.miou is not None and model.miou >= min_miou]
+              if model.dataset.lower() == dataset.lower() and model.score is not None and model.score >= min_miou]
     if per_family == "best":
         best = {}
         for model in sorted(chosen, key=lambda model: model.name):
-            if model.family not in best or model.miou > best[model.family].miou:
+            if model.family not in best or model.score > best[model.family].score:
                 best[model.family] = model
         chosen = list(best.values())
     return sorted(chosen, key=lambda model: model.name)
@@ -131,9 +157,11 @@ def checkpoint_url(model: ZooModel, mirror: str | None = None) -> str:
     return mirror.rstrip("/") + "/" + model.weights.removeprefix(OPENMMLAB_DOWNLOADS)
 
 
-def prepare(model: ZooModel, config_out, checkpoint_out, *, mirror: str | None = None, log=print) -> None:
-    """A zoo model as the models stage leaves every model: its inference config and its
-    checkpoint, downloaded once and verified against the checksum in its file name."""
+def prepare(model: ZooModel, config_out, checkpoint_out, *, mirror: str | None = None, log=print,
+            configs_dir: Path | None = None) -> None:
+    """A zoo model as the models stage leaves every model: its inference config (from
+    ``configs_dir``, mmseg's by default) and its checkpoint, downloaded once and verified against
+    the checksum in its file name."""
     from segrel.data.download import fetch, optional_credentials
     from segrel.models.segmentors import mmseg_config_dir, write_inference_config
 
@@ -141,4 +169,4 @@ def prepare(model: ZooModel, config_out, checkpoint_out, *, mirror: str | None =
     account = (f"{MIRROR_ACCOUNT_PREFIX}_USERNAME", f"{MIRROR_ACCOUNT_PREFIX}_PASSWORD")
     auth = optional_credentials(url, *account) if mirror else None
     fetch(url, checkpoint_out, checksum=f"sha256:{model.sha256_prefix}", auth=auth, log=log)
-    write_inference_config(mmseg_config_dir() / model.config, config_out)
+    write_inference_config(Path(configs_dir or mmseg_config_dir()) / model.config, config_out)

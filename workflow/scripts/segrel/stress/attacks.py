@@ -204,27 +204,42 @@ def check_differentiable(model) -> None:
 def perturb(forward: Callable[[torch.Tensor], torch.Tensor], images: torch.Tensor, labels: torch.Tensor,
             settings: AttackSettings, seed: int | Sequence[int],
             on_iteration: Callable[[int, torch.Tensor], None] | None = None) -> torch.Tensor:
-    """The attack loop on ``images`` (B, 3, H, W) in [0, 255]: random start (not BIM), then
-    ``settings.iterations`` steps of ascent on :func:`attack_loss` (descent towards the target
-    of a targeted attack), each projected onto the eps-ball and the pixel range.
-    ``on_iteration(t, logits)`` sees the (detached) logits of iterate t = 0 .. iterations - 1."""
+    """The attack of a segmentor's ``forward`` (pixels -> logits) on ``images`` (B, 3, H, W) in
+    [0, 255]: :func:`ascend` on :func:`attack_loss` against ``labels`` (towards the target of a
+    targeted attack). ``on_iteration(t, logits)`` sees the (detached) logits of iterate t."""
+    goal = labels if settings.target is None else torch.where(labels == lb.VOID, labels, settings.target)
+
+    def objective(current: torch.Tensor, iteration: int):
+        logits = forward(current)
+        return attack_loss(logits, goal, settings, iteration), logits.detach()
+
+    return ascend(objective, images, settings, seed, on_iteration)
+
+
+def ascend(objective: Callable[[torch.Tensor, int], tuple[torch.Tensor, object]], images: torch.Tensor,
+           settings: AttackSettings, seed: int | Sequence[int],
+           on_iteration: Callable[[int, object], None] | None = None,
+           batch_size_key: str = "stress.attacks.batch_size") -> torch.Tensor:
+    """The attack loop on ``images`` (B, 3, H, W) in [0, 255], for any model: random start (not
+    BIM), then ``settings.iterations`` steps of ascent on the loss ``objective(iterate, t)``
+    gives with its (detached) output, descent for a targeted attack, each step projected onto
+    the eps-ball and the pixel range; ``on_iteration(t, output)`` sees the output of iterate t =
+    0 .. iterations - 1. ``batch_size_key``: the setting an out-of-memory error names."""
     original = images.detach()
     current = random_start(original, settings, seed) if settings.name in RANDOM_START else original.clone()
-    goal = labels if settings.target is None else torch.where(labels == lb.VOID, labels, settings.target)
     for iteration in range(settings.iterations):
         current.requires_grad_(True)
         try:
-            logits = forward(current)
-            loss = attack_loss(logits, goal, settings, iteration)
+            loss, output = objective(current, iteration)
             (gradient,) = torch.autograd.grad(loss, current, allow_unused=True)
         except torch.OutOfMemoryError as error:
             raise RuntimeError(f"a batch of {len(images)} image(s) and its attack's backward pass do not fit in "
-                               "GPU memory: lower the attack's batch size (stress.attacks.batch_size)") from error
+                               f"GPU memory: lower the attack's batch size ({batch_size_key})") from error
         if gradient is None:
-            raise ValueError("the model's logits do not depend on its input pixels through differentiable "
+            raise ValueError("the model's outputs do not depend on its input pixels through differentiable "
                              "operations: this model cannot be attacked")
         if on_iteration is not None:
-            on_iteration(iteration, logits.detach())
+            on_iteration(iteration, output)
         if settings.target is not None:
             gradient = -gradient
         current = step(current.detach(), gradient, original, settings)

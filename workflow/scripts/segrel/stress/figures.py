@@ -12,31 +12,35 @@ import pandas as pd
 from segrel.analyse.figures import family_markers, heatmap
 from segrel.core.figures import panel_grid, style
 
+#: how a figure labels each measure its tables hold (segmenters: mIoU, detectors: COCO mAP)
+LABELS = {"miou": "mIoU", "map": "mAP"}
 
-def corruption_heatmap(corruptions: pd.DataFrame, severity: int | None):
-    """model x corruption mIoU at ``severity`` (None: the background scenarios), the clean mIoU
-    first, models by clean mIoU."""
+
+def corruption_heatmap(corruptions: pd.DataFrame, severity: int | None, measure: str = "miou"):
+    """model x corruption ``measure`` at ``severity`` (None: the background scenarios), the clean
+    value first, models by clean value."""
     style()
     rows = corruptions[corruptions.family == "scenario"] if severity is None else corruptions[
         (corruptions.family != "scenario") & (corruptions.severity == severity)]
-    title = "mIoU per background scenario" if severity is None else f"mIoU per corruption (severity {severity})"
-    return _condition_heatmap(rows, "corruption", title)
+    label = LABELS[measure]
+    title = f"{label} per background scenario" if severity is None else f"{label} per corruption (severity {severity})"
+    return _condition_heatmap(rows, "corruption", title, measure)
 
 
-def attack_heatmap(attacks: pd.DataFrame):
-    """model x threat model (attack-norm) mIoU, the clean mIoU first, models by clean mIoU."""
+def attack_heatmap(attacks: pd.DataFrame, measure: str = "miou"):
+    """model x threat model (attack-norm) ``measure``, the clean value first, models by clean value."""
     style()
     rows = attacks.assign(threat=attacks.attack + "-" + attacks.norm)
-    return _condition_heatmap(rows, "threat", "mIoU under attack")
+    return _condition_heatmap(rows, "threat", f"{LABELS[measure]} under attack", measure)
 
 
-def _condition_heatmap(rows: pd.DataFrame, column: str, title: str):
-    table = rows.pivot(index="model", columns=column, values="miou")
-    table.insert(0, "clean", rows.groupby("model").clean_miou.first())
+def _condition_heatmap(rows: pd.DataFrame, column: str, title: str, measure: str):
+    table = rows.pivot(index="model", columns=column, values=measure)
+    table.insert(0, "clean", rows.groupby("model")[f"clean_{measure}"].first())
     table = table.sort_values("clean", ascending=False)
     figure, ax = plt.subplots(figsize=(1.0 + 0.55 * table.shape[1], 0.9 + 0.35 * table.shape[0]))
     heatmap(ax, table, title, rotation=60, vmin=0)
-    data = table.reset_index().melt(id_vars="model", var_name=column, value_name="miou")
+    data = table.reset_index().melt(id_vars="model", var_name=column, value_name=measure)
     return figure, data
 
 
@@ -78,14 +82,16 @@ def _curve_panels(data: pd.DataFrame, panel: str, panels: list[str], x: str, xla
     return figure
 
 
-def rem_figure(rems: pd.DataFrame, families: dict[str, str]):
-    """ReM against clean mIoU and against GAM (where the corruptions are configured), per model,
-    each panel titled with its PCC over models (SemSegBench finds no correlation between them)."""
+def rem_figure(rems: pd.DataFrame, families: dict[str, str], measure: str = "miou"):
+    """ReM against the clean ``measure`` and against GAM (where the corruptions are configured),
+    per model, each panel titled with its PCC over models (SemSegBench finds no correlation
+    between them)."""
     from scipy.stats import pearsonr
 
     style()
     markers = family_markers(families.values())
-    pairs = [("clean_miou", "clean mIoU")] + ([("gam", "GAM (worst corruption)")] if "gam" in rems else [])
+    pairs = [(f"clean_{measure}", f"clean {LABELS[measure]}")] + ([("gam", "GAM (worst corruption)")]
+                                                                   if "gam" in rems else [])
     figure, axes = panel_grid(len(pairs), width=4.2, height=3.8, columns=2)
     for ax, (column, label) in zip(axes, pairs):
         for row in rems.itertuples():
@@ -99,18 +105,21 @@ def rem_figure(rems: pd.DataFrame, families: dict[str, str]):
     return figure, rems
 
 
-def gam_figure(gams: pd.DataFrame, families: dict[str, str]):
-    """GAM and the mean corruption mIoU against clean mIoU, per model (the diagonal: no loss)."""
+def gam_figure(gams: pd.DataFrame, families: dict[str, str], measure: str = "miou"):
+    """GAM and the mean corruption ``measure`` against the clean one, per model (the diagonal: no
+    loss)."""
     style()
     markers = family_markers(families.values())
     figure, axes = panel_grid(2, width=4.2, height=3.8, columns=2)
-    panels = {"gam": "GAM (worst corruption)", "mean_corruption_miou": "mean over corruptions"}
+    panels = {"gam": "GAM (worst corruption)", f"mean_corruption_{measure}": "mean over corruptions"}
+    clean = f"clean_{measure}"
     for ax, (column, title) in zip(axes, panels.items()):
         for row in gams.itertuples():
-            ax.scatter(row.clean_miou, getattr(row, column), marker=markers[families[row.model]], label=row.model)
-        top = max(gams.clean_miou.max(), 0.05) * 1.05
+            ax.scatter(getattr(row, clean), getattr(row, column), marker=markers[families[row.model]],
+                       label=row.model)
+        top = max(gams[clean].max(), 0.05) * 1.05
         ax.plot([0, top], [0, top], color="grey", linewidth=0.8, linestyle="--")
-        ax.set_xlabel("clean mIoU")
+        ax.set_xlabel(f"clean {LABELS[measure]}")
         ax.set_ylabel(title)
     axes[-1].legend(fontsize="x-small", bbox_to_anchor=(1.02, 1), loc="upper left")
     return figure, gams

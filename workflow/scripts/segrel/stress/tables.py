@@ -19,18 +19,20 @@ def miou_by_test_set(metrics: pd.DataFrame) -> pd.DataFrame:
 def _require(table: pd.DataFrame, test_sets) -> None:
     missing = [name for name in test_sets if name not in table.columns]
     if missing:
-        raise ValueError(f"no mIoU for test set(s) {missing} in the metrics table: is the evaluation up to date?")
+        raise ValueError(f"no value for test set(s) {missing} in the table: is the evaluation up to date?")
 
 
-def condition_table(table: pd.DataFrame, conditions: dict[str, dict], columns, clean_miou) -> pd.DataFrame:
-    """One row per (model of ``table``, a :func:`miou_by_test_set`; test set of ``conditions``):
-    the test set's ``columns`` (its entry in ``conditions``), its mIoU and ``clean_miou(model,
-    test set)``."""
+def condition_table(table: pd.DataFrame, conditions: dict[str, dict], columns, clean_value, measure: str = "miou"
+                    ) -> pd.DataFrame:
+    """One row per (model of ``table``, a model x test set table of ``measure``, e.g.
+    :func:`miou_by_test_set`; test set of ``conditions``): the test set's ``columns`` (its entry
+    in ``conditions``), its ``measure`` and ``clean_value(model, test set)`` (column
+    ``clean_<measure>``)."""
     _require(table, conditions)
-    rows = [{"model": model, "test_set": name, **spec, "miou": table.at[model, name],
-             "clean_miou": clean_miou(model, name)}
+    rows = [{"model": model, "test_set": name, **spec, measure: table.at[model, name],
+             f"clean_{measure}": clean_value(model, name)}
             for model in table.index for name, spec in conditions.items()]
-    return pd.DataFrame(rows, columns=["model", "test_set", *columns, "miou", "clean_miou"])
+    return pd.DataFrame(rows, columns=["model", "test_set", *columns, measure, f"clean_{measure}"])
 
 
 def corruption_table(metrics: pd.DataFrame, corrupted: dict[str, dict], clean: str) -> pd.DataFrame:
@@ -62,17 +64,18 @@ def clean_miou_on_images(clean, images: list[str], excluded_classes=()) -> float
     return subset_miou(clean.image_confusion_array(), [index[name] for name in images], excluded_classes)
 
 
-def rem_table(attacks: pd.DataFrame, gams: pd.DataFrame | None = None) -> pd.DataFrame:
-    """Per model: clean mIoU, ReM (the worst mIoU over the attacks of ``attacks``, an
-    :func:`attack_table`), the threat model that gives it, the mean attacked mIoU and, with
-    ``gams`` (a :func:`gam_table`), GAM."""
+def rem_table(attacks: pd.DataFrame, gams: pd.DataFrame | None = None, measure: str = "miou") -> pd.DataFrame:
+    """Per model: clean ``measure``, ReM (the worst ``measure`` over the attacks of ``attacks``, an
+    :func:`attack_table`), the threat model that gives it, the mean attacked ``measure`` and,
+    with ``gams`` (a :func:`gam_table`), GAM."""
     rows = []
     for model, group in attacks.groupby("model", sort=True):
-        by_threat = {f"{row.attack}-{row.norm}": float(row.miou) for row in group.itertuples()}
-        rows.append({"model": model, "clean_miou": float(group.clean_miou.iloc[0]),
+        by_threat = {f"{row.attack}-{row.norm}": float(getattr(row, measure)) for row in group.itertuples()}
+        rows.append({"model": model, f"clean_{measure}": float(group[f"clean_{measure}"].iloc[0]),
                      "rem": worst_case(by_threat, "rem"), "worst_attack": min(by_threat, key=by_threat.get),
-                     "mean_attack_miou": sum(by_threat.values()) / len(by_threat), "attacks": len(by_threat)})
-    table = pd.DataFrame(rows, columns=["model", "clean_miou", "rem", "worst_attack", "mean_attack_miou", "attacks"])
+                     f"mean_attack_{measure}": sum(by_threat.values()) / len(by_threat), "attacks": len(by_threat)})
+    table = pd.DataFrame(rows, columns=["model", f"clean_{measure}", "rem", "worst_attack", f"mean_attack_{measure}",
+                                        "attacks"])
     if gams is not None:
         table = table.merge(gams[["model", "gam"]], on="model", how="left")
     return table
@@ -95,15 +98,20 @@ def attack_curve_table(ablations: pd.DataFrame, attacked: dict[str, dict]) -> pd
 
 def gam_table(metrics: pd.DataFrame, gam_sets: dict[str, str], clean: str) -> pd.DataFrame:
     """Per model: clean mIoU, GAM (worst mIoU over ``gam_sets``, {test set: corruption}), the
-    corruption that gives it, and the mean mIoU over them."""
-    table = miou_by_test_set(metrics)
+    corruption that gives it, and the mean mIoU over them (:func:`gam_rows`)."""
+    return gam_rows(miou_by_test_set(metrics), gam_sets, clean)
+
+
+def gam_rows(table: pd.DataFrame, gam_sets: dict[str, str], clean: str, measure: str = "miou") -> pd.DataFrame:
+    """GAM per model of ``table`` (model x test set ``measure``): its clean ``measure``, the worst
+    over ``gam_sets`` ({test set: corruption}), the corruption that gives it and the mean."""
     _require(table, [clean, *gam_sets])
     rows = []
     for model in table.index:
         by_corruption = {corruption: float(table.at[model, name]) for name, corruption in gam_sets.items()}
-        rows.append({"model": model, "clean_miou": float(table.at[model, clean]), "gam": gam(by_corruption),
+        rows.append({"model": model, f"clean_{measure}": float(table.at[model, clean]), "gam": gam(by_corruption),
                      "worst_corruption": min(by_corruption, key=by_corruption.get),
-                     "mean_corruption_miou": sum(by_corruption.values()) / len(by_corruption),
+                     f"mean_corruption_{measure}": sum(by_corruption.values()) / len(by_corruption),
                      "corruptions": len(by_corruption)})
     return pd.DataFrame(rows)
 

@@ -1,0 +1,193 @@
+# Stage "detect" (DetecBench): object detectors on the clean, corrupted and attacked test sets,
+# COCO mAP from the merged detections, ReM and GAM per detector.
+
+
+include: "functions/detect.smk"
+
+
+rule detection_annotations:
+    """COCO-format boxes of a Cityscapes-layout dataset's split, from gtFine's instance ids (as
+    mmdet's converter writes instancesonly_filtered_gtFine_<split>.json)."""
+    input:
+        data=lambda wildcards: dataset_input(wildcards.dataset),
+        code=library_code("detection_annotations.py"),
+    output:
+        "resources/detection/{dataset}/instancesonly_filtered_gtFine_{split}.json",
+    log:
+        "results/logs/detect/detection_annotations/{dataset}/{split}.log",
+    benchmark:
+        "results/benchmarks/detect/detection_annotations/{dataset}/{split}.tsv"
+    wildcard_constraints:
+        dataset=r"[^/]+",
+        split=r"[^/]+",
+    conda:
+        "../../envs/detect.yaml"
+    params:
+        root=lambda wildcards: dataset_root(wildcards.dataset),
+    script:
+        "../scripts/detection_annotations.py"
+
+
+rule train_demo_detector:
+    """A demo detector: mmdet's config trained here from scratch on the training dataset's boxes."""
+    input:
+        data=lambda wildcards: dataset_input(DETECTION["training"]["train_dataset"]),
+        annotations=annotations_path(DETECTION["training"]["train_dataset"], "train"),
+        code=library_code("train_demo_detector.py"),
+    output:
+        **detector_files("{detector}"),
+    log:
+        "results/logs/detect/train_demo_detector/{detector}.log",
+    benchmark:
+        "results/benchmarks/detect/train_demo_detector/{detector}.tsv"
+    wildcard_constraints:
+        detector="|".join(map(re.escape, DEMO_DETECTORS)) or "^$",
+    conda:
+        "../../envs/detect.yaml"
+    threads: DETECTION["training"]["threads"]
+    resources:
+        gpu=1,
+    params:
+        settings=detector_training_settings,
+        data_root=dataset_root(DETECTION["training"]["train_dataset"]),
+    script:
+        "../scripts/train_demo_detector.py"
+
+
+rule fetch_zoo_detector:
+    """A released mmdet detector: its inference config and its verified checkpoint (downloaded
+    once; no library code as input, as for zoo segmenters)."""
+    output:
+        **detector_files("{detector}"),
+    log:
+        "results/logs/detect/fetch_zoo_detector/{detector}.log",
+    benchmark:
+        "results/benchmarks/detect/fetch_zoo_detector/{detector}.tsv"
+    wildcard_constraints:
+        detector="|".join(map(re.escape, ZOO_DETECTORS)) or "^$",
+    retries: 2  # an interrupted download resumes from its .part file
+    conda:
+        "../../envs/detect.yaml"
+    params:
+        detector=lambda wildcards: DETECTORS[wildcards.detector]["zoo"],
+        mirror=config["zoo"]["mirror"],
+    script:
+        "../scripts/fetch_zoo_detector.py"
+
+
+rule detect_shard:
+    """One detector on one shard of one test set (detection.jobs: per_test_set): its detections."""
+    input:
+        unpack(lambda wildcards: detector_files(wildcards.detector)),
+        data=lambda wildcards: detection_inputs([wildcards.test_set]),
+        code=library_code("detect_shard.py"),
+    output:
+        "results/detect/detections/{detector}/{test_set}/shard-{shard}-of-{shards}.npz",
+    log:
+        "results/logs/detect/detect_shard/{detector}/{test_set}/shard-{shard}-of-{shards}.log",
+    benchmark:
+        "results/benchmarks/detect/detect_shard/{detector}/{test_set}/shard-{shard}-of-{shards}.tsv"
+    wildcard_constraints:
+        detector=detectors_run_by("per_test_set"),
+        shard=r"\d+",
+        shards=r"\d+",
+    conda:
+        "../../envs/detect.yaml"
+    threads: DETECTION["threads"]
+    resources:
+        gpu=1,
+    params:
+        test_sets=lambda wildcards: detection_test_set_params([wildcards.test_set]),
+        shards=lambda wildcards: int(wildcards.shards),
+        batch_size=DETECTION["batch_size"],
+        device=DETECTION["device"],
+    script:
+        "../scripts/detect_shard.py"
+
+
+use rule detect_shard as detect_detector with:
+    """One detector on one shard of every test set, imports and the detector loaded once
+    (detection.jobs: per_detector)."""
+    input:
+        unpack(lambda wildcards: detector_files(wildcards.detector)),
+        data=detection_inputs(DETECTION_TEST_SETS),
+        code=library_code("detect_shard.py"),
+    output:
+        [
+            f"results/detect/detections/{{detector}}/{name}/shard-{{shard}}-of-{{shards}}.npz"
+            for name in DETECTION_TEST_SETS
+        ],
+    log:
+        "results/logs/detect/detect_detector/{detector}/shard-{shard}-of-{shards}.log",
+    benchmark:
+        "results/benchmarks/detect/detect_detector/{detector}/shard-{shard}-of-{shards}.tsv"
+    wildcard_constraints:
+        detector=detectors_run_by("per_detector"),
+        shard=r"\d+",
+        shards=r"\d+",
+    params:
+        test_sets=detection_test_set_params(DETECTION_TEST_SETS),
+        shards=lambda wildcards: int(wildcards.shards),
+        batch_size=DETECTION["batch_size"],
+        device=DETECTION["device"],
+
+
+rule detect_tables:
+    """COCO mAP of every (detector, test set) from its merged shards; mAP per corruption and per
+    attack beside the clean mAP on the same images; ReM and GAM per detector."""
+    input:
+        [path for paths in detection_shards().values() for path in paths],
+        annotations=detection_inputs(DETECTION_TEST_SETS),
+        code=library_code("detect_tables.py"),
+    output:
+        **DETECT_TABLES,
+    log:
+        "results/logs/detect/detect_tables.log",
+    benchmark:
+        "results/benchmarks/detect/detect_tables.tsv"
+    conda:
+        "../../envs/detect.yaml"
+    params:
+        shards=detection_shards(),
+        annotations={
+            name: spec["annotations"]
+            for name, spec in detection_test_set_params(DETECTION_TEST_SETS).items()
+        },
+        conditions=detection_conditions(),
+        clean=STRESS["test_set"],
+    script:
+        "../scripts/detect_tables.py"
+
+
+rule plot_detect:
+    input:
+        table=lambda wildcards: DETECT_TABLES[detect_figures()[wildcards.figure]],
+        code=library_code("plot_detect.py"),
+    output:
+        png=report(
+            "results/figures/detect/{figure}.png",
+            caption="../report/detect.rst",
+            category="DetecBench",
+            labels={"figure": "{figure}"},
+        ),
+        pdf="results/figures/detect/{figure}.pdf",
+        data="results/tables/figures/detect/{figure}.csv",
+    log:
+        "results/logs/detect/plot_detect/{figure}.log",
+    benchmark:
+        "results/benchmarks/detect/plot_detect/{figure}.tsv"
+    wildcard_constraints:
+        figure="|".join(detect_figures()) or "^$",
+    conda:
+        "../../envs/analyse.yaml"
+    params:
+        severity=STRESS["severity"],
+        families=detector_families(),
+    script:
+        "../scripts/plot_detect.py"
+
+
+rule detect:
+    """Target of the detect stage: its tables and figures."""
+    input:
+        detect_outputs(),

@@ -1,0 +1,89 @@
+"""The detect stage's config: its test sets (``stress.test_set``, its corrupted copies and the
+detection attacks), its detectors' sources, and what the schema cannot check."""
+
+from __future__ import annotations
+
+from segrel.stress.catalogue import SCENARIOS, family, stressed_name
+
+
+def detector_source(spec: dict) -> str:
+    """demo or zoo: as given, else zoo when the entry names a zoo model.
+
+    >>> detector_source({"zoo": "retinanet_r50_fpn_1x_coco"}), detector_source({"base": "x.py"})
+    ('zoo', 'demo')
+    """
+    return spec.get("source") or ("zoo" if "zoo" in spec else "demo")
+
+
+def detection_test_sets(config: dict) -> dict[str, dict]:
+    """{test set: its record} of the detect stage (none without detectors): the clean
+    ``stress.test_set`` (kind clean), each corrupted copy of it the stress stage writes (kind
+    corruption; not the background scenarios, which change the scene) and each (norm, method)
+    of ``detection.attacks`` (kind attack, ``<test set>-<method>-<norm>``). A record: dataset
+    (the images), source (the dataset whose boxes it has), split, subset, kind, condition,
+    severity, norm, attack."""
+    detection, stress = config.get("detection", {}), config.get("stress", {})
+    clean = stress.get("test_set")
+    spec = config.get("test_sets", {}).get(clean)
+    if not detection.get("detectors") or spec is None:
+        return {}
+    base = {"dataset": spec["dataset"], "source": spec["dataset"], "split": spec.get("split", "val"),
+            "subset": spec.get("subset", "*"), "attack": None, "severity": None, "norm": None}
+    sets = {clean: {**base, "kind": "clean", "condition": "clean"}}
+    if detection.get("corruptions", True):
+        from segrel.stress.checks import configured_corruptions
+
+        for name, severity in configured_corruptions(stress):
+            test_set = stressed_name(clean, name, severity)
+            if name not in SCENARIOS and test_set in config.get("test_sets", {}):
+                sets[test_set] = {**base, "dataset": config["test_sets"][test_set]["dataset"], "kind": "corruption",
+                                  "condition": name, "family": family(name), "severity": severity}
+    attacks = detection.get("attacks", {})
+    for norm, methods in attacks.get("methods", {}).items():
+        for method in methods:
+            settings = {"name": method, "norm": norm, **attacks[norm], "iterations": attacks["iterations"],
+                        "images": attacks.get("images"), "seed": stress.get("seed", 0),
+                        "raw_input_loss": attacks.get("raw_input_loss", False)}
+            sets[stressed_name(clean, f"{method}-{norm}")] = {**base, "kind": "attack", "condition": method,
+                                                              "norm": norm, "attack": settings}
+    return sets
+
+
+def config_problems(config: dict) -> list[str]:
+    """Each detector has what its source needs; the detect stage's test set is a Cityscapes-format
+    set (its boxes come from gtFine's instance ids); the training dataset too."""
+    detection = config.get("detection", {})
+    detectors = detection.get("detectors", {})
+    if not detectors:
+        return []
+    problems = []
+    for name, spec in detectors.items():
+        source = detector_source(spec)
+        needed = {"demo": "base", "zoo": "zoo"}[source]
+        if needed not in spec:
+            problems.append(f"detection.detectors.{name}: a {source} detector needs `{needed}`")
+        elif source == "zoo":
+            problems += _zoo_problems(name, spec["zoo"])
+    datasets, stress = config.get("datasets", {}), config.get("stress", {})
+    test_set = config.get("test_sets", {}).get(stress.get("test_set"))
+    if test_set is None:
+        problems.append("detection.detectors needs stress.test_set: the clean test set the detectors are evaluated "
+                        "on (its corrupted copies and attacks are the stress stage's)")
+    elif datasets.get(test_set["dataset"], {}).get("format") != "cityscapes":
+        problems.append(f"detection: stress.test_set {stress['test_set']} is not a Cityscapes-format set; its boxes "
+                        "are read from gtFine's *_instanceIds.png files")
+    train = detection.get("training", {}).get("train_dataset", "cityscapes")
+    if any(detector_source(spec) == "demo" for spec in detectors.values()) and \
+            datasets.get(train, {}).get("format") != "cityscapes":
+        problems.append(f"detection.training.train_dataset {train!r} is not a Cityscapes-format dataset of `datasets`")
+    return problems
+
+
+def _zoo_problems(name: str, zoo_name: str) -> list[str]:
+    from segrel.detect.detectors import resolve_detector
+
+    try:
+        resolve_detector(zoo_name)
+    except KeyError as error:
+        return [f"detection.detectors.{name}: {error.args[0]}"]
+    return []

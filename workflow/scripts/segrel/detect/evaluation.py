@@ -1,0 +1,202 @@
+"""Detections per (detector, test set, shard), and COCO mAP from the merged detections.
+
+COCO mAP is not additive over images: a shard saves its detections (boxes in original image
+coordinates, scores, labels, per image), shards merge by concatenation, and the metrics are
+computed once from all of them with mmdet's CocoMetric (pycocotools' COCOeval), restricted to
+the images that were evaluated (CocoMetric would otherwise count every image of the annotation
+file, e.g. all of Cityscapes val for its frankfurt subset). A test set is the one the
+segmentation stage evaluates: a Cityscapes-layout root (clean, or a corrupted copy with the same
+file names) with the COCO boxes of its source split; attacked sets attack the detector on the
+fly (:mod:`segrel.detect.attacks`).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from segrel.core import formats
+from segrel.detect.annotations import DETECTION_CLASSES
+
+#: CocoMetric's bbox metrics, as its result keys name them (rounded to 3 decimals, as mmdet reports)
+METRICS = ("bbox_mAP", "bbox_mAP_50", "bbox_mAP_75", "bbox_mAP_s", "bbox_mAP_m", "bbox_mAP_l")
+
+
+@dataclass(frozen=True)
+class DetectionTestSet:
+    """What a detect job reads for one test set (the rule's params)."""
+
+    root: str  # Cityscapes-layout images (a corrupted copy keeps the original file names)
+    split: str
+    subset: str | list[str]
+    annotations: str  # COCO boxes of the source dataset's split (segrel.detect.annotations)
+    attack: dict | None = None  # segrel.detect.attacks.DetectionAttack's fields
+
+    def samples(self) -> list[formats.Sample]:
+        samples = formats.list_samples("cityscapes", self.root, self.split, self.subset)
+        images = self.attack.get("images") if self.attack else None
+        return samples[:images]
+
+
+@dataclass
+class Detections:
+    """Each evaluated image's detections: ``boxes`` (N, 4) x1 y1 x2 y2 in original pixels,
+    ``scores`` (N,), ``labels`` (N,) class indices of DETECTION_CLASSES, per image name."""
+
+    image_names: list[str] = field(default_factory=list)
+    image_ids: list[int] = field(default_factory=list)  # ids in the annotation file
+    boxes: list[np.ndarray] = field(default_factory=list)
+    scores: list[np.ndarray] = field(default_factory=list)
+    labels: list[np.ndarray] = field(default_factory=list)
+    attack: str = ""  # the attack's settings (json), "" for none: shards of different attacks do not merge
+    classes: tuple[str, ...] = tuple(DETECTION_CLASSES.values())  # the detector's, by label index
+
+    def add(self, name: str, image_id: int, boxes, scores, labels) -> None:
+        self.image_names.append(name)
+        self.image_ids.append(int(image_id))
+        self.boxes.append(np.asarray(boxes, np.float32).reshape(-1, 4))
+        self.scores.append(np.asarray(scores, np.float32).reshape(-1))
+        self.labels.append(np.asarray(labels, np.int64).reshape(-1))
+
+    def merge(self, other: Detections) -> Detections:
+        if (other.attack, other.classes) != (self.attack, self.classes):
+            raise ValueError(f"cannot merge detections of different attacks or classes: {self.attack!r} and "
+                             f"{other.attack!r}, {self.classes} and {other.classes}")
+        overlap = set(self.image_names) & set(other.image_names)
+        if overlap:
+            raise ValueError(f"{len(overlap)} image(s) in two shards (e.g. {sorted(overlap)[0]})")
+        merged = Detections(attack=self.attack, classes=self.classes)
+        for source in (self, other):
+            for index in range(len(source.image_names)):
+                merged.add(source.image_names[index], source.image_ids[index], source.boxes[index],
+                           source.scores[index], source.labels[index])
+        return merged
+
+    def subset(self, names) -> Detections:
+        """The detections of the images called ``names`` (every one must have been evaluated)."""
+        position = {name: index for index, name in enumerate(self.image_names)}
+        missing = [name for name in names if name not in position]
+        if missing:
+            raise ValueError(f"{len(missing)} image(s) were not evaluated (e.g. {missing[0]})")
+        chosen = Detections(attack=self.attack, classes=self.classes)
+        for name in names:
+            index = position[name]
+            chosen.add(name, self.image_ids[index], self.boxes[index], self.scores[index], self.labels[index])
+        return chosen
+
+    def save(self, path) -> None:
+        counts = np.array([len(scores) for scores in self.scores], np.int64)
+        np.savez_compressed(
+            path, image_names=np.array(self.image_names, dtype=str), image_ids=np.array(self.image_ids, np.int64),
+            counts=counts, boxes=np.concatenate(self.boxes or [np.zeros((0, 4), np.float32)]),
+            scores=np.concatenate(self.scores or [np.zeros(0, np.float32)]),
+            labels=np.concatenate(self.labels or [np.zeros(0, np.int64)]), attack=np.array(self.attack),
+            classes=np.array(self.classes, dtype=str))
+
+    @classmethod
+    def load(cls, path) -> Detections:
+        with np.load(path) as data:
+            detections = cls(attack=str(data["attack"]), classes=tuple(map(str, data["classes"])))
+            ends = np.cumsum(data["counts"])
+            for index, (name, image_id) in enumerate(zip(data["image_names"], data["image_ids"])):
+                start = ends[index - 1] if index else 0
+                rows = slice(int(start), int(ends[index]))
+                detections.add(str(name), int(image_id), data["boxes"][rows], data["scores"][rows],
+                               data["labels"][rows])
+        return detections
+
+
+def load_merged(paths) -> Detections:
+    """The detections of a test set's shard files, merged."""
+    paths = list(paths)
+    if not paths:
+        raise ValueError("no shard files to merge")
+    merged = Detections.load(paths[0])
+    for path in paths[1:]:
+        merged = merged.merge(Detections.load(path))
+    return merged
+
+
+def coco_metrics(detections: Detections, annotations: str | Path) -> dict[str, float]:
+    """mmdet's CocoMetric (bbox) of ``detections`` against the COCO file ``annotations``, over the
+    evaluated images only; pycocotools' printed summary goes to the log (stderr)."""
+    import sys
+
+    from mmdet.evaluation import CocoMetric
+
+    if not detections.image_names:
+        raise ValueError("no image was evaluated: an empty test set has no mAP")
+    metric = CocoMetric(ann_file=str(annotations), metric="bbox")
+    metric.dataset_meta = {"classes": detections.classes}
+    metric.img_ids = sorted(detections.image_ids)
+    results = [({"img_id": image_id}, {"img_id": image_id, "bboxes": boxes, "scores": scores, "labels": labels})
+               for image_id, boxes, scores, labels in zip(detections.image_ids, detections.boxes,
+                                                          detections.scores, detections.labels)]
+    with contextlib.redirect_stdout(io.StringIO()) as printed:
+        values = metric.compute_metrics(results)
+    print(printed.getvalue(), file=sys.stderr, end="")
+    return {name: float(values[name]) for name in METRICS}
+
+
+def detect_shard(model, test_set: DetectionTestSet, shard: int, shards: int, *, batch_size: int, progress=None
+                 ) -> Detections:
+    """The detections of one shard of ``test_set``, attacked as its ``attack`` says."""
+    from segrel.core.sharding import shard_samples
+
+    samples = shard_samples(test_set.samples(), shard, shards)
+    if not samples:
+        raise ValueError(f"shard {shard} of {shards} of {test_set.root} ({test_set.split}/{test_set.subset}) has "
+                         "no image: an empty set has no mAP")
+    loader = TestSetLoader(model, test_set)
+    perturb = None
+    if test_set.attack:
+        from segrel.detect.attacks import DetectionAttack, DetectorBatchAttack
+
+        perturb = DetectorBatchAttack(model, DetectionAttack(**test_set.attack))
+    detections = Detections(attack=perturb.settings.to_json() if perturb else "",
+                            classes=tuple(model.dataset_meta["classes"]))
+    batches = [samples[i : i + batch_size] for i in range(0, len(samples), batch_size)]
+    for batch in progress(batches) if progress else batches:
+        data = loader.batch(batch)
+        if perturb is not None:
+            data["inputs"] = perturb(data, batch)
+        with torch.no_grad():
+            results = model.test_step(data)
+        for sample, result in zip(batch, results):
+            predicted = result.pred_instances
+            detections.add(sample.name, result.img_id, predicted.bboxes.cpu().numpy(),
+                           predicted.scores.cpu().numpy(), predicted.labels.cpu().numpy())
+    return detections
+
+
+class TestSetLoader:
+    """A test set's images as mmdet's test dataloader gives them: its CityscapesDataset on the COCO
+    boxes (mmdet's own parsing: crowd boxes ignored, classes mapped by name) and the detector's
+    own test pipeline, by image file name; an image the annotation file lacks is an error."""
+
+    def __init__(self, model, test_set: DetectionTestSet):
+        from mmdet.registry import DATASETS
+        from mmdet.utils import register_all_modules
+
+        from segrel.detect.detectors import detection_dataset
+
+        register_all_modules(init_default_scope=True)
+        self.dataset = DATASETS.build(detection_dataset(test_set.annotations, test_set.root, test_set.split,
+                                                        model.cfg.test_pipeline, test_mode=True))
+        self.index = {Path(self.dataset.get_data_info(i)["img_path"]).name: i for i in range(len(self.dataset))}
+        self.test_set = test_set
+
+    def batch(self, samples: list[formats.Sample]) -> dict:
+        from mmengine.dataset import pseudo_collate
+
+        missing = [sample.image.name for sample in samples if sample.image.name not in self.index]
+        if missing:
+            raise ValueError(f"{self.test_set.annotations} does not match the images of {self.test_set.root}: "
+                             f"{len(missing)} image(s) have no entry (e.g. {missing[0]}); rebuild the annotations "
+                             "of this dataset (rule detection_annotations)")
+        return pseudo_collate([self.dataset[self.index[sample.image.name]] for sample in samples])
