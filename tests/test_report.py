@@ -65,6 +65,20 @@ TINY_STUDY = {
                "depth_estimator": {"source": "demo", "steps": 2, "resolution": 28},
                "attacks": {"methods": {"linf": ["pgd", "bim"], "l2": ["cospgd"]}, "iterations": 3, "images": 2},
                "proxy_study": {"fog": "acdc_fog", "night": "acdc_night"}},
+    "detection": {
+        "detectors": {
+            "retinanet_r18": {"family": "RetinaNet", "base": "retinanet/retinanet_r18_fpn_1x_coco.py",
+                              "overrides": {"model.neck.out_channels": 32, "model.bbox_head.in_channels": 32,
+                                            "model.bbox_head.feat_channels": 32, "model.bbox_head.stacked_convs": 1}},
+            "fcos_r18": {"family": "FCOS",
+                         "base": "fcos/fcos_r18_fpn_gn-head-center-normbbox-centeronreg-giou_8xb8-amp-lsj-200e_coco.py",
+                         "overrides": {"model.neck.out_channels": 32, "model.bbox_head.in_channels": 32,
+                                       "model.bbox_head.feat_channels": 32, "model.bbox_head.stacked_convs": 1}},
+        },
+        "training": {"image_size": [64, 128], "iterations": 2, "batch_size": 2},
+        "attacks": {"methods": {"linf": ["pgd", "bim"]}, "iterations": 2, "images": 2},
+        "jobs": "per_detector",
+    },
 }
 
 FIGURES = ["correlation/fog", "correlation/night", "correlation/anomalies", "pcc_overview", "robust_models/night",
@@ -74,7 +88,7 @@ FIGURES = ["correlation/fog", "correlation/night", "correlation/anomalies", "pcc
            "reliability/misclassification", "confidence_maps/segformer_b0",
            "stress/corruptions", "stress/scenarios", "stress/severity_curves", "stress/gam", "stress/s_robust",
            "stress/proxies", "stress/attacks", "stress/attack_curves", "stress/rem",
-           "stress/attacked_confidence/segformer_b0"]
+           "stress/attacked_confidence/segformer_b0", "detect/corruptions", "detect/attacks", "detect/robustness"]
 
 
 @pytest.fixture(scope="module")
@@ -207,6 +221,68 @@ def test_attack_tables_are_the_evaluations_attacked_sets(study):
     assert (table.miou <= table.clean_miou + 1e-9).all()
 
 
+def _coco_map(truth, found) -> float:
+    """pycocotools' mAP of segrel Detections (label i = the i-th Cityscapes detection class)."""
+    import contextlib
+    import io
+
+    from pycocotools.cocoeval import COCOeval
+
+    results = [{"image_id": image_id, "category_id": [24, 25, 26, 27, 28, 31, 32, 33][label], "score": float(score),
+                "bbox": [float(x1), float(y1), float(x2 - x1), float(y2 - y1)]}
+               for image_id, boxes, scores, labels in zip(found.image_ids, found.boxes, found.scores, found.labels)
+               for (x1, y1, x2, y2), score, label in zip(boxes, scores, labels)]
+    if not results:  # loadRes cannot take none: every box missed
+        return 0.0
+    with contextlib.redirect_stdout(io.StringIO()):
+        evaluation = COCOeval(truth, truth.loadRes(results), "bbox")
+        evaluation.params.imgIds = sorted(found.image_ids)
+        evaluation.evaluate()
+        evaluation.accumulate()
+        evaluation.summarize()
+    return round(float(evaluation.stats[0]), 3)
+
+
+def test_detection_tables_are_pycocotools_on_the_saved_detections(study):
+    """DetecBench on the tiny study: every (detector, test set) is in the detect metrics table, its
+    mAP is pycocotools' COCOeval on the merged shard files, ReM / GAM are the worst attacked /
+    corrupted mAP, and the clean mAP beside an attack is the clean detections' on the attacked
+    images only."""
+    import contextlib
+    import io
+
+    from pycocotools.coco import COCO
+
+    from segrel.detect.evaluation import load_merged
+
+    _, workdir, _ = study
+    tables = workdir / "results" / "tables" / "detect"
+    metrics = pd.read_csv(tables / "metrics.csv")
+    corrupted = ["cityscapes_val-fog-3", "cityscapes_val-contrast-3", "cityscapes_val-near_focus-3",
+                 "cityscapes_val-low_light-3", "cityscapes_val-physics_fog-3", "cityscapes_val-physics_rain-3",
+                 "cityscapes_val-fog-1"]  # not the background scenarios
+    attacked = ["cityscapes_val-pgd-linf", "cityscapes_val-bim-linf"]
+    assert sorted(metrics.test_set.unique()) == sorted(["cityscapes_val", *corrupted, *attacked])
+    assert sorted(metrics.model.unique()) == ["fcos_r18", "retinanet_r18"]
+    assert (metrics.set_index("test_set").images[attacked] == 2).all()
+    annotations = workdir / "resources" / "detection" / "cityscapes" / "instancesonly_filtered_gtFine_val.json"
+    with contextlib.redirect_stdout(io.StringIO()):
+        truth = COCO(str(annotations))
+
+    def detections(model, test_set):
+        return load_merged([workdir / "results" / "detect" / "detections" / model / test_set / "shard-0-of-1.npz"])
+
+    for row in metrics.itertuples():
+        found = detections(row.model, row.test_set)
+        assert row.bbox_mAP == pytest.approx(_coco_map(truth, found), abs=1e-9), row
+        clean = detections(row.model, "cityscapes_val").subset(found.image_names)
+        assert row.clean_map_same_images == pytest.approx(_coco_map(truth, clean), abs=1e-9), row
+    robustness = pd.read_csv(tables / "robustness.csv").set_index("model")
+    by_set = metrics.pivot(index="model", columns="test_set", values="bbox_mAP")
+    np.testing.assert_allclose(robustness.rem[by_set.index], by_set[attacked].min(axis=1), atol=1e-12)
+    np.testing.assert_allclose(robustness.gam[by_set.index], by_set[corrupted].min(axis=1), atol=1e-12)
+
+
 def test_figures_are_byte_identical_when_redrawn(study):
     _, workdir, run = study
     png = workdir / "results" / "figures" / "reliability" / "ece_vs_error.png"
@@ -293,5 +369,5 @@ def test_report_renders_in_headless_chromium(study, tmp_path):
     dom = subprocess.run([browser, "--no-sandbox", "--disable-gpu", "--dump-dom", "--virtual-time-budget=5000",
                           report.as_uri()], check=True, capture_output=True, text=True, timeout=120).stdout
     rendered = re.sub(r"<script.*?</script>", "", dom, flags=re.S)  # what the page drew, not its data
-    for category in ("Loiseau et al. 2024", "RELIS (de Jorge et al. 2023)", "Tables"):
+    for category in ("Loiseau et al. 2024", "RELIS (de Jorge et al. 2023)", "Tables", "DetecBench"):
         assert category in rendered, f"category {category!r} not rendered"

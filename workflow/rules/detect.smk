@@ -137,10 +137,17 @@ rule detect_tables:
     attack beside the clean mAP on the same images; ReM and GAM per detector."""
     input:
         [path for paths in detection_shards().values() for path in paths],
-        annotations=detection_inputs(DETECTION_TEST_SETS),
+        annotations=sorted(set(detection_annotation_files().values())),
         code=library_code("detect_tables.py"),
     output:
-        **DETECT_TABLES,
+        metrics=DETECT_TABLES["metrics"],
+        corruptions=DETECT_TABLES["corruptions"],
+        attacks=DETECT_TABLES["attacks"],
+        robustness=report(
+            DETECT_TABLES["robustness"],
+            caption="../report/detect_table.rst",
+            category="DetecBench",
+        ),
     log:
         "results/logs/detect/detect_tables.log",
     benchmark:
@@ -149,10 +156,7 @@ rule detect_tables:
         "../../envs/detect.yaml"
     params:
         shards=detection_shards(),
-        annotations={
-            name: spec["annotations"]
-            for name, spec in detection_test_set_params(DETECTION_TEST_SETS).items()
-        },
+        annotations=detection_annotation_files(),
         conditions=detection_conditions(),
         clean=STRESS["test_set"],
     script:

@@ -46,6 +46,14 @@ def detection_inputs(names):
     return sorted(data | {spec["annotations"] for spec in params.values()})
 
 
+def detection_annotation_files():
+    """{test set: the COCO file of its boxes}."""
+    return {
+        name: spec["annotations"]
+        for name, spec in detection_test_set_params(DETECTION_TEST_SETS).items()
+    }
+
+
 def detectors_run_by(jobs):
     """Wildcard regex of the detectors whose jobs are cut as ``jobs`` says (as models_evaluated_by)."""
     if DETECTION["jobs"] != jobs:

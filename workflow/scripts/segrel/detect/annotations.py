@@ -5,9 +5,9 @@ mmdet's ``tools/dataset_converters/cityscapes.py`` turns ``*_gtFine_instanceIds.
 has instances and is evaluated (person, rider, car, truck, bus, train, motorcycle, bicycle; ids
 < 1000 are crowd regions), its RLE mask, area and box from pycocotools; image ``file_name`` =
 ``<city>/<image file>``, relative to ``leftImg8bit/<split>``; category id = the Cityscapes label
-id. This module writes exactly that (tests/test_detect.py compares it with the converter's
-output), for the real dataset and the demo alike, so one loader (mmdet's CityscapesDataset /
-CocoDataset) reads both.
+id. This module writes exactly that but for the annotation ids, numbered from 1 (see
+:func:`coco_annotations`; tests/test_detect.py compares the rest with the converter's output),
+for the real dataset and the demo alike, so one loader (mmdet's CityscapesDataset) reads both.
 """
 
 from __future__ import annotations
@@ -72,7 +72,9 @@ def coco_annotations(root: str | Path, split: str) -> dict:
                        "width": int(ids.shape[1]), "segm_file": f"{sample.group}/{sample.label.name}",
                        "id": image_id})
         for annotation in instance_annotations(ids):
-            annotations.append({**annotation, "image_id": image_id, "id": len(annotations)})
+            # ids from 1 (the converter's start at 0): pycocotools' COCOeval stores the matched
+            # annotation's id as the match, so annotation 0 could never be a true positive
+            annotations.append({**annotation, "image_id": image_id, "id": len(annotations) + 1})
     coco = {"images": images, "categories": [{"id": key, "name": name} for key, name in DETECTION_CLASSES.items()]}
     return coco | ({"annotations": annotations} if annotations else {})
 

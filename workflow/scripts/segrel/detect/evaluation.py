@@ -138,9 +138,30 @@ def coco_metrics(detections: Detections, annotations: str | Path) -> dict[str, f
                for image_id, boxes, scores, labels in zip(detections.image_ids, detections.boxes,
                                                           detections.scores, detections.labels)]
     with contextlib.redirect_stdout(io.StringIO()) as printed:
-        values = metric.compute_metrics(results)
+        # CocoMetric (pycocotools' loadRes) gives up on a set without any detection: every box is missed
+        values = metric.compute_metrics(results) if any(len(s) for s in detections.scores) else \
+            _without_detections(metric)
     print(printed.getvalue(), file=sys.stderr, end="")
     return {name: float(values[name]) for name in METRICS}
+
+
+def _without_detections(metric) -> dict[str, float]:
+    """CocoMetric's bbox values when nothing was detected: COCOeval on an empty result set (0 where
+    there are boxes to find, -1 for a size range without any), rounded as CocoMetric rounds."""
+    from pycocotools.coco import COCO
+    from pycocotools.cocoeval import COCOeval
+
+    truth = metric._coco_api
+    found = COCO()
+    found.dataset = {"images": truth.dataset["images"], "categories": truth.dataset["categories"], "annotations": []}
+    found.createIndex()
+    evaluation = COCOeval(truth, found, "bbox")
+    evaluation.params.imgIds = metric.img_ids
+    evaluation.params.catIds = truth.get_cat_ids(cat_names=metric.dataset_meta["classes"])
+    evaluation.evaluate()
+    evaluation.accumulate()
+    evaluation.summarize()
+    return {name: round(float(value), 3) for name, value in zip(METRICS, evaluation.stats[:6])}
 
 
 def detect_shard(model, test_set: DetectionTestSet, shard: int, shards: int, *, batch_size: int, progress=None
