@@ -340,7 +340,7 @@ def test_detection_test_sets_are_clean_corrupted_and_attacked():
     sets = detection_test_sets(_config())
     assert list(sets) == ["cityscapes_val", "cityscapes_val-fog-3", "cityscapes_val-pgd-linf"]  # no scenario
     assert sets["cityscapes_val-fog-3"]["dataset"] == "cityscapes_val-fog-3"
-    assert sets["cityscapes_val-fog-3"]["source"] == "cityscapes"
+    assert sets["cityscapes_val-fog-3"]["source"] == "cityscapes" and sets["cityscapes_val-fog-3"]["gam"]
     assert sets["cityscapes_val-pgd-linf"]["attack"]["iterations"] == 3
     assert config_problems(_config()) == []
     assert detection_test_sets(_config(detectors={})) == {}
@@ -362,3 +362,41 @@ def test_a_test_set_without_instance_ids_is_refused():
     config = _config()
     config["stress"]["test_set"] = "idd_val"
     assert any("not a Cityscapes-format set" in problem for problem in config_problems(config))
+
+
+def test_a_url_detector_is_downloaded_verified_with_mmdets_config(tmp_path):
+    """mmdet's Cityscapes Faster R-CNN (no metafile lists it) through a mirror on 127.0.0.1: the
+    checkpoint checked against the SHA-256 prefix in its name, the config mmdet's own."""
+    import hashlib
+
+    from mmengine.config import Config
+    from test_zoo import _mirror
+
+    from segrel.detect.checks import fetched_detector
+    from segrel.detect.detectors import mmdet_config_dir
+    from segrel.models.zoo import OPENMMLAB_DOWNLOADS, prepare
+
+    payload = b"detector bytes" * 100
+    digest = hashlib.sha256(payload).hexdigest()[:8]
+    relative = f"mmdetection/v2.0/cityscapes/faster_rcnn_r50_fpn_1x_cityscapes_20200502-{digest}.pth"
+    (tmp_path / "mirror" / relative).parent.mkdir(parents=True)
+    (tmp_path / "mirror" / relative).write_bytes(payload)
+    spec = {"source": "url", "config": "cityscapes/faster-rcnn_r50_fpn_1x_cityscapes.py",
+            "weights": OPENMMLAB_DOWNLOADS + relative}
+    with _mirror(tmp_path / "mirror") as mirror:
+        prepare(fetched_detector(spec), tmp_path / "d.py", tmp_path / "d.pth", mirror=mirror, log=lambda m: None,
+                configs_dir=mmdet_config_dir())
+    assert (tmp_path / "d.pth").read_bytes() == payload
+    cfg = Config.fromfile(str(tmp_path / "d.py"))
+    assert cfg.model["type"] == "FasterRCNN" and cfg.model["roi_head"]["bbox_head"]["num_classes"] == 8
+    assert "Pretrained" not in str(cfg.model) and "SyncBN" not in str(cfg.model)
+
+
+@pytest.mark.parametrize("spec, message", [
+    ({"source": "url", "config": "cityscapes/faster-rcnn_r50_fpn_1x_cityscapes.py"}, "needs `weights`"),
+    ({"source": "url", "config": "c.py", "weights": "https://host/model.pth"}, "no checksum to verify against"),
+])
+def test_bad_url_detectors_are_named(spec, message):
+    from segrel.detect.checks import config_problems
+
+    assert any(message in problem for problem in config_problems(_config(detectors={"d": spec})))

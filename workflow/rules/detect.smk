@@ -54,25 +54,26 @@ rule train_demo_detector:
         "../scripts/train_demo_detector.py"
 
 
-rule fetch_zoo_detector:
-    """A released mmdet detector: its inference config and its verified checkpoint (downloaded
-    once; no library code as input, as for zoo segmenters)."""
+rule fetch_detector:
+    """A released mmdet detector (source zoo or url): its inference config and its verified
+    checkpoint (downloaded once; no library code as input, as for zoo segmenters)."""
     output:
         **detector_files("{detector}"),
     log:
-        "results/logs/detect/fetch_zoo_detector/{detector}.log",
+        "results/logs/detect/fetch_detector/{detector}.log",
     benchmark:
-        "results/benchmarks/detect/fetch_zoo_detector/{detector}.tsv"
+        "results/benchmarks/detect/fetch_detector/{detector}.tsv"
     wildcard_constraints:
-        detector="|".join(map(re.escape, ZOO_DETECTORS)) or "^$",
+        detector="|".join(map(re.escape, FETCHED_DETECTORS)) or "^$",
     retries: 2  # an interrupted download resumes from its .part file
     conda:
         "../../envs/detect.yaml"
     params:
-        detector=lambda wildcards: DETECTORS[wildcards.detector]["zoo"],
+        model=lambda wildcards: asdict(fetched_detector(DETECTORS[wildcards.detector])),
         mirror=config["zoo"]["mirror"],
+        configs_dir=lambda wildcards: str(mmdet_config_dir()),
     script:
-        "../scripts/fetch_zoo_detector.py"
+        "../scripts/fetch_zoo_model.py"
 
 
 rule detect_shard:

@@ -1,19 +1,22 @@
 # Helper functions and constants of stage "detect", used by ../detect.smk.
 import re
+from dataclasses import asdict
 
 from segrel.detect.annotations import annotation_file
-from segrel.detect.checks import detection_test_sets, detector_source
+from segrel.detect.checks import detection_test_sets, detector_source, fetched_detector
+from segrel.detect.detectors import mmdet_config_dir
 
 DETECTION = config["detection"]
 DETECTORS = DETECTION["detectors"]
 DEMO_DETECTORS = [n for n, d in DETECTORS.items() if detector_source(d) == "demo"]
-ZOO_DETECTORS = [n for n, d in DETECTORS.items() if detector_source(d) == "zoo"]
+# released checkpoints: from mmdet's metafiles (zoo) or named by URL (url)
+FETCHED_DETECTORS = [n for n, d in DETECTORS.items() if detector_source(d) != "demo"]
 # {test set: {dataset, source, split, subset, kind, condition, severity, norm, attack}}
 DETECTION_TEST_SETS = detection_test_sets(config)
 
 
 def detector_files(detector):
-    """(config, checkpoint) of a detector, as rule train_demo_detector / fetch_zoo_detector write them."""
+    """(config, checkpoint) of a detector, as rule train_demo_detector / fetch_detector write them."""
     stem = f"resources/detectors/{detector}/{detector}"
     return {"config": f"{stem}.py", "checkpoint": f"{stem}.pth"}
 
@@ -75,8 +78,8 @@ def detection_shards():
 
 
 def detection_conditions():
-    """{test set: {kind, condition, family, severity, norm}} for the tables."""
-    keys = ("kind", "condition", "family", "severity", "norm")
+    """{test set: {kind, condition, family, severity, norm, gam}} for the tables."""
+    keys = ("kind", "condition", "family", "severity", "norm", "gam")
     return {
         name: {key: record.get(key) for key in keys}
         for name, record in DETECTION_TEST_SETS.items()

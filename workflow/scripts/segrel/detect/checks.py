@@ -3,11 +3,13 @@ detection attacks), its detectors' sources, and what the schema cannot check."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from segrel.stress.catalogue import SCENARIOS, family, stressed_name
 
 
 def detector_source(spec: dict) -> str:
-    """demo or zoo: as given, else zoo when the entry names a zoo model.
+    """demo, zoo or url: as given, else zoo when the entry names a zoo model.
 
     >>> detector_source({"zoo": "retinanet_r50_fpn_1x_coco"}), detector_source({"base": "x.py"})
     ('zoo', 'demo')
@@ -21,7 +23,8 @@ def detection_test_sets(config: dict) -> dict[str, dict]:
     corruption; not the background scenarios, which change the scene) and each (norm, method)
     of ``detection.attacks`` (kind attack, ``<test set>-<method>-<norm>``). A record: dataset
     (the images), source (the dataset whose boxes it has), split, subset, kind, condition,
-    severity, norm, attack."""
+    severity, norm, attack, and (corruptions) gam: whether it is one of GAM's (SemSegBench's 15
+    common 2D corruptions at stress.severity, as the stress stage's GAM)."""
     detection, stress = config.get("detection", {}), config.get("stress", {})
     clean = stress.get("test_set")
     spec = config.get("test_sets", {}).get(clean)
@@ -31,13 +34,15 @@ def detection_test_sets(config: dict) -> dict[str, dict]:
             "subset": spec.get("subset", "*"), "attack": None, "severity": None, "norm": None}
     sets = {clean: {**base, "kind": "clean", "condition": "clean"}}
     if detection.get("corruptions", True):
-        from segrel.stress.checks import configured_corruptions
+        from segrel.stress.checks import configured_corruptions, gam_test_sets
 
+        gam_sets = gam_test_sets(config)
         for name, severity in configured_corruptions(stress):
             test_set = stressed_name(clean, name, severity)
             if name not in SCENARIOS and test_set in config.get("test_sets", {}):
                 sets[test_set] = {**base, "dataset": config["test_sets"][test_set]["dataset"], "kind": "corruption",
-                                  "condition": name, "family": family(name), "severity": severity}
+                                  "condition": name, "family": family(name), "severity": severity,
+                                  "gam": test_set in gam_sets}
     attacks = detection.get("attacks", {})
     for norm, methods in attacks.get("methods", {}).items():
         for method in methods:
@@ -59,11 +64,12 @@ def config_problems(config: dict) -> list[str]:
     problems = []
     for name, spec in detectors.items():
         source = detector_source(spec)
-        needed = {"demo": "base", "zoo": "zoo"}[source]
-        if needed not in spec:
-            problems.append(f"detection.detectors.{name}: a {source} detector needs `{needed}`")
-        elif source == "zoo":
-            problems += _zoo_problems(name, spec["zoo"])
+        needed = {"demo": ["base"], "zoo": ["zoo"], "url": ["config", "weights"]}[source]
+        missing = [key for key in needed if key not in spec]
+        if missing:
+            problems.append(f"detection.detectors.{name}: a {source} detector needs `{'`, `'.join(missing)}`")
+        elif source != "demo":
+            problems += _download_problems(name, spec)
     datasets, stress = config.get("datasets", {}), config.get("stress", {})
     test_set = config.get("test_sets", {}).get(stress.get("test_set"))
     if test_set is None:
@@ -79,11 +85,20 @@ def config_problems(config: dict) -> list[str]:
     return problems
 
 
-def _zoo_problems(name: str, zoo_name: str) -> list[str]:
-    from segrel.detect.detectors import resolve_detector
-
+def _download_problems(name: str, spec: dict) -> list[str]:
+    """A zoo name its metafiles know, a URL whose file name carries its checksum."""
     try:
-        resolve_detector(zoo_name)
-    except KeyError as error:
+        fetched_detector(spec).sha256_prefix
+    except (KeyError, ValueError) as error:
         return [f"detection.detectors.{name}: {error.args[0]}"]
     return []
+
+
+def fetched_detector(spec: dict):
+    """The :class:`segrel.models.zoo.ZooModel` of a zoo or url detector (what rule fetch_detector gets)."""
+    from segrel.detect.detectors import resolve_detector
+    from segrel.models.zoo import ZooModel
+
+    if detector_source(spec) == "zoo":
+        return resolve_detector(spec["zoo"])
+    return ZooModel(Path(spec["weights"]).stem, spec["config"], spec["weights"], "", None)

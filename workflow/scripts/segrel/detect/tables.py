@@ -17,7 +17,8 @@ def detection_tables(shards: dict[tuple[str, str], list[str]], annotations: dict
                      conditions: dict[str, dict], clean: str) -> dict[str, pd.DataFrame]:
     """{metrics, corruptions, attacks, robustness} from the shard files of every (detector, test
     set) (``shards``), each test set's COCO file (``annotations``) and record (``conditions``:
-    {kind, condition, family, severity, norm}); ``clean``: the clean test set."""
+    {kind, condition, family, severity, norm, gam}); ``clean``: the clean test set. GAM is the
+    worst mAP over the corrupted sets marked ``gam`` (SemSegBench's 15 at stress.severity)."""
     detections = {key: load_merged(paths) for key, paths in shards.items()}
     detectors = sorted({detector for detector, _ in detections})
     rows, clean_on_images = [], {}
@@ -42,8 +43,8 @@ def detection_tables(shards: dict[tuple[str, str], list[str]], annotations: dict
                 for name, record in kind("attack").items()}
     corruptions = condition_table(table, corrupted, ["corruption", "family", "severity"], clean_value, "map")
     attacks = condition_table(table, attacked, ["attack", "norm"], clean_value, "map")
-    gams = gam_rows(table, {name: spec["corruption"] for name, spec in corrupted.items()}, clean, "map") \
-        if corrupted else None
+    gam_sets = {name: record["condition"] for name, record in kind("corruption").items() if record.get("gam")}
+    gams = gam_rows(table, gam_sets, clean, "map") if gam_sets else None
     robustness = rem_table(attacks, gams, "map") if attacked else (gams if gams is not None else pd.DataFrame())
     return {"metrics": metrics, "corruptions": corruptions, "attacks": attacks, "robustness": robustness}
 
