@@ -88,7 +88,7 @@ def config_problems(config: dict) -> list[str]:
 def _download_problems(name: str, spec: dict) -> list[str]:
     """A zoo name its metafiles know, a URL whose file name carries its checksum."""
     try:
-        fetched_detector(spec).sha256_prefix
+        fetched_detector(spec).sha256_prefix  # noqa: B018 (raises for a file name without a checksum)
     except (KeyError, ValueError) as error:
         return [f"detection.detectors.{name}: {error.args[0]}"]
     return []
