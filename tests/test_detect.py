@@ -400,3 +400,36 @@ def test_bad_url_detectors_are_named(spec, message):
     from segrel.detect.checks import config_problems
 
     assert any(message in problem for problem in config_problems(_config(detectors={"d": spec})))
+
+
+@pytest.mark.slow
+def test_pgd_lowers_the_map_of_a_trained_demo_detector(tmp_path):
+    """The demo's Faster R-CNN R18 (config/config.yaml), trained as rule train_demo_detector trains
+    it (~100 s on one core), loses mAP under PGD l_inf on the images it detects best."""
+    import yaml
+
+    from segrel.data.demo.writers import write_cityscapes
+    from segrel.detect.detectors import DetectorTrainingSettings, load_detector, train_demo_detector
+
+    demo = yaml.safe_load((Path(__file__).resolve().parents[1] / "config" / "config.yaml").read_text())
+    root = tmp_path / "cityscapes"
+    write_cityscapes(root, seed=0, height=128, width=256, cities=demo["demo"]["cityscapes"])
+    for split in ("train", "val"):
+        write_coco_annotations(root, split, tmp_path / f"instances_{split}.json")
+    detection = demo["detection"]
+    spec = detection["detectors"]["faster_rcnn_r18"]
+    settings = DetectorTrainingSettings(base=spec["base"], overrides=spec["overrides"], resize_ratio=[0.8, 1.25],
+                                        seed=0, **detection["training"])
+    torch.set_num_threads(1)
+    train_demo_detector(tmp_path / "d.py", tmp_path / "d.pth", settings, ann_file=tmp_path / "instances_train.json",
+                        data_root=root)
+    model = load_detector(tmp_path / "d.py", tmp_path / "d.pth")
+    test_set = DetectionTestSet(root=str(root), split="val", subset="frankfurt",
+                                annotations=str(tmp_path / "instances_val.json"))
+    attack = {"name": "pgd", "norm": "linf", "eps": 8, "alpha": 2.55, "iterations": 5, "images": 8}
+    attacked = detect_shard(model, DetectionTestSet(**{**test_set.__dict__, "attack": attack}), 0, 1, batch_size=4)
+    clean = detect_shard(model, test_set, 0, 1, batch_size=4).subset(attacked.image_names)
+    clean_map = coco_metrics(clean, test_set.annotations)["bbox_mAP"]
+    attacked_map = coco_metrics(attacked, test_set.annotations)["bbox_mAP"]
+    assert clean_map > 0.1, clean_map  # it learnt to detect
+    assert attacked_map < 0.7 * clean_map, (clean_map, attacked_map)

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from segrel.detect.evaluation import Detections, coco_metrics, load_merged
+from segrel.detect.evaluation import coco_metrics, load_merged
 from segrel.stress.tables import condition_table, gam_rows, rem_table
 
 #: the mAP the corruption, attack and robustness tables compare (COCO's primary metric)
@@ -21,21 +21,24 @@ def detection_tables(shards: dict[tuple[str, str], list[str]], annotations: dict
     worst mAP over the corrupted sets marked ``gam`` (SemSegBench's 15 at stress.severity)."""
     detections = {key: load_merged(paths) for key, paths in shards.items()}
     detectors = sorted({detector for detector, _ in detections})
-    rows, clean_on_images = [], {}
-    for (detector, test_set), found in detections.items():
-        same_images = _clean_on_images(detections[detector, clean], found, annotations[clean])
-        clean_on_images[detector, test_set] = same_images
-        rows.append({"model": detector, "test_set": test_set, **conditions[test_set],
-                     "images": len(found.image_names), **coco_metrics(found, annotations[test_set]),
-                     "clean_map_same_images": same_images})
+    clean_maps = {}  # by (detector, images): the corrupted copies share theirs
+
+    def clean_value(detector, test_set):
+        """The detector's clean mAP on the images of ``test_set`` (an attack may take the first few)."""
+        images = (detector, tuple(detections[detector, test_set].image_names))
+        if images not in clean_maps:
+            clean_detections = detections[detector, clean].subset(images[1])
+            clean_maps[images] = coco_metrics(clean_detections, annotations[clean])[PRIMARY]
+        return clean_maps[images]
+
+    rows = [{"model": detector, "test_set": test_set, **conditions[test_set], "images": len(found.image_names),
+             **coco_metrics(found, annotations[test_set]), "clean_map_same_images": clean_value(detector, test_set)}
+            for (detector, test_set), found in detections.items()]
     metrics = pd.DataFrame(rows).sort_values(["model", "test_set"], kind="stable").reset_index(drop=True)
     table = metrics.pivot(index="model", columns="test_set", values=PRIMARY).loc[detectors]
 
     def kind(name):
         return {test_set: record for test_set, record in conditions.items() if record["kind"] == name}
-
-    def clean_value(detector, test_set):
-        return clean_on_images[detector, test_set]
 
     corrupted = {name: {"corruption": record["condition"], "family": record["family"],
                         "severity": record["severity"]} for name, record in kind("corruption").items()}
@@ -47,11 +50,4 @@ def detection_tables(shards: dict[tuple[str, str], list[str]], annotations: dict
     gams = gam_rows(table, gam_sets, clean, "map") if gam_sets else None
     robustness = rem_table(attacks, gams, "map") if attacked else (gams if gams is not None else pd.DataFrame())
     return {"metrics": metrics, "corruptions": corruptions, "attacks": attacks, "robustness": robustness}
-
-
-def _clean_on_images(clean: Detections, found: Detections, annotations: str) -> float:
-    """The clean mAP over the images of ``found`` (an attacked set may hold the first few only)."""
-    if clean.image_names == found.image_names:
-        return coco_metrics(clean, annotations)[PRIMARY]
-    return coco_metrics(clean.subset(found.image_names), annotations)[PRIMARY]
 
