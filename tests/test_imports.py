@@ -11,7 +11,7 @@ from segrel.core.imports import import_closure
 REPO = Path(__file__).resolve().parents[1]
 SCRIPTS = REPO / "workflow" / "scripts"
 #: rules that deliberately declare no library code: editing it must never download again
-DOWNLOADS = {"fetch_dataset_archive", "fetch_zoo_model", "fetch_url_model", "verify_local_model"}
+DOWNLOADS = {"fetch_dataset_archive", "fetch_zoo_model", "fetch_url_model", "verify_local_model", "fetch_detector"}
 
 
 def write_tree(root: Path, files: dict[str, str]) -> None:

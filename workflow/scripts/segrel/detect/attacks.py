@@ -80,7 +80,7 @@ class DetectorBatchAttack:
         objective = DetectorLoss(self.model, data["data_samples"], self.settings.raw_input_loss)
         with torch.enable_grad(), frozen(self.model):
             adversarial = ascend(objective, rgb, self.settings.steps(), seeds,
-                                 batch_size_key="detection.attacks.batch_size")
+                                 batch_size_key="detection.batch_size")
         return list(adversarial.flip(1))  # BGR, as the loaders give images
 
 

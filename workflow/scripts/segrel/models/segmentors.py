@@ -315,8 +315,8 @@ def train_demo_model(config_out: str | Path, checkpoint_out: str | Path, setting
     and the weights after each of ``settings.snapshots`` iterations as
     ``<snapshots_out>/iter_<n>.pth`` (see :func:`copy_snapshot`)."""
     run_training(lambda work_dir: demo_training_config(settings, data_root=data_root, work_dir=work_dir),
-                  settings.iterations, config_out, checkpoint_out, snapshots=settings.snapshots,
-                  snapshots_out=snapshots_out)
+                 settings.iterations, config_out, checkpoint_out, snapshots=settings.snapshots,
+                 snapshots_out=snapshots_out)
 
 
 def finetune_model(model_config: str | Path, checkpoint: str | Path, schedule: TrainingSchedule, *, data_root: str,
@@ -324,14 +324,15 @@ def finetune_model(model_config: str | Path, checkpoint: str | Path, schedule: T
     """Train a model further from ``checkpoint`` on ``data_root``'s train split (e.g. a background
     scenario's copy: XImageNet-12's C'(i)); save it as :func:`train_demo_model` does."""
     run_training(lambda work_dir: finetuning_config(model_config, checkpoint, schedule, data_root=data_root,
-                                                     work_dir=work_dir),
-                  schedule.iterations, config_out, checkpoint_out)
+                                                    work_dir=work_dir),
+                 schedule.iterations, config_out, checkpoint_out)
 
 
 def run_training(make_config, iterations: int, config_out: str | Path, checkpoint_out: str | Path, *,
-                  snapshots=(), snapshots_out: str | Path | None = None) -> None:
-    """Run mmseg's runner on ``make_config(work_dir)`` in a scratch folder beside the outputs; move
-    the inference config and the weights into place only once training has finished."""
+                 snapshots=(), snapshots_out: str | Path | None = None) -> None:
+    """Run mmengine's runner (an mmseg or mmdet config) on ``make_config(work_dir)`` in a scratch
+    folder beside the outputs; move the inference config and the weights into place only once
+    training has finished."""
     from mmengine.runner import Runner
 
     config_out, checkpoint_out = Path(config_out), Path(checkpoint_out)
