@@ -11,11 +11,14 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+import yaml
 from PIL import Image
 
 REPO = Path(__file__).resolve().parents[1]
 
 pytestmark = pytest.mark.workflow
+
+DEMO_DETECTORS = yaml.safe_load((REPO / "config" / "config.yaml").read_text())["detection"]["detectors"]
 
 TINY_STUDY = {
     "demo": {
@@ -66,15 +69,8 @@ TINY_STUDY = {
                "attacks": {"methods": {"linf": ["pgd", "bim"], "l2": ["cospgd"]}, "iterations": 3, "images": 2},
                "proxy_study": {"fog": "acdc_fog", "night": "acdc_night"}},
     "detection": {
-        "detectors": {
-            "retinanet_r18": {"family": "RetinaNet", "base": "retinanet/retinanet_r18_fpn_1x_coco.py",
-                              "overrides": {"model.neck.out_channels": 32, "model.bbox_head.in_channels": 32,
-                                            "model.bbox_head.feat_channels": 32, "model.bbox_head.stacked_convs": 1}},
-            "fcos_r18": {"family": "FCOS",
-                         "base": "fcos/fcos_r18_fpn_gn-head-center-normbbox-centeronreg-giou_8xb8-amp-lsj-200e_coco.py",
-                         "overrides": {"model.neck.out_channels": 32, "model.bbox_head.in_channels": 32,
-                                       "model.bbox_head.feat_channels": 32, "model.bbox_head.stacked_convs": 1}},
-        },
+        # two of the demo's detectors, as config/config.yaml narrows them
+        "detectors": {name: spec for name, spec in DEMO_DETECTORS.items() if name in ("faster_rcnn_r18", "fcos_r18")},
         "training": {"image_size": [64, 128], "iterations": 2, "batch_size": 2},
         "attacks": {"methods": {"linf": ["pgd", "bim"]}, "iterations": 2, "images": 2},
         "jobs": "per_detector",
@@ -263,7 +259,7 @@ def test_detection_tables_are_pycocotools_on_the_saved_detections(study):
                  "cityscapes_val-fog-1"]  # not the background scenarios
     attacked = ["cityscapes_val-pgd-linf", "cityscapes_val-bim-linf"]
     assert sorted(metrics.test_set.unique()) == sorted(["cityscapes_val", *corrupted, *attacked])
-    assert sorted(metrics.model.unique()) == ["fcos_r18", "retinanet_r18"]
+    assert sorted(metrics.model.unique()) == ["faster_rcnn_r18", "fcos_r18"]
     assert (metrics.set_index("test_set").images[attacked] == 2).all()
     annotations = workdir / "resources" / "detection" / "cityscapes" / "instancesonly_filtered_gtFine_val.json"
     with contextlib.redirect_stdout(io.StringIO()):

@@ -46,7 +46,7 @@ class DetectorTrainingSettings(SectionSettings):
     seed: int
 
 
-def test_pipeline(image_size) -> list[dict]:
+def detection_test_pipeline(image_size) -> list[dict]:
     """mmdet's Cityscapes test pipeline at ``image_size`` ([height, width]), boxes loaded."""
     height, width = image_size
     return [
@@ -106,18 +106,11 @@ def _set_key(node, key: str, value) -> None:
 def demo_training_config(settings: DetectorTrainingSettings, *, ann_file: str | Path, data_root: str | Path,
                          work_dir: str):
     """An mmengine Config that trains mmdet's ``settings.base`` on a Cityscapes-layout train split."""
-    from mmengine.config import Config
+    from segrel.models.segmentors import set_iteration_training, shipped_config
 
-    from segrel.models.segmentors import set_iteration_training
-
-    path = mmdet_config_dir() / settings.base
-    if not path.is_file():
-        raise FileNotFoundError(f"mmdet ships no config {settings.base!r} (looked in {mmdet_config_dir()})")
-    cfg = Config.fromfile(str(path))
-    if settings.overrides:
-        cfg.merge_from_dict(dict(settings.overrides))
+    cfg = shipped_config(mmdet_config_dir(), settings.base, settings.overrides, "mmdet")
     cfg.model = _from_scratch(cfg.model.to_dict())
-    cfg.test_pipeline = test_pipeline(settings.image_size)
+    cfg.test_pipeline = detection_test_pipeline(settings.image_size)
     cfg.train_dataloader = {
         "batch_size": settings.batch_size, "num_workers": 0, "persistent_workers": False,
         "sampler": {"type": "InfiniteSampler", "shuffle": True},

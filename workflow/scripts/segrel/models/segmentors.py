@@ -103,16 +103,23 @@ class DemoTrainingSettings(TrainingSchedule):
     snapshots: list  # iterations < ``iterations`` whose weights are also kept (earlier stops of the run)
 
 
-def demo_training_config(settings: DemoTrainingSettings, *, data_root: str, work_dir: str):
-    """An mmengine Config that trains mmseg's ``settings.base`` config on a Cityscapes-layout dataset."""
+def shipped_config(configs_dir: Path, base: str, overrides: dict, package: str = "mmseg"):
+    """The mmengine Config ``base`` of the configs a package ships (``configs_dir``), with the
+    dotted-key ``overrides`` merged in; a missing file is one error naming the folder."""
     from mmengine.config import Config
 
-    path = mmseg_config_dir() / settings.base
+    path = Path(configs_dir) / base
     if not path.is_file():
-        raise FileNotFoundError(f"mmseg ships no config {settings.base!r} (looked in {mmseg_config_dir()})")
+        raise FileNotFoundError(f"{package} ships no config {base!r} (looked in {configs_dir})")
     cfg = Config.fromfile(str(path))
-    if settings.overrides:
-        cfg.merge_from_dict(dict(settings.overrides))
+    if overrides:
+        cfg.merge_from_dict(dict(overrides))
+    return cfg
+
+
+def demo_training_config(settings: DemoTrainingSettings, *, data_root: str, work_dir: str):
+    """An mmengine Config that trains mmseg's ``settings.base`` config on a Cityscapes-layout dataset."""
+    cfg = shipped_config(mmseg_config_dir(), settings.base, settings.overrides)
     cfg.model = _demo_model(cfg.model.to_dict(), settings.crop_size)
     cfg.test_pipeline = _test_pipeline(settings.image_size)
     _set_training(cfg, settings, data_root=data_root, work_dir=work_dir, snapshots=settings.snapshots)
