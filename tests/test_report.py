@@ -316,7 +316,7 @@ def test_editing_figure_code_reruns_only_plotting(study):
     jobs = plan_after_editing(copy, run, "analyse/figures.py")
     assert jobs and jobs <= {"plot_correlation", "plot_pcc_overview", "plot_robust_models", "plot_sample_size",
                              "plot_reliability", "plot_confidence_maps", "plot_stress", "plot_attacked_confidence",
-                             "all"}, jobs
+                             "plot_detect", "all"}, jobs  # plot_detect draws with the stress stage's figure code
     assert "plot_correlation" in jobs and "evaluate_shard" not in jobs
 
 
