@@ -85,7 +85,9 @@ class DetectorBatchAttack:
 
 
 class DetectorLoss:
-    """Raw RGB pixels (B, 3, H, W) -> mmdet's summed training loss of the samples' boxes."""
+    """Raw RGB pixels (B, 3, H, W) -> mmdet's summed training loss of the samples' boxes. mmdet
+    averages a batch's losses over all its positives: a factor common to the batch, which neither
+    the sign step nor the unit l_2 step sees, so each image's step is its own."""
 
     def __init__(self, model, data_samples, raw_input: bool = False):
         self.model, self.samples, self.raw_input = model, data_samples, raw_input
