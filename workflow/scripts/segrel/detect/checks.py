@@ -33,8 +33,9 @@ def detection_test_sets(config: dict) -> dict[str, dict]:
     base = {"dataset": spec["dataset"], "source": spec["dataset"], "split": spec.get("split", "val"),
             "subset": spec.get("subset", "*"), "attack": None, "severity": None, "norm": None}
     sets = {clean: {**base, "kind": "clean", "condition": "clean"}}
+    from segrel.stress.checks import configured_attacks, configured_corruptions, gam_test_sets
+
     if detection.get("corruptions", True):
-        from segrel.stress.checks import configured_corruptions, gam_test_sets
 
         gam_sets = gam_test_sets(config)
         for name, severity in configured_corruptions(stress):
@@ -43,14 +44,13 @@ def detection_test_sets(config: dict) -> dict[str, dict]:
                 sets[test_set] = {**base, "dataset": config["test_sets"][test_set]["dataset"], "kind": "corruption",
                                   "condition": name, "family": family(name), "severity": severity,
                                   "gam": test_set in gam_sets}
+    # the stress stage's naming and settings of an attack; a detection batch is detection.batch_size
     attacks = detection.get("attacks", {})
-    for norm, methods in attacks.get("methods", {}).items():
-        for method in methods:
-            settings = {"name": method, "norm": norm, **attacks[norm], "iterations": attacks["iterations"],
-                        "images": attacks.get("images"), "seed": stress.get("seed", 0),
-                        "raw_input_loss": attacks.get("raw_input_loss", False)}
-            sets[stressed_name(clean, f"{method}-{norm}")] = {**base, "kind": "attack", "condition": method,
-                                                              "norm": norm, "attack": settings}
+    own = {"test_set": clean, "attacks": attacks, "seed": stress.get("seed", 0)}
+    for name, settings in configured_attacks(own).items():
+        settings = {key: value for key, value in settings.items() if key != "batch_size"}
+        sets[name] = {**base, "kind": "attack", "condition": settings["name"], "norm": settings["norm"],
+                      "attack": {**settings, "raw_input_loss": attacks.get("raw_input_loss", False)}}
     return sets
 
 
