@@ -137,23 +137,14 @@ def train_demo_detector(config_out: str | Path, checkpoint_out: str | Path, sett
 def load_detector(config, checkpoint: str | Path, device: str = "cpu"):
     """An mmdet detector in eval mode, loaded strictly (a checkpoint of another architecture is an
     error naming both, not a model with random weights)."""
-    import functools
-
     import mmdet.apis.inference
     from mmdet.apis import init_detector
 
-    from segrel.models.segmentors import load_strictly, trusted_torch_load
+    from segrel.models.segmentors import strictly_initialised
 
-    original_loader = mmdet.apis.inference.load_checkpoint
-    mmdet.apis.inference.load_checkpoint = functools.partial(load_strictly, config=config)
-    try:
-        with trusted_torch_load():
-            # a palette given: init_detector would otherwise build the config's test dataset to find one
-            model = init_detector(str(config) if isinstance(config, (str, Path)) else config, str(checkpoint),
-                                  palette="random", device=device)
-    finally:
-        mmdet.apis.inference.load_checkpoint = original_loader
-    return model.eval()
+    # a palette given: init_detector would otherwise build the config's test dataset to find one
+    return strictly_initialised(mmdet.apis.inference, init_detector, config, checkpoint, palette="random",
+                                device=device)
 
 
 

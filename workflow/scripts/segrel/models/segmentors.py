@@ -401,14 +401,20 @@ def load_model(config, checkpoint: str | Path, device: str = "cpu"):
     import mmseg.apis.inference
     from mmseg.apis import init_model
 
-    original_loader = mmseg.apis.inference.load_checkpoint
-    mmseg.apis.inference.load_checkpoint = functools.partial(load_strictly, config=config)
+    return strictly_initialised(mmseg.apis.inference, init_model, config, checkpoint, device=device)
+
+
+def strictly_initialised(inference_module, init, config, checkpoint: str | Path, **kwargs):
+    """``init(config, checkpoint, **kwargs)`` (mmseg's init_model, mmdet's init_detector) with the
+    checkpoint loaded by :func:`load_strictly` in place of the ``load_checkpoint`` its
+    ``inference_module`` calls, and trusted by torch.load; the model in eval mode."""
+    original_loader = inference_module.load_checkpoint
+    inference_module.load_checkpoint = functools.partial(load_strictly, config=config)
     try:
         with trusted_torch_load():
-            model = init_model(str(config) if isinstance(config, (str, Path)) else config, str(checkpoint),
-                               device=device)
+            model = init(str(config) if isinstance(config, (str, Path)) else config, str(checkpoint), **kwargs)
     finally:
-        mmseg.apis.inference.load_checkpoint = original_loader
+        inference_module.load_checkpoint = original_loader
     return model.eval()
 
 
