@@ -52,6 +52,7 @@ def sources(tmp_path_factory):
     writers.write_cityscapes(root / "cityscapes", cities={"train": {"aachen": 2}, "val": {"lindau": 1}}, **small)
     writers.write_acdc(root / "acdc", conditions=["fog"], images={"train": 2, "val": 1}, **small)
     writers.write_smiyc(root / "smiyc", images=2, objects_per_image=[1, 1], **small)
+    writers.write_coco(root / "coco", images={"train2017": 1, "val2017": 3}, **small)
     # the real RoadAnomaly21 archive also holds test images without labels
     (root / "smiyc" / "dataset_AnomalyTrack" / "images" / "airplane0000.jpg").write_bytes(
         (root / "smiyc" / "dataset_AnomalyTrack" / "images" / "validation0000.jpg").read_bytes())
@@ -61,6 +62,8 @@ def sources(tmp_path_factory):
         "gt_trainval.zip": _zip(root / "acdc", ["gt"]),
         "rgb_anon_trainvaltest.zip": _zip(root / "acdc", ["rgb_anon"]),
         "dataset_AnomalyTrack.zip": _zip(root / "smiyc", ["dataset_AnomalyTrack"]),
+        "val2017.zip": _zip(root / "coco", ["val2017"]),
+        "annotations_trainval2017.zip": _zip(root / "coco", ["annotations"]),
     }
     return root, files
 
@@ -149,6 +152,8 @@ class Publisher(BaseHTTPRequestHandler):
                 self.wfile.write(self._send(b"bad token", 403))
             else:
                 self._file(name)
+        elif url.path in ("/zips/val2017.zip", "/annotations/annotations_trainval2017.zip"):  # COCO's host
+            self._file(url.path.rsplit("/", 1)[1])
         elif url.path.startswith("/record/5270237/files/"):
             self._file(url.path.rsplit("/", 1)[1])
         elif url.path.startswith("/private/"):  # a URL behind HTTP Basic auth (e.g. a lab's mirror)
@@ -289,6 +294,27 @@ def test_smiyc_from_zenodo_mirror_keeps_the_labelled_validation_images(sources, 
     original = np.asarray(__import__("PIL.Image").Image.open(
         sources[0] / "smiyc" / "dataset_AnomalyTrack" / "labels_masks" / "validation0000_labels_semantic.png"))
     np.testing.assert_array_equal(label, original)
+
+
+def test_coco_val2017_from_its_host_with_the_published_md5s(sources, publisher, tmp_path):
+    httpd, base = publisher
+    with pytest.raises(DownloadError, match=r"checksum mismatch \(md5 .*expected 442b8da7"):
+        acquisition.obtain_archive(_request("coco", "val2017.zip", base), tmp_path / "x.zip", log=print)
+    pins = {name: "md5:" + hashlib.md5(sources[1][name]).hexdigest()
+            for name in ("val2017.zip", "annotations_trainval2017.zip")}
+    archives = [acquisition.obtain_archive(_request("coco", name, base, checksum=pins[name]), tmp_path / "a" / name,
+                                           log=print) for name in acquisition.source("coco").package_names]
+    assert {"/zips/val2017.zip", "/annotations/annotations_trainval2017.zip"} <= set(httpd.requests)
+    manifest = acquisition.prepare_dataset("coco", archives, tmp_path / "coco", replaceable=[True, True], log=print)
+    assert manifest["samples"] == {"val2017": 3}
+    _same_files(tmp_path / "coco", sources[0] / "coco", ["val2017", "annotations"])
+    samples = formats.list_samples("coco", tmp_path / "coco", "val2017")
+    assert {sample.label for sample in samples} == {tmp_path / "coco" / "annotations" / "instances_val2017.json"}
+    with pytest.raises(ValueError, match="has boxes .*not label images"):
+        formats.read_label("coco", samples[0].label)
+    # an archive without the annotations: the images alone are not a dataset
+    with pytest.raises(DownloadError, match="hold no annotations/ folder"):
+        acquisition.prepare_dataset("coco", archives[:1], tmp_path / "c2", replaceable=[False], log=print)
 
 
 def _idd_archive(path: Path) -> None:

@@ -361,7 +361,8 @@ def test_a_test_set_without_instance_ids_is_refused():
 
     config = _config()
     config["stress"]["test_set"] = "idd_val"
-    assert any("not a Cityscapes-format set" in problem for problem in config_problems(config))
+    assert any("idd_val is of format idd; detection reads the boxes of a cityscapes" in problem
+               for problem in config_problems(config))
 
 
 def test_a_url_detector_is_downloaded_verified_with_mmdets_config(tmp_path):
@@ -393,8 +394,9 @@ def test_a_url_detector_is_downloaded_verified_with_mmdets_config(tmp_path):
 
 
 @pytest.mark.parametrize("spec, message", [
-    ({"source": "url", "config": "cityscapes/faster-rcnn_r50_fpn_1x_cityscapes.py"}, "needs `weights`"),
-    ({"source": "url", "config": "c.py", "weights": "https://host/model.pth"}, "no checksum to verify against"),
+    ({"source": "url", "config": "cityscapes/faster-rcnn_r50_fpn_1x_cityscapes.py"}, "needs `weights`, `trained_on`"),
+    ({"source": "url", "config": "c.py", "weights": "https://host/model.pth", "trained_on": "cityscapes"},
+     "no checksum to verify against"),
 ])
 def test_bad_url_detectors_are_named(spec, message):
     from segrel.detect.checks import config_problems
@@ -433,3 +435,219 @@ def test_pgd_lowers_the_map_of_a_trained_demo_detector(tmp_path):
     attacked_map = coco_metrics(attacked, test_set.annotations)["bbox_mAP"]
     assert clean_map > 0.1, clean_map  # it learnt to detect
     assert attacked_map < 0.7 * clean_map, (clean_map, attacked_map)
+
+
+# ---- COCO val2017 (DetecBench's own benchmark), in its layout and its 80 categories
+
+@pytest.fixture(scope="module")
+def coco(tmp_path_factory):
+    """A demo COCO (64x128): train2017 and val2017 with annotations/instances_<split>.json."""
+    from segrel.data.demo.writers import write_coco
+
+    root = tmp_path_factory.mktemp("coco") / "coco"
+    write_coco(root, seed=3, height=64, width=128, images={"train2017": 2, "val2017": 4})
+    return root
+
+
+def test_demo_coco_boxes_are_pycocotools_boxes_in_cocos_categories(cityscapes):
+    """The demo writer's boxes = pycocotools' box and area of each instance mask (Cityscapes
+    instance ids of a demo scene), its classes mapped to COCO's ids by name (a rider is a person)."""
+    import pycocotools.mask as mask_utils
+
+    from segrel.core import formats
+    from segrel.core.labels import COCO_CATEGORIES
+    from segrel.data.demo.writers import coco_boxes
+    from segrel.detect.annotations import instance_file
+
+    sample = formats.list_samples("cityscapes", cityscapes, "val", "frankfurt")[0]
+    ids = formats.read_ids(instance_file(sample)).astype(np.int64)
+    ours = coco_boxes(ids)
+    instances = [i for i in np.unique(ids[ids >= 24]) if (i // 1000 if i >= 1000 else i) in DETECTION_CLASSES]
+    assert len(ours) == len(instances) > 3
+    coco_ids = {name: key for key, name in COCO_CATEGORIES.items()}
+    for instance, box in zip(instances, ours):
+        rle = mask_utils.encode(np.asfortranarray((ids == instance)[:, :, None].astype(np.uint8)))[0]
+        assert box["bbox"] == mask_utils.toBbox(rle).tolist() and box["area"] == float(mask_utils.area(rle))
+        name = DETECTION_CLASSES[int(instance // 1000 if instance >= 1000 else instance)]
+        assert box["category_id"] == coco_ids["person" if name == "rider" else name]
+        assert box["iscrowd"] == int(instance < 1000)
+
+
+def test_coco_categories_are_mmdets_labels(coco):
+    """mmdet's CocoDataset reads the demo file with COCO's ids mapped to its 80 label indices."""
+    from mmdet.datasets import CocoDataset
+
+    from segrel.core.labels import COCO_CATEGORIES
+
+    assert tuple(COCO_CATEGORIES.values()) == CocoDataset.METAINFO["classes"]
+    assert list(COCO_CATEGORIES)[-1] == 90 and COCO_CATEGORIES[13] == "stop sign"
+    dataset = CocoDataset(ann_file=str(coco / "annotations" / "instances_val2017.json"), data_root=str(coco),
+                          data_prefix={"img": "val2017/"}, test_mode=True, pipeline=[], lazy_init=False)
+    assert dataset.cat_ids == list(COCO_CATEGORIES) and dataset.cat2label[3] == 2 and dataset.cat2label[90] == 79
+    truth = json.loads((coco / "annotations" / "instances_val2017.json").read_text())
+    assert len(dataset) == len(truth["images"]) == 4
+
+
+def _coco_detections(annotations: Path) -> Detections:
+    """Every box of a COCO file found (score 0.9), labelled by its category's index in COCO's 80."""
+    from segrel.core.labels import COCO_CATEGORIES
+
+    truth = json.loads(annotations.read_text())
+    index = {key: position for position, key in enumerate(COCO_CATEGORIES)}
+    detections = Detections(classes=tuple(COCO_CATEGORIES.values()))
+    for image in truth["images"]:
+        found = [a for a in truth["annotations"] if a["image_id"] == image["id"] and not a["iscrowd"]]
+        detections.add(image["file_name"][:-4], image["id"], [[x, y, x + w, y + h] for x, y, w, h in
+                                                               (a["bbox"] for a in found)],
+                       [0.9] * len(found), [index[a["category_id"]] for a in found])
+    return detections
+
+
+def test_coco_map_maps_labels_to_cocos_category_ids(coco):
+    """Every true box found with its label index: mAP 1.0 (a label read as the wrong category id
+    would miss); one car relabelled as a truck: what pycocotools gives for those category ids."""
+    from pycocotools.coco import COCO
+    from pycocotools.cocoeval import COCOeval
+
+    annotations = coco / "annotations" / "instances_val2017.json"
+    perfect = _coco_detections(annotations)
+    assert coco_metrics(perfect, annotations)["bbox_mAP"] == 1.0
+    wrong = _coco_detections(annotations)
+    first_car = next(i for i, labels in enumerate(wrong.labels) if 2 in labels)
+    wrong.labels[first_car] = np.where(wrong.labels[first_car] == 2, 7, wrong.labels[first_car])  # car -> truck
+    results = [{"image_id": image_id, "category_id": list(__import__("segrel.core.labels", fromlist=["x"])
+                                                          .COCO_CATEGORIES)[label],
+                "score": 0.9, "bbox": [x1, y1, x2 - x1, y2 - y1]}
+               for image_id, boxes, labels in zip(wrong.image_ids, wrong.boxes, wrong.labels)
+               for (x1, y1, x2, y2), label in zip(boxes.tolist(), labels.tolist())]
+    import contextlib
+    import io
+
+    with contextlib.redirect_stdout(io.StringIO()):
+        truth = COCO(str(annotations))
+        evaluation = COCOeval(truth, truth.loadRes(results), "bbox")
+        evaluation.evaluate()
+        evaluation.accumulate()
+        evaluation.summarize()
+    assert coco_metrics(wrong, annotations)["bbox_mAP"] == round(float(evaluation.stats[0]), 3) < 1.0
+
+
+@pytest.fixture(scope="module")
+def coco_detector(tmp_path_factory, coco):
+    """An untrained small RetinaNet of COCO's 80 classes, as a demo COCO detector is built."""
+    from mmdet.registry import MODELS
+    from mmdet.utils import register_all_modules
+    from mmengine.config import Config
+
+    from segrel.core.labels import COCO_CATEGORIES
+    from segrel.detect.detectors import DetectorTrainingSettings, demo_training_config, load_detector
+
+    register_all_modules()
+    folder = tmp_path_factory.mktemp("coco_detector")
+    settings = DetectorTrainingSettings(
+        base="retinanet/retinanet_r18_fpn_1x_coco.py",
+        overrides={"model.neck.out_channels": 32, "model.bbox_head.in_channels": 32,
+                   "model.bbox_head.feat_channels": 32, "model.bbox_head.stacked_convs": 1},
+        image_size=[64, 128], resize_ratio=[1.0, 1.0], iterations=1, batch_size=2, learning_rate=1e-3, seed=0,
+        label_space="coco")
+    cfg = demo_training_config(settings, ann_file=coco / "annotations" / "instances_train2017.json", data_root=coco,
+                               work_dir=str(folder))
+    assert cfg.model["bbox_head"]["num_classes"] == 80
+    assert cfg.train_dataloader["dataset"]["type"] == "CocoDataset"
+    assert cfg.train_dataloader["dataset"]["data_prefix"] == {"img": "train2017/"}
+    torch.manual_seed(0)
+    model = MODELS.build(cfg.model)
+    model.init_weights()
+    torch.save({"meta": {"dataset_meta": {"classes": tuple(COCO_CATEGORIES.values())}},
+                "state_dict": model.state_dict()}, folder / "d.pth")
+    Config(cfg.to_dict()).dump(str(folder / "d.py"))
+    return load_detector(folder / "d.py", folder / "d.pth")
+
+
+def test_a_coco_set_and_its_corrupted_copy_are_detected_and_attacked(coco_detector, coco, tmp_path):
+    """COCO's layout through the stress stage's writer (file names kept, the annotation file
+    copied once) and the detect stage's loader: every image detected, an attack changes them."""
+    from segrel.core import formats
+    from segrel.stress.testsets import StressedSet, write_stressed_set
+
+    spec = StressedSet(format="coco", root=str(coco), split="val2017", subset="*", name="gaussian_noise", severity=3,
+                       seed=0, images=3)
+    assert write_stressed_set(spec, tmp_path / "noisy") == 3
+    noisy = formats.list_samples("coco", tmp_path / "noisy", "val2017")
+    assert [s.name for s in noisy] == [s.name for s in formats.list_samples("coco", coco, "val2017")[:3]]
+    assert noisy[0].label.read_bytes() == (coco / "annotations" / "instances_val2017.json").read_bytes()
+    assert not np.array_equal(formats.read_image(noisy[0].image),
+                              formats.read_image(coco / "val2017" / noisy[0].image.name))
+    annotations = str(coco / "annotations" / "instances_val2017.json")
+    test_set = DetectionTestSet(root=str(tmp_path / "noisy"), split="val2017", subset="*", annotations=annotations,
+                                format="coco")
+    found = detect_shard(coco_detector, test_set, 0, 1, batch_size=2)
+    assert found.image_names == [s.name for s in noisy] and len(found.classes) == 80
+    assert set(coco_metrics(found, annotations)) == set(METRICS)
+    attack = {"name": "pgd", "norm": "linf", "eps": 8, "alpha": 2.55, "iterations": 2, "images": 2, "seed": 0,
+              "raw_input_loss": False}
+    clean = DetectionTestSet(root=str(coco), split="val2017", subset="*", annotations=annotations, format="coco",
+                             images=3)
+    attacked = detect_shard(coco_detector, DetectionTestSet(**{**clean.__dict__, "attack": attack}), 0, 1,
+                            batch_size=2)
+    assert attacked.image_names == found.image_names[:2] and '"name": "pgd"' in attacked.attack
+    # the attack's targets are each image's COCO boxes (mmdet's CocoDataset): its loss rises
+    from segrel.detect.attacks import DetectionAttack, DetectorBatchAttack, DetectorLoss
+    from segrel.detect.evaluation import TestSetLoader
+
+    samples = clean.samples()[:2]
+    data = TestSetLoader(coco_detector, clean).batch(samples)
+    assert all(len(sample.gt_instances) for sample in data["data_samples"])
+    rgb = torch.stack([inputs.flip(0) for inputs in data["inputs"]]).float()
+    adversarial = torch.stack([inputs.flip(0) for inputs in DetectorBatchAttack(
+        coco_detector, DetectionAttack("pgd", "linf", 8, 2.55, iterations=3))(data, samples)])
+    with torch.no_grad():
+        before = DetectorLoss(coco_detector, data["data_samples"])(rgb, 0)[0]
+        after = DetectorLoss(coco_detector, data["data_samples"])(adversarial, 0)[0]
+    assert after > before
+
+
+def _coco_config(**detection):
+    config = _config(**detection)
+    config["datasets"]["coco"] = {"format": "coco", "source": "demo"}
+    config["stress"]["corruptions"] = ["fog", "fog_3d", "physics_rain"]
+    config["stress"]["depth_estimator"] = {"source": "demo"}
+    config["detection"]["test_sets"] = {"coco_val": {"dataset": "coco", "split": "val2017", "images": 5}}
+    config["detection"]["detectors"]["c"] = {"zoo": "retinanet_r50_fpn_1x_coco"}
+    return config
+
+
+def test_coco_test_sets_get_their_own_corrupted_copies_and_attacks():
+    from segrel.detect.checks import add_datasets, config_problems, detection_test_sets, detector_label_space
+
+    config = _coco_config()
+    add_datasets(config)
+    # the stress stage writes these copies (rule stress_dataset): all images up to `images`, no
+    # scenario, and no physics_rain (it reads segmentation labels, which COCO has not)
+    assert {name: spec["stress"] for name, spec in config["datasets"].items() if "stress" in spec} == {
+        f"coco_val-{name}-3": {"dataset": "coco", "split": "val2017", "subset": "*", "name": name, "severity": 3,
+                               "images": 5} for name in ("fog", "fog_3d")}
+    sets = detection_test_sets(config)
+    coco_sets = [name for name, record in sets.items() if record["format"] == "coco"]
+    assert coco_sets == ["coco_val", "coco_val-fog-3", "coco_val-fog_3d-3", "coco_val-pgd-linf"]
+    assert {sets[name]["clean"] for name in coco_sets} == {"coco_val"} and sets["coco_val-fog-3"]["gam"]
+    assert sets["coco_val-pgd-linf"]["images"] == 5 and sets["coco_val-pgd-linf"]["attack"]["images"] == 2
+    assert [detector_label_space(d, config) for d in config["detection"]["detectors"].values()] == ["cityscapes",
+                                                                                                   "coco"]
+    assert config_problems(config) == []
+
+
+@pytest.mark.parametrize("change, message", [
+    (lambda c: c["detection"].pop("test_sets"), "it predicts coco classes, and no detection test set is a coco set"),
+    (lambda c: c["stress"].pop("depth_estimator"), "fog_3d render from depth, which COCO does not ship"),
+    (lambda c: c["detection"]["test_sets"].update(other={"dataset": "coco"}), "have the same label space (coco)"),
+    (lambda c: c["detection"]["test_sets"].update(bad={"dataset": "idd"}), "bad is of format idd"),
+    (lambda c: c["detection"]["detectors"].update(t={"base": "x.py", "train_dataset": "idd"}),
+     "its training dataset 'idd' is not a cityscapes- or coco-format dataset"),
+])
+def test_bad_detection_test_sets_are_named(change, message):
+    from segrel.detect.checks import config_problems
+
+    config = _coco_config()
+    change(config)
+    assert any(message in problem for problem in config_problems(config)), config_problems(config)

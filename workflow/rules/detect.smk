@@ -31,8 +31,13 @@ rule detection_annotations:
 rule train_demo_detector:
     """A demo detector: mmdet's config trained here from scratch on the training dataset's boxes."""
     input:
-        data=lambda wildcards: dataset_input(DETECTION["training"]["train_dataset"]),
-        annotations=annotations_path(DETECTION["training"]["train_dataset"], "train"),
+        data=lambda wildcards: dataset_input(
+            detector_training_data(wildcards.detector)[0]
+        ),
+        annotations=lambda wildcards: generated_annotations(
+            detector_training_data(wildcards.detector)[0],
+            LABEL_SPACES[DETECTOR_SPACES[wildcards.detector]].train_split,
+        ),
         code=library_code("train_demo_detector.py"),
     output:
         **detector_files("{detector}"),
@@ -49,7 +54,10 @@ rule train_demo_detector:
         gpu=1,
     params:
         settings=detector_training_settings,
-        data_root=dataset_root(DETECTION["training"]["train_dataset"]),
+        data_root=lambda wildcards: dataset_root(
+            detector_training_data(wildcards.detector)[0]
+        ),
+        ann_file=lambda wildcards: detector_training_data(wildcards.detector)[1],
     script:
         "../scripts/train_demo_detector.py"
 
@@ -106,31 +114,43 @@ rule detect_shard:
         "../scripts/detect_shard.py"
 
 
-use rule detect_shard as detect_detector with:
-    """One detector on one shard of every test set, imports and the detector loaded once
-    (detection.jobs: per_detector)."""
-    input:
-        unpack(lambda wildcards: detector_files(wildcards.detector)),
-        data=detection_inputs(DETECTION_TEST_SETS),
-        code=library_code("detect_shard.py"),
-    output:
-        [
-            f"results/detect/detections/{{detector}}/{name}/shard-{{shard}}-of-{{shards}}.npz"
-            for name in DETECTION_TEST_SETS
-        ],
-    log:
-        "results/logs/detect/detect_detector/{detector}/shard-{shard}-of-{shards}.log",
-    benchmark:
-        "results/benchmarks/detect/detect_detector/{detector}/shard-{shard}-of-{shards}.tsv"
-    wildcard_constraints:
-        detector=detectors_run_by("per_detector"),
-        shard=r"\d+",
-        shards=r"\d+",
-    params:
-        test_sets=detection_test_set_params(DETECTION_TEST_SETS),
-        shards=lambda wildcards: int(wildcards.shards),
-        batch_size=DETECTION["batch_size"],
-        device=DETECTION["device"],
+# per_detector: one rule per label space, since a rule's outputs cannot depend on a wildcard
+for label_space, space_test_sets in DETECTION_SETS_BY_SPACE.items():
+
+    rule:
+        """One detector on one shard of every test set of its label space, imports and the
+        detector loaded once (detection.jobs: per_detector)."""
+        name:
+            f"detect_detector_{label_space}"
+        input:
+            unpack(lambda wildcards: detector_files(wildcards.detector)),
+            data=detection_inputs(space_test_sets),
+            code=library_code("detect_shard.py"),
+        output:
+            [
+                f"results/detect/detections/{{detector}}/{name}/shard-{{shard}}-of-{{shards}}.npz"
+                for name in space_test_sets
+            ],
+        log:
+            "results/logs/detect/detect_detector/{detector}/shard-{shard}-of-{shards}.log",
+        benchmark:
+            "results/benchmarks/detect/detect_detector/{detector}/shard-{shard}-of-{shards}.tsv"
+        wildcard_constraints:
+            detector=detectors_run_by("per_detector", label_space),
+            shard=r"\d+",
+            shards=r"\d+",
+        conda:
+            "../../envs/detect.yaml"
+        threads: DETECTION["threads"]
+        resources:
+            gpu=1,
+        params:
+            test_sets=detection_test_set_params(space_test_sets),
+            shards=lambda wildcards: int(wildcards.shards),
+            batch_size=DETECTION["batch_size"],
+            device=DETECTION["device"],
+        script:
+            "../scripts/detect_shard.py"
 
 
 rule detect_tables:
@@ -138,7 +158,7 @@ rule detect_tables:
     attack beside the clean mAP on the same images; ReM and GAM per detector."""
     input:
         [path for paths in detection_shards().values() for path in paths],
-        annotations=sorted(set(detection_annotation_files().values())),
+        annotations=detection_annotation_inputs(),
         code=library_code("detect_tables.py"),
     output:
         metrics=DETECT_TABLES["metrics"],
@@ -159,7 +179,6 @@ rule detect_tables:
         shards=detection_shards(),
         annotations=detection_annotation_files(),
         conditions=detection_conditions(),
-        clean=STRESS["test_set"],
     script:
         "../scripts/detect_tables.py"
 

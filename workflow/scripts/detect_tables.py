@@ -10,7 +10,7 @@ from segrel.core.logs import log
 from segrel.detect.tables import detection_tables
 
 params = snakemake.params
-tables = detection_tables(params.shards, params.annotations, params.conditions, params.clean)
+tables = detection_tables(params.shards, params.annotations, params.conditions)
 for name, table in tables.items():
     with atomic_file(snakemake.output[name]) as handle:
         table.to_csv(handle, index=False)

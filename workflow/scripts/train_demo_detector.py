@@ -14,4 +14,4 @@ torch.set_num_threads(snakemake.threads)
 use_free_gpu()  # on a multi-GPU machine: a GPU no other job holds (mmengine says just 'cuda')
 settings = DetectorTrainingSettings.from_params(snakemake.params.settings)
 train_demo_detector(snakemake.output.config, snakemake.output.checkpoint, settings,
-                    ann_file=snakemake.input.annotations, data_root=snakemake.params.data_root)
+                    ann_file=snakemake.params.ann_file, data_root=snakemake.params.data_root)

@@ -142,6 +142,7 @@ def validate_config(config: dict, schema_path: str | Path) -> dict:
     models_checks.add_zoo_selection(config)
     generate_checks.add_test_sets(config)
     stress_checks.add_test_sets(config)  # after the generated ones: any test set can be corrupted
+    detect_checks.add_datasets(config)  # the corrupted copies of detection-only sets (COCO)
     validator.validate(config)  # the defaults of the models, datasets and test sets added here
     problems = [problem for check in STAGE_CHECKS for problem in check(config)]
     if problems:

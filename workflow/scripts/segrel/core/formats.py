@@ -1,12 +1,13 @@
 """Dataset formats: one record per format (:data:`FORMATS`), and one loader for the real datasets
 and the embedded demo, which share the on-disk layout.
 
-A format's record holds its kind (segmentation / anomaly), on-disk layout, label table, local-OOD
+A format's record holds its kind (segmentation / anomaly / detection), on-disk layout, label table, local-OOD
 ids, how the real data is obtained and prepared, and which demo writer stands in for it; adding
 a format is adding one record (the config schema's ``format`` enum is filled from it).
 
 ``list_samples(format, root, split, subset)`` enumerates (image, label) pairs in a stable
-order; ``read_label`` returns Cityscapes train ids (0..18, 255 = void) for segmentation sets,
+order (a detection set's label is its split's COCO annotation file, the same for every image);
+``read_label`` returns Cityscapes train ids (0..18, 255 = void) for segmentation sets,
 or the anomaly mask (0 / 1 / 255) for SMIYC. Labels are decoded from the datasets' original id
 images (Cityscapes/ACDC ``labelIds``, IDD ``labellevel3Ids``) with the label tables in
 :mod:`segrel.core.labels`, so no pre-converted train-id files are needed.
@@ -42,6 +43,7 @@ class Layout:
     label_suffix: str
     top_folders: tuple[str, ...]  # what a prepared dataset has at its root
     splits: tuple[str, ...]  # splits a prepared dataset must have complete (every image labelled)
+    annotations: str = ""  # one annotation file per split (with {split}), instead of a label file per image
 
 
 @dataclass(frozen=True)
@@ -77,7 +79,7 @@ class DatasetFormat:
     """Everything segrel knows of one dataset format; every stage reads it from here."""
 
     name: str
-    kind: str  # "segmentation" (train-id labels) or "anomaly" (0 / 1 / 255 masks)
+    kind: str  # "segmentation" (train-id labels), "anomaly" (0 / 1 / 255 masks) or "detection" (COCO boxes)
     layout: Layout
     label_table: np.ndarray | None  # stored id image -> train ids; None = stored values are the labels
     source: Source
@@ -148,6 +150,20 @@ FORMATS: dict[str, DatasetFormat] = {
         demo_writer="write_smiyc",
         stored_ids=lb.ANOMALY_VALUES,
     ),
+    # DetecBench's COCO val2017: boxes of 80 classes in one COCO file per split (read by the detect
+    # stage only); the archives' MD5s as TensorFlow Datasets and MLPerf's download scripts pin them
+    "coco": DatasetFormat(
+        "coco", "detection",
+        Layout("{split}/*.jpg", ".jpg", "", "", ("val2017", "annotations"), ("val2017",),
+               annotations="annotations/instances_{split}.json"),
+        None,
+        Source("url", "http://images.cocodataset.org",
+               (Package("val2017.zip", "md5:442b8da7639aecaf257c1dceb8ba8c80", "/zips/val2017.zip"),
+                Package("annotations_trainval2017.zip", "md5:f4bbac642086de4f52a3fdda2de5fa2c",
+                        "/annotations/annotations_trainval2017.zip")),
+               "https://cocodataset.org/#download (public)"),
+        demo_writer="write_coco",
+    ),
     # what the generate stage writes for its inpainted anomalies: RoadAnomaly21's layout with
     # lossless PNG images (a JPEG would add compression artefacts to the repainted region only,
     # a cue no real anomaly carries); made only by segrel, never downloaded
@@ -195,6 +211,12 @@ def list_samples(fmt: str, root: str | Path, split: str = "val", subset: str | S
                                     "subset")
         images |= matched
     images = sorted(images)
+    if layout.annotations:  # every image of the split is described by one COCO file
+        annotations = root / layout.annotations.format(split=split)
+        if not annotations.is_file():
+            raise FileNotFoundError(f"{root / split} has no annotation file {annotations}")
+        return [Sample(name=image.name[: -len(layout.image_suffix)], image=image, label=annotations,
+                       group=image.parent.name) for image in images]
     samples = []
     for image in images:
         stem = image.name[: -len(layout.image_suffix)]
@@ -284,6 +306,8 @@ def _id_ranges(ids) -> str:
 
 def read_label(fmt: str, path: str | Path, unknown_ids: str = "error") -> np.ndarray:
     """Train ids (segmentation sets) or the 0/1/255 anomaly mask (SMIYC), uint8 (H, W)."""
+    if dataset_format(fmt).kind == "detection":
+        raise ValueError(f"{path}: a {fmt} dataset has boxes (read by the detect stage), not label images")
     return to_labels(fmt, read_ids(path), path, unknown_ids)
 
 

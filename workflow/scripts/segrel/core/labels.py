@@ -127,3 +127,18 @@ ANOMALY_VALUES = (ANOMALY_NOT, ANOMALY_YES, ANOMALY_VOID)
 def to_train_ids(label_map: np.ndarray, table: np.ndarray) -> np.ndarray:
     """Map a uint8 label image through a 256-entry lookup table."""
     return table[label_map]
+
+#: COCO 2017's 80 detection categories, {category id: name}, in the annotation files' order (ids
+#: 1-90 without the 10 that were dropped from the released annotations; the names as mmdet's
+#: CocoDataset lists them, which maps them to label indices 0-79 by name)
+COCO_CATEGORIES = dict(zip(
+    [i for i in range(1, 91) if i not in (12, 26, 29, 30, 45, 66, 68, 69, 71, 83)],
+    ("person", "bicycle", "car", "motorcycle", "airplane", "bus", "train", "truck", "boat", "traffic light",
+     "fire hydrant", "stop sign", "parking meter", "bench", "bird", "cat", "dog", "horse", "sheep", "cow",
+     "elephant", "bear", "zebra", "giraffe", "backpack", "umbrella", "handbag", "tie", "suitcase", "frisbee", "skis",
+     "snowboard", "sports ball", "kite", "baseball bat", "baseball glove", "skateboard", "surfboard",
+     "tennis racket", "bottle", "wine glass", "cup", "fork", "knife", "spoon", "bowl", "banana", "apple", "sandwich",
+     "orange", "broccoli", "carrot", "hot dog", "pizza", "donut", "cake", "chair", "couch", "potted plant", "bed",
+     "dining table", "toilet", "tv", "laptop", "mouse", "remote", "keyboard", "cell phone", "microwave", "oven",
+     "toaster", "sink", "refrigerator", "book", "clock", "vase", "scissors", "teddy bear", "hair drier",
+     "toothbrush"), strict=True))

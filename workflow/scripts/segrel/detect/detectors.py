@@ -5,9 +5,10 @@ this module shares).
 
 A demo detector starts from one of mmdet's own COCO configs (RetinaNet, FCOS, Faster R-CNN, ...)
 with BN instead of SyncBN, no ImageNet weights (nothing can be downloaded), a backbone trained
-from scratch (no frozen stage, BN statistics learnt), the 8 Cityscapes detection classes, and
-the images resized to ``image_size``; mmdet's runner trains it on the COCO-format boxes of the
-demo's Cityscapes train split (:mod:`segrel.detect.annotations`).
+from scratch (no frozen stage, BN statistics learnt), the classes of its label space (the 8
+Cityscapes detection classes, or COCO's 80) and the images resized to ``image_size``; mmdet's
+runner trains it on the COCO-format boxes of a Cityscapes-layout train split
+(:mod:`segrel.detect.annotations`) or of a COCO train2017.
 """
 
 from __future__ import annotations
@@ -15,12 +16,29 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from segrel.core.labels import COCO_CATEGORIES
 from segrel.core.settings import SectionSettings
 from segrel.detect.annotations import DETECTION_CLASSES
 from segrel.models.zoo import Metafiles, ZooModel
 
 #: mmdetection's metafiles: ``<method>/metafile.yml``, the box AP of their detection result
 MMDET_METAFILES = Metafiles("mmdetection", "*/metafile.yml", "box AP", "Object Detection")
+
+
+@dataclass(frozen=True)
+class LabelSpace:
+    """How mmdet reads the boxes of one dataset format (a detector's label space)."""
+
+    dataset_type: str  # mmdet's dataset class (it maps category names to label indices)
+    image_prefix: str  # the images of a split, relative to the dataset root ({split})
+    train_split: str
+    classes: tuple[str, ...]  # the dataset class's, in label-index order
+
+
+LABEL_SPACES = {
+    "cityscapes": LabelSpace("CityscapesDataset", "leftImg8bit/{split}/", "train", tuple(DETECTION_CLASSES.values())),
+    "coco": LabelSpace("CocoDataset", "{split}/", "train2017", tuple(COCO_CATEGORIES.values())),
+}
 
 
 def mmdet_config_dir() -> Path:
@@ -44,6 +62,7 @@ class DetectorTrainingSettings(SectionSettings):
     batch_size: int
     learning_rate: float  # AdamW
     seed: int
+    label_space: str = "cityscapes"  # the format of its training dataset (LABEL_SPACES)
 
 
 def detection_test_pipeline(image_size) -> list[dict]:
@@ -68,17 +87,20 @@ def _train_pipeline(image_size, resize_ratio) -> list[dict]:
     ]
 
 
-def detection_dataset(ann_file: str | Path, image_root: str | Path, split: str, pipeline: list[dict],
-                      test_mode: bool) -> dict:
-    """mmdet's CityscapesDataset on a COCO-format annotation file and a Cityscapes-layout root."""
-    return {"type": "CityscapesDataset", "ann_file": str(Path(ann_file).resolve()),
-            "data_root": str(Path(image_root).resolve()), "data_prefix": {"img": f"leftImg8bit/{split}/"},
+def detection_dataset(label_space: str, ann_file: str | Path, image_root: str | Path, split: str,
+                      pipeline: list[dict], test_mode: bool) -> dict:
+    """mmdet's dataset of ``label_space`` (CityscapesDataset, CocoDataset) on a COCO-format
+    annotation file and a dataset root in that format's layout."""
+    space = LABEL_SPACES[label_space]
+    return {"type": space.dataset_type, "ann_file": str(Path(ann_file).resolve()),
+            "data_root": str(Path(image_root).resolve()),
+            "data_prefix": {"img": space.image_prefix.format(split=split)},
             "filter_cfg": {"filter_empty_gt": not test_mode, "min_size": 0}, "test_mode": test_mode,
             "pipeline": pipeline}
 
 
-def _from_scratch(model: dict) -> dict:
-    """mmdet's model config for one CPU process, no downloads, the 8 Cityscapes classes, and a
+def _from_scratch(model: dict, classes: int) -> dict:
+    """mmdet's model config for one CPU process, no downloads, ``classes`` classes, and a
     backbone that learns everything (the configs freeze stage 1 and BN of ImageNet weights)."""
     from segrel.models.segmentors import drop_pretrained, replace_syncbn
 
@@ -87,7 +109,7 @@ def _from_scratch(model: dict) -> dict:
     model["data_preprocessor"].pop("batch_augments", None)  # LSJ's fixed-size pad: for 1024 px crops
     backbone = model["backbone"]
     backbone.update({key: value for key, value in (("frozen_stages", -1), ("norm_eval", False)) if key in backbone})
-    _set_key(model, "num_classes", len(DETECTION_CLASSES))
+    _set_key(model, "num_classes", classes)
     return model
 
 
@@ -105,16 +127,18 @@ def _set_key(node, key: str, value) -> None:
 
 def demo_training_config(settings: DetectorTrainingSettings, *, ann_file: str | Path, data_root: str | Path,
                          work_dir: str):
-    """An mmengine Config that trains mmdet's ``settings.base`` on a Cityscapes-layout train split."""
+    """An mmengine Config that trains mmdet's ``settings.base`` on the train split of a dataset of
+    its label space."""
     from segrel.models.segmentors import set_iteration_training, shipped_config
 
+    space = LABEL_SPACES[settings.label_space]
     cfg = shipped_config(mmdet_config_dir(), settings.base, settings.overrides, "mmdet")
-    cfg.model = _from_scratch(cfg.model.to_dict())
+    cfg.model = _from_scratch(cfg.model.to_dict(), len(space.classes))
     cfg.test_pipeline = detection_test_pipeline(settings.image_size)
     cfg.train_dataloader = {
         "batch_size": settings.batch_size, "num_workers": 0, "persistent_workers": False,
         "sampler": {"type": "InfiniteSampler", "shuffle": True},
-        "dataset": detection_dataset(ann_file, data_root, "train",
+        "dataset": detection_dataset(settings.label_space, ann_file, data_root, space.train_split,
                                      _train_pipeline(settings.image_size, settings.resize_ratio), test_mode=False),
     }
     cfg.pop("train_pipeline", None)

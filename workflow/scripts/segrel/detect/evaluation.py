@@ -5,9 +5,9 @@ coordinates, scores, labels, per image), shards merge by concatenation, and the 
 computed once from all of them with mmdet's CocoMetric (pycocotools' COCOeval), restricted to
 the images that were evaluated (CocoMetric would otherwise count every image of the annotation
 file, e.g. all of Cityscapes val for its frankfurt subset). A test set is the one the
-segmentation stage evaluates: a Cityscapes-layout root (clean, or a corrupted copy with the same
-file names) with the COCO boxes of its source split; attacked sets attack the detector on the
-fly (:mod:`segrel.detect.attacks`).
+segmentation stage evaluates (a Cityscapes-layout root, clean or a corrupted copy with the same
+file names, with the COCO boxes of its source split) or a COCO one (val2017 and its copies);
+attacked sets attack the detector on the fly (:mod:`segrel.detect.attacks`).
 """
 
 from __future__ import annotations
@@ -31,14 +31,16 @@ METRICS = ("bbox_mAP", "bbox_mAP_50", "bbox_mAP_75", "bbox_mAP_s", "bbox_mAP_m",
 class DetectionTestSet:
     """What a detect job reads for one test set (the rule's params)."""
 
-    root: str  # Cityscapes-layout images (a corrupted copy keeps the original file names)
+    root: str  # images in the format's layout (a corrupted copy keeps the original file names)
     split: str
     subset: str | list[str]
-    annotations: str  # COCO boxes of the source dataset's split (segrel.detect.annotations)
+    annotations: str  # COCO boxes of the source dataset's split (segrel.detect.annotations, or COCO's own)
     attack: dict | None = None  # segrel.detect.attacks.DetectionAttack's fields
+    format: str = "cityscapes"  # the dataset format, and so the label space (detectors.LABEL_SPACES)
+    images: int | None = None  # the first this many images only (None: all)
 
     def samples(self) -> list[formats.Sample]:
-        samples = formats.list_samples("cityscapes", self.root, self.split, self.subset)
+        samples = formats.list_samples(self.format, self.root, self.split, self.subset)[: self.images]
         images = self.attack.get("images") if self.attack else None
         return samples[:images]
 
@@ -196,8 +198,8 @@ def detect_shard(model, test_set: DetectionTestSet, shard: int, shards: int, *, 
 
 
 class TestSetLoader:
-    """A test set's images as mmdet's test dataloader gives them: its CityscapesDataset on the COCO
-    boxes (mmdet's own parsing: crowd boxes ignored, classes mapped by name) and the detector's
+    """A test set's images as mmdet's test dataloader gives them: its CityscapesDataset or
+    CocoDataset on the COCO boxes (mmdet's own parsing: crowd boxes ignored, classes mapped by name) and the detector's
     own test pipeline, by image file name; an image the annotation file lacks is an error."""
 
     def __init__(self, model, test_set: DetectionTestSet):
@@ -207,8 +209,8 @@ class TestSetLoader:
         from segrel.detect.detectors import detection_dataset
 
         register_all_modules(init_default_scope=True)
-        self.dataset = DATASETS.build(detection_dataset(test_set.annotations, test_set.root, test_set.split,
-                                                        model.cfg.test_pipeline, test_mode=True))
+        self.dataset = DATASETS.build(detection_dataset(test_set.format, test_set.annotations, test_set.root,
+                                                        test_set.split, model.cfg.test_pipeline, test_mode=True))
         self.index = {Path(self.dataset.get_data_info(i)["img_path"]).name: i for i in range(len(self.dataset))}
         self.test_set = test_set
 
@@ -219,5 +221,6 @@ class TestSetLoader:
         if missing:
             raise ValueError(f"{self.test_set.annotations} does not match the images of {self.test_set.root}: "
                              f"{len(missing)} image(s) have no entry (e.g. {missing[0]}); rebuild the annotations "
-                             "of this dataset (rule detection_annotations)")
+                             "of a Cityscapes-layout set (rule detection_annotations), or give a COCO set the "
+                             "annotation file of its own images")
         return pseudo_collate([self.dataset[self.index[sample.image.name]] for sample in samples])

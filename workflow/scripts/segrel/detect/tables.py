@@ -14,40 +14,56 @@ PRIMARY = "bbox_mAP"
 
 
 def detection_tables(shards: dict[tuple[str, str], list[str]], annotations: dict[str, str],
-                     conditions: dict[str, dict], clean: str) -> dict[str, pd.DataFrame]:
+                     conditions: dict[str, dict]) -> dict[str, pd.DataFrame]:
     """{metrics, corruptions, attacks, robustness} from the shard files of every (detector, test
     set) (``shards``), each test set's COCO file (``annotations``) and record (``conditions``:
-    {kind, condition, family, severity, norm, gam}); ``clean``: the clean test set. GAM is the
-    worst mAP over the corrupted sets marked ``gam`` (SemSegBench's 15 at stress.severity)."""
+    {clean, kind, condition, family, severity, norm, gam}; ``clean``: the clean set it is a
+    variant of). Each detector is compared on the sets of its clean set (its benchmark, column
+    ``benchmark``). GAM is the worst mAP over the corrupted sets marked ``gam`` (SemSegBench's 15
+    at stress.severity)."""
     detections = {key: load_merged(paths) for key, paths in shards.items()}
-    detectors = sorted({detector for detector, _ in detections})
     clean_maps = {}  # by (detector, images): the corrupted copies share theirs
 
     def clean_value(detector, test_set):
         """The detector's clean mAP on the images of ``test_set`` (an attack may take the first few)."""
         images = (detector, tuple(detections[detector, test_set].image_names))
         if images not in clean_maps:
-            clean_detections = detections[detector, clean].subset(images[1])
-            clean_maps[images] = coco_metrics(clean_detections, annotations[clean])[PRIMARY]
+            clean = conditions[test_set]["clean"]
+            on_images = detections[detector, clean].subset(images[1])
+            clean_maps[images] = coco_metrics(on_images, annotations[clean])[PRIMARY]
         return clean_maps[images]
 
-    rows = [{"model": detector, "test_set": test_set, **conditions[test_set], "images": len(found.image_names),
-             **coco_metrics(found, annotations[test_set]), "clean_map_same_images": clean_value(detector, test_set)}
+    rows = [{"model": detector, "test_set": test_set, "benchmark": conditions[test_set]["clean"],
+             **{key: value for key, value in conditions[test_set].items() if key != "clean"},
+             "images": len(found.image_names), **coco_metrics(found, annotations[test_set]),
+             "clean_map_same_images": clean_value(detector, test_set)}
             for (detector, test_set), found in detections.items()]
     metrics = pd.DataFrame(rows).sort_values(["model", "test_set"], kind="stable").reset_index(drop=True)
-    table = metrics.pivot(index="model", columns="test_set", values=PRIMARY).loc[detectors]
+    parts = [_benchmark_tables(metrics[metrics.benchmark == benchmark], conditions, benchmark, clean_value)
+             for benchmark in sorted(set(metrics.benchmark))]
+    tables = {name: pd.concat([part[name] for part in parts], ignore_index=True)
+              for name in ("corruptions", "attacks", "robustness")}
+    return {"metrics": metrics, **tables}
+
+
+def _benchmark_tables(metrics: pd.DataFrame, conditions: dict[str, dict], clean: str, clean_value
+                      ) -> dict[str, pd.DataFrame]:
+    """The corruption, attack and robustness tables of the detectors of one clean set."""
+    table = metrics.pivot(index="model", columns="test_set", values=PRIMARY)
 
     def kind(name):
-        return {test_set: record for test_set, record in conditions.items() if record["kind"] == name}
+        return {test_set: record for test_set, record in conditions.items()
+                if record["kind"] == name and record["clean"] == clean}
 
-    corrupted = {name: {"corruption": record["condition"], "family": record["family"],
+    corrupted = {name: {"benchmark": clean, "corruption": record["condition"], "family": record["family"],
                         "severity": record["severity"]} for name, record in kind("corruption").items()}
-    attacked = {name: {"attack": record["condition"], "norm": record["norm"]}
+    attacked = {name: {"benchmark": clean, "attack": record["condition"], "norm": record["norm"]}
                 for name, record in kind("attack").items()}
-    corruptions = condition_table(table, corrupted, ["corruption", "family", "severity"], clean_value, "map")
-    attacks = condition_table(table, attacked, ["attack", "norm"], clean_value, "map")
+    corruptions = condition_table(table, corrupted, ["benchmark", "corruption", "family", "severity"], clean_value,
+                                  "map")
+    attacks = condition_table(table, attacked, ["benchmark", "attack", "norm"], clean_value, "map")
     gam_sets = {name: record["condition"] for name, record in kind("corruption").items() if record.get("gam")}
     gams = gam_rows(table, gam_sets, clean, "map") if gam_sets else None
     robustness = rem_table(attacks, gams, "map") if attacked else (gams if gams is not None else pd.DataFrame())
-    return {"metrics": metrics, "corruptions": corruptions, "attacks": attacks, "robustness": robustness}
-
+    return {"corruptions": corruptions, "attacks": attacks,
+            "robustness": robustness.assign(benchmark=clean) if len(robustness) else robustness}

@@ -22,6 +22,8 @@ PAINTED_SCENARIOS = ("ai_background",)
 CORRUPTIONS = CORRUPTIONS_2D + CORRUPTIONS_3D + PHYSICS + SCENARIOS
 #: what needs each image's depth
 NEEDS_DEPTH = DEPTH_3D + PHYSICS
+#: the corruptions (not scenarios) that read each image's segmentation labels (rain falls on the ground)
+NEEDS_LABELS = ("physics_rain",)
 SEVERITIES = (1, 2, 3, 4, 5)
 #: dataset formats whose files give each image's depth (segrel.stress.depth)
 FORMATS_WITH_DEPTH = ("cityscapes",)

@@ -236,9 +236,9 @@ def proxy_families(config: dict) -> dict[str, dict[str, list[str]]]:
     return families
 
 
-def gam_test_sets(config: dict) -> dict[str, str]:
+def gam_test_sets(config: dict, test_set: str | None = None) -> dict[str, str]:
     """{test set: corruption} of the 15 common 2D corruptions at stress.severity that are configured
-    (SemSegBench's GAM set)."""
+    (SemSegBench's GAM set), of ``test_set`` (default stress.test_set)."""
     stress = config.get("stress", {})
-    return {stressed_name(stress["test_set"], name, stress.get("severity", 3)): name
+    return {stressed_name(test_set or stress["test_set"], name, stress.get("severity", 3)): name
             for name in COMMON_2D if name in stress.get("corruptions", [])}

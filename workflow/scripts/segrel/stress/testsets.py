@@ -94,11 +94,11 @@ def scenario_sample(spec: StressedSet, sample: formats.Sample, samples: list[for
 
 def write_stressed_set(spec: StressedSet, out: str | Path, progress=None, paint=None) -> int:
     """Write the corrupted copy of ``spec``'s test set to ``out`` (atomically); the number of images.
-    An image keeps its file name (a JPEG-named file of IDD then holds PNG data: readers look at
-    the content, and re-encoding as JPEG would add its own artefacts to the corruption). Labels
-    are copied, but for the scenarios that change them (written in the format's own ids); a
-    Cityscapes copy also gets the train-id files mmseg trains on (void 255). ``paint``: see
-    :func:`scenario_sample`."""
+    An image keeps its file name (a JPEG-named file of IDD or COCO then holds PNG data: readers
+    look at the content, and re-encoding as JPEG would add its own artefacts to the corruption).
+    Labels (a COCO set's annotation file) are copied, but for the scenarios that change them
+    (written in the format's own ids); a Cityscapes copy also gets the train-id files mmseg
+    trains on (void 255). ``paint``: see :func:`scenario_sample`."""
     check_corruption(spec.name, spec.severity)
     root = Path(spec.root)
     samples = formats.list_samples(spec.format, root, spec.split, spec.subset)[: spec.images]
@@ -110,8 +110,9 @@ def write_stressed_set(spec: StressedSet, out: str | Path, progress=None, paint=
                 save_png(label, stored)
             else:
                 image, stored = stressed_image(spec, sample), None
-                label.parent.mkdir(parents=True, exist_ok=True)
-                shutil.copyfile(sample.label, label)
+                if not label.exists():  # a COCO set's one annotation file serves every image
+                    label.parent.mkdir(parents=True, exist_ok=True)
+                    shutil.copyfile(sample.label, label)
             save_png(scratch / sample.image.relative_to(root), image)
             if spec.format == "cityscapes":  # mmseg's CityscapesDataset trains on them
                 stored = formats.read_ids(sample.label) if stored is None else stored

@@ -15,6 +15,8 @@ it stands in for, so :mod:`segrel.core.formats` reads the demo and the real data
   ``gtFine/{split}/{sequence}/{frame}_gtFine_labellevel3Ids.png`` (IDD level-3 ids).
 - SMIYC RoadAnomaly21: ``dataset_AnomalyTrack/images/validation{n:04d}.jpg`` and
   ``labels_masks/validation{n:04d}_labels_semantic.png`` (0 = not anomaly, 1 = anomaly, 255 = void).
+- COCO 2017: ``{split}/{image id:012d}.jpg`` and ``annotations/instances_{split}.json`` (the
+  boxes of the scenes' people and vehicles, in COCO's 80 categories).
 
 Every image has its own seed derived from (base seed, dataset, split, index), so the bytes do
 not depend on the order or the process in which images are made.
@@ -190,3 +192,46 @@ def write_smiyc(root, *, seed: int, height: int, width: int, images: int, object
             save_jpeg(track / "images" / f"{name}.jpg", image)
             save_png(track / "labels_masks" / f"{name}_labels_semantic.png", anomaly_mask(scene))
 
+
+
+#: Cityscapes instance classes -> COCO category ids (COCO annotates a rider as a person)
+_CITYSCAPES_TO_COCO = {24: 1, 25: 1, 26: 3, 27: 8, 28: 6, 31: 7, 32: 4, 33: 2}
+
+
+def coco_boxes(instance_ids: np.ndarray) -> list[dict]:
+    """COCO annotations (without ids) of a Cityscapes-encoded instance image: one box per
+    instance of a class COCO has, ``[x, y, width, height]`` of its pixels as pycocotools
+    computes it from a mask (width = last column - first + 1), area = its pixel count, and a
+    crowd box for a class region without instances (Cityscapes' id < 1000)."""
+    annotations = []
+    for instance in np.unique(instance_ids[instance_ids >= 24]):
+        category = _CITYSCAPES_TO_COCO.get(int(instance // 1000 if instance >= 1000 else instance))
+        if category is None:
+            continue
+        rows, columns = np.nonzero(instance_ids == instance)
+        x, y = int(columns.min()), int(rows.min())
+        box = [x, y, int(columns.max()) - x + 1, int(rows.max()) - y + 1]
+        annotations.append({"iscrowd": int(instance < 1000), "category_id": category, "bbox": [float(v) for v in box],
+                            "area": float(len(rows))})
+    return annotations
+
+
+def write_coco(root, *, seed: int, height: int, width: int, images: Mapping[str, int]) -> None:
+    """COCO-format detection set; ``images`` maps split (``train2017``, ``val2017``) -> count."""
+    with atomic_directory(root) as out:
+        for split, count in images.items():
+            first_id = (zlib.crc32(split.encode()) % 900 + 100) * 1000
+            entries, annotations = [], []
+            for index in progress(range(count), f"coco {split}"):
+                image_id = first_id + index
+                scene, rng = _make(seed_sequence(seed, "coco", split, index), height, width, CITYSCAPES_STYLE)
+                save_jpeg(out / split / f"{image_id:012d}.jpg", render(scene, "clear", rng, CITYSCAPES_STYLE.haze))
+                entries.append({"id": image_id, "file_name": f"{image_id:012d}.jpg", "height": height,
+                                "width": width})
+                label_ids = cityscapes_label_ids(scene)
+                for annotation in coco_boxes(cityscapes_instance_ids(scene, label_ids)):
+                    annotations.append({**annotation, "image_id": image_id, "id": len(annotations) + 1})
+            categories = [{"id": key, "name": name} for key, name in lb.COCO_CATEGORIES.items()]
+            path = out / "annotations" / f"instances_{split}.json"
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(json.dumps({"images": entries, "annotations": annotations, "categories": categories}))
