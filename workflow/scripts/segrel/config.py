@@ -40,6 +40,8 @@ class _UniqueKeyLoader(yaml.SafeLoader):
     def construct_mapping(self, node, deep=False):
         first_lines = {}
         for key_node, _ in node.value:
+            if key_node.tag == "tag:yaml.org,2002:merge":  # `<<: *anchor`: its keys may be given again
+                continue
             key = self.construct_object(key_node, deep=deep)
             if isinstance(key, str) and key in first_lines:
                 raise yaml.constructor.ConstructorError(
