@@ -186,7 +186,8 @@ def tiny_detector(tmp_path_factory, cityscapes):
     settings = DetectorTrainingSettings(
         base="retinanet/retinanet_r18_fpn_1x_coco.py",
         overrides={"model.neck.out_channels": 32, "model.bbox_head.in_channels": 32,
-                   "model.bbox_head.feat_channels": 32, "model.bbox_head.stacked_convs": 1},
+                   "model.bbox_head.feat_channels": 32, "model.bbox_head.stacked_convs": 1,
+                   "model.test_cfg.score_thr": 0.0},  # untrained: every score is near the prior, keep them
         image_size=[64, 128], resize_ratio=[1.0, 1.0], iterations=1, batch_size=2, learning_rate=1e-3, seed=0)
     cfg = demo_training_config(settings, ann_file=cityscapes.parent / "instances_train.json", data_root=cityscapes,
                                work_dir=str(folder))
@@ -211,6 +212,7 @@ def test_shard_detections_equal_one_pass(tiny_detector, cityscapes):
     parts = [detect_shard(tiny_detector, _test_set(cityscapes), shard, 2, batch_size=1) for shard in range(2)]
     merged = parts[0].merge(parts[1])
     assert sorted(merged.image_names) == sorted(whole.image_names) and len(whole.image_names) == 4
+    assert all(map(len, whole.scores))
     for name in whole.image_names:
         a, b = whole.subset([name]), merged.subset([name])
         np.testing.assert_allclose(a.boxes[0], b.boxes[0], atol=1e-3)
@@ -303,7 +305,7 @@ def test_attacked_sets_record_their_attack_and_are_deterministic(tiny_detector, 
     attack = {"name": "pgd", "norm": "linf", "eps": 8, "alpha": 2.55, "iterations": 2, "images": 2}
     first = detect_shard(tiny_detector, _test_set(cityscapes, attack=attack), 0, 1, batch_size=2)
     again = detect_shard(tiny_detector, _test_set(cityscapes, attack=attack), 0, 1, batch_size=1)
-    assert len(first.image_names) == 2 and '"name": "pgd"' in first.attack
+    assert len(first.image_names) == 2 and '"name": "pgd"' in first.attack and all(map(len, first.scores))
     for index in range(2):  # an image's random start does not depend on its batch
         np.testing.assert_allclose(first.scores[index], again.scores[index], atol=1e-4)
 
@@ -547,7 +549,8 @@ def coco_detector(tmp_path_factory, coco):
     settings = DetectorTrainingSettings(
         base="retinanet/retinanet_r18_fpn_1x_coco.py",
         overrides={"model.neck.out_channels": 32, "model.bbox_head.in_channels": 32,
-                   "model.bbox_head.feat_channels": 32, "model.bbox_head.stacked_convs": 1},
+                   "model.bbox_head.feat_channels": 32, "model.bbox_head.stacked_convs": 1,
+                   "model.test_cfg.score_thr": 0.0},
         image_size=[64, 128], resize_ratio=[1.0, 1.0], iterations=1, batch_size=2, learning_rate=1e-3, seed=0,
         label_space="coco")
     cfg = demo_training_config(settings, ann_file=coco / "annotations" / "instances_train2017.json", data_root=coco,
@@ -651,3 +654,29 @@ def test_bad_detection_test_sets_are_named(change, message):
     config = _coco_config()
     change(config)
     assert any(message in problem for problem in config_problems(config)), config_problems(config)
+
+
+def test_an_attack_curve_keeps_each_iterations_detections(tiny_detector, cityscapes, tmp_path):
+    """detection.attacks.curves: the detections of every iterate (BIM's first is the clean image),
+    the attack itself unchanged, and the curve kept through save / load / subset / merge."""
+    attack = {"name": "bim", "norm": "linf", "eps": 8, "alpha": 2.55, "iterations": 3, "images": 2}
+    plain = detect_shard(tiny_detector, _test_set(cityscapes, attack=attack), 0, 1, batch_size=2)
+    curved = detect_shard(tiny_detector, _test_set(cityscapes, attack={**attack, "curve": True}), 0, 1, batch_size=2)
+    clean = detect_shard(tiny_detector, _test_set(cityscapes), 0, 1, batch_size=2).subset(curved.image_names)
+    assert not plain.curve and len(curved.curve) == 3
+    assert all(len(scores) for scores in clean.scores)  # something to compare
+    for index in range(2):
+        np.testing.assert_allclose(curved.scores[index], plain.scores[index], atol=1e-5)
+        np.testing.assert_allclose(curved.curve[0].scores[index], clean.scores[index], atol=1e-5)
+        np.testing.assert_allclose(curved.curve[0].boxes[index], clean.boxes[index], atol=1e-3)
+    assert not np.allclose(curved.curve[0].scores[0], curved.scores[0], atol=1e-5)  # the attack moved them
+    curved.save(tmp_path / "curve.npz")
+    loaded = Detections.load(tmp_path / "curve.npz")
+    first, second = (loaded.subset([name]) for name in loaded.image_names)
+    merged = first.merge(second)
+    for before, after in zip([curved, *curved.curve], [merged, *merged.curve]):
+        assert after.image_names == before.image_names
+        for index in range(2):
+            np.testing.assert_array_equal(after.scores[index], before.scores[index])
+    with pytest.raises(ValueError, match="different attacks"):
+        plain.merge(Detections(attack=plain.attack, classes=plain.classes, curve=[Detections()]))

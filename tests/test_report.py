@@ -21,12 +21,14 @@ pytestmark = pytest.mark.workflow
 DEMO_DETECTORS = yaml.safe_load((REPO / "config" / "config.yaml").read_text())["detection"]["detectors"]
 
 TINY_STUDY = {
+    "datasets": {name: {"format": name, "source": "demo"} for name in ("cityscapes", "acdc", "idd", "smiyc", "coco")},
     "demo": {
         "seed": 1, "height": 64, "width": 128,
         "cityscapes": {"train": {"aachen": 4}, "val": {"frankfurt": 3}},
         "acdc": {"conditions": ["fog", "night"], "images": {"train": 2}},
         "idd": {"images": {"val": 2}},
         "smiyc": {"images": 2, "objects_per_image": [1, 1]},
+        "coco": {"images": {"train2017": 4, "val2017": 3}},
     },
     "models": {
         "segformer_b0": {"family": "SegFormer", "base": "segformer/segformer_mit-b0_8xb1-160k_cityscapes-1024x1024.py"},
@@ -69,8 +71,10 @@ TINY_STUDY = {
                "attacks": {"methods": {"linf": ["pgd", "bim"], "l2": ["cospgd"]}, "iterations": 3, "images": 2},
                "proxy_study": {"fog": "acdc_fog", "night": "acdc_night"}},
     "detection": {
-        # two of the demo's detectors, as config/config.yaml narrows them
-        "detectors": {name: spec for name, spec in DEMO_DETECTORS.items() if name in ("faster_rcnn_r18", "fcos_r18")},
+        # three of the demo's detectors, as config/config.yaml narrows them: two on Cityscapes, one on COCO
+        "detectors": {name: spec for name, spec in DEMO_DETECTORS.items()
+                      if name in ("faster_rcnn_r18", "fcos_r18", "faster_rcnn_r18_coco")},
+        "test_sets": {"coco_val": {"dataset": "coco", "split": "val2017"}},
         "training": {"image_size": [64, 128], "iterations": 2, "batch_size": 2},
         "attacks": {"methods": {"linf": ["pgd", "bim"]}, "iterations": 2, "images": 2},
         "jobs": "per_detector",
@@ -218,13 +222,15 @@ def test_attack_tables_are_the_evaluations_attacked_sets(study):
 
 
 def _coco_map(truth, found) -> float:
-    """pycocotools' mAP of segrel Detections (label i = the i-th Cityscapes detection class)."""
+    """pycocotools' mAP of segrel Detections (label i = the i-th category of ``truth``, as mmdet's
+    CityscapesDataset and CocoDataset number them)."""
     import contextlib
     import io
 
     from pycocotools.cocoeval import COCOeval
 
-    results = [{"image_id": image_id, "category_id": [24, 25, 26, 27, 28, 31, 32, 33][label], "score": float(score),
+    categories = sorted(truth.getCatIds())
+    results = [{"image_id": image_id, "category_id": categories[label], "score": float(score),
                 "bbox": [float(x1), float(y1), float(x2 - x1), float(y2 - y1)]}
                for image_id, boxes, scores, labels in zip(found.image_ids, found.boxes, found.scores, found.labels)
                for (x1, y1, x2, y2), score, label in zip(boxes, scores, labels)]
@@ -240,10 +246,11 @@ def _coco_map(truth, found) -> float:
 
 
 def test_detection_tables_are_pycocotools_on_the_saved_detections(study):
-    """DetecBench on the tiny study: every (detector, test set) is in the detect metrics table, its
-    mAP is pycocotools' COCOeval on the merged shard files, ReM / GAM are the worst attacked /
-    corrupted mAP, and the clean mAP beside an attack is the clean detections' on the attacked
-    images only."""
+    """DetecBench on the tiny study: every (detector, test set of its label space) is in the
+    detect metrics table, its mAP is pycocotools' COCOeval on the merged shard files, ReM / GAM
+    are the worst attacked / corrupted mAP, and the clean mAP beside an attack is the clean
+    detections' on the attacked images only; the COCO set has its own corrupted copies (not
+    physics_rain) with the annotation file of val2017."""
     import contextlib
     import io
 
@@ -254,31 +261,39 @@ def test_detection_tables_are_pycocotools_on_the_saved_detections(study):
     _, workdir, _ = study
     tables = workdir / "results" / "tables" / "detect"
     metrics = pd.read_csv(tables / "metrics.csv")
-    corrupted = ["cityscapes_val-fog-3", "cityscapes_val-contrast-3", "cityscapes_val-near_focus-3",
-                 "cityscapes_val-low_light-3", "cityscapes_val-physics_fog-3", "cityscapes_val-physics_rain-3",
-                 "cityscapes_val-fog-1"]  # not the background scenarios
-    attacked = ["cityscapes_val-pgd-linf", "cityscapes_val-bim-linf"]
-    assert sorted(metrics.test_set.unique()) == sorted(["cityscapes_val", *corrupted, *attacked])
-    assert sorted(metrics.model.unique()) == ["faster_rcnn_r18", "fcos_r18"]
-    assert (metrics.set_index("test_set").images[attacked] == 2).all()
-    annotations = workdir / "resources" / "detection" / "cityscapes" / "instancesonly_filtered_gtFine_val.json"
-    with contextlib.redirect_stdout(io.StringIO()):
-        truth = COCO(str(annotations))
-
-    def detections(model, test_set):
-        return load_merged([workdir / "results" / "detect" / "detections" / model / test_set / "shard-0-of-1.npz"])
-
-    for row in metrics.itertuples():
-        found = detections(row.model, row.test_set)
-        assert row.bbox_mAP == pytest.approx(_coco_map(truth, found), abs=1e-9), row
-        clean = detections(row.model, "cityscapes_val").subset(found.image_names)
-        assert row.clean_map_same_images == pytest.approx(_coco_map(truth, clean), abs=1e-9), row
+    conditions = ["fog-3", "contrast-3", "near_focus-3", "low_light-3", "physics_fog-3", "physics_rain-3", "fog-1"]
+    sets = {"cityscapes_val": ["cityscapes_val"] + [f"cityscapes_val-{c}" for c in conditions]  # no scenario
+            + ["cityscapes_val-pgd-linf", "cityscapes_val-bim-linf"],
+            "coco_val": ["coco_val"] + [f"coco_val-{c}" for c in conditions if c != "physics_rain-3"]
+            + ["coco_val-pgd-linf", "coco_val-bim-linf"]}
+    models = {"cityscapes_val": ["faster_rcnn_r18", "fcos_r18"], "coco_val": ["faster_rcnn_r18_coco"]}
+    annotations = {"cityscapes_val": workdir / "resources/detection/cityscapes/instancesonly_filtered_gtFine_val.json",
+                   "coco_val": workdir / "resources/datasets/coco/annotations/instances_val2017.json"}
     robustness = pd.read_csv(tables / "robustness.csv").set_index("model")
-    by_set = metrics.pivot(index="model", columns="test_set", values="bbox_mAP")
-    np.testing.assert_allclose(robustness.rem[by_set.index], by_set[attacked].min(axis=1), atol=1e-12)
-    # GAM: the stress stage's set (SemSegBench's 15 common 2D corruptions at stress.severity)
-    gam_sets = ["cityscapes_val-fog-3", "cityscapes_val-contrast-3"]
-    np.testing.assert_allclose(robustness.gam[by_set.index], by_set[gam_sets].min(axis=1), atol=1e-12)
+    for benchmark, names in sets.items():
+        rows = metrics[metrics.benchmark == benchmark]
+        assert sorted(rows.test_set.unique()) == sorted(names) and sorted(rows.model.unique()) == models[benchmark]
+        attacked = names[-2:]
+        assert (rows.set_index("test_set").images[attacked] == 2).all()
+        with contextlib.redirect_stdout(io.StringIO()):
+            truth = COCO(str(annotations[benchmark]))
+
+        def detections(model, test_set):
+            return load_merged([workdir / "results" / "detect" / "detections" / model / test_set / "shard-0-of-1.npz"])
+
+        for row in rows.itertuples():
+            found = detections(row.model, row.test_set)
+            assert row.bbox_mAP == pytest.approx(_coco_map(truth, found), abs=1e-9), row
+            clean = detections(row.model, benchmark).subset(found.image_names)
+            assert row.clean_map_same_images == pytest.approx(_coco_map(truth, clean), abs=1e-9), row
+        by_set = rows.pivot(index="model", columns="test_set", values="bbox_mAP")
+        assert (robustness.benchmark[by_set.index] == benchmark).all()
+        np.testing.assert_allclose(robustness.rem[by_set.index], by_set[attacked].min(axis=1), atol=1e-12)
+        # GAM: the stress stage's set (SemSegBench's 15 common 2D corruptions at stress.severity)
+        gam_sets = [f"{benchmark}-fog-3", f"{benchmark}-contrast-3"]
+        np.testing.assert_allclose(robustness.gam[by_set.index], by_set[gam_sets].min(axis=1), atol=1e-12)
+    copy = workdir / "resources" / "datasets" / "coco_val-fog-3"
+    assert (copy / "annotations" / "instances_val2017.json").read_bytes() == annotations["coco_val"].read_bytes()
 
 
 def test_figures_are_byte_identical_when_redrawn(study):

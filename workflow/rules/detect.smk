@@ -155,12 +155,18 @@ for label_space, space_test_sets in DETECTION_SETS_BY_SPACE.items():
 
 rule detect_tables:
     """COCO mAP of every (detector, test set) from its merged shards; mAP per corruption and per
-    attack beside the clean mAP on the same images; ReM and GAM per detector."""
+    attack beside the clean mAP on the same images; ReM and GAM per detector; mAP per attack
+    iteration (detection.attacks.curves)."""
     input:
         [path for paths in detection_shards().values() for path in paths],
         annotations=detection_annotation_inputs(),
         code=library_code("detect_tables.py"),
     output:
+        **{
+            name: path
+            for name, path in DETECT_TABLES.items()
+            if name == "attack_curves"
+        },
         metrics=DETECT_TABLES["metrics"],
         corruptions=DETECT_TABLES["corruptions"],
         attacks=DETECT_TABLES["attacks"],

@@ -1,4 +1,5 @@
-"""Rule plot_detect: one of the detect stage's figures (corruptions, attacks, robustness) from its
+"""Rule plot_detect: one of the detect stage's figures (corruptions, attacks, robustness,
+attack_curves) from its
 table, drawn by the stress stage's figure code with mAP as the measure."""
 
 import sys
@@ -15,5 +16,6 @@ figure, data = {
     "corruptions": lambda: figures.corruption_heatmap(table, params.severity, "map"),
     "attacks": lambda: figures.attack_heatmap(table, "map"),
     "robustness": lambda: figures.rem_figure(table, params.families, "map"),
+    "attack_curves": lambda: figures.attack_curves(table, params.families, "map"),
 }[snakemake.wildcards.figure]()
 write_figure(figure, data, snakemake.output)

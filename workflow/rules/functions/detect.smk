@@ -169,6 +169,12 @@ DETECT_TABLES = {
     "attacks": "results/tables/detect/attacks.csv",
     "robustness": "results/tables/detect/robustness.csv",
 }
+# mAP per attack iteration where detection.attacks.curves asks for it
+ATTACK_CURVES = any(
+    (record["attack"] or {}).get("curve") for record in DETECTION_TEST_SETS.values()
+)
+if ATTACK_CURVES:
+    DETECT_TABLES["attack_curves"] = "results/tables/detect/attack_curves.csv"
 
 
 def detect_figures():
@@ -178,6 +184,7 @@ def detect_figures():
     figures |= {"attacks": "attacks"} if "attack" in kinds else {}
     if "attack" in kinds:  # ReM against clean mAP and GAM
         figures["robustness"] = "robustness"
+    figures |= {"attack_curves": "attack_curves"} if ATTACK_CURVES else {}
     return figures
 
 

@@ -43,6 +43,7 @@ class DetectionAttack:
     images: int | None = None  # attack only the first this many images of the test set
     seed: int = 0  # of the random starts (each image draws its own)
     raw_input_loss: bool = False  # DetecBench's code: the loss of the un-normalised input (see above)
+    curve: bool = False  # also detect on each iteration's image (DetecBench's mAP per iteration)
 
     def __post_init__(self):
         if self.name not in DETECTION_ATTACKS:
@@ -66,20 +67,27 @@ class DetectorBatchAttack:
         check_attackable(model)
         self.model, self.settings = model, settings
 
-    def __call__(self, data: dict, batch) -> list[torch.Tensor]:
+    def __call__(self, data: dict, batch, on_iteration=None) -> list[torch.Tensor]:
+        """The adversarial inputs of ``batch``; ``on_iteration(t, data, batch)`` sees the batch with
+        iterate t's inputs (t = 0: the start) before each step."""
         shapes = {tuple(inputs.shape) for inputs in data["inputs"]}
         if len(shapes) > 1:  # mmdet pads a batch; an attack steps each image's own pixels
             return [adversarial for index in range(len(batch)) for adversarial in
                     self({"inputs": data["inputs"][index : index + 1],
-                          "data_samples": data["data_samples"][index : index + 1]}, batch[index : index + 1])]
+                          "data_samples": data["data_samples"][index : index + 1]}, batch[index : index + 1],
+                         on_iteration)]
         device = next(self.model.parameters()).device
         rgb = torch.stack([inputs.flip(0) for inputs in data["inputs"]]).to(device, torch.float32)
         seeds = [start_seed(self.settings.seed, sample.name) for sample in batch]
         # the samplers of two-stage detectors draw proposals at random: seeded by the batch's first image
         torch.manual_seed(seeds[0])
         objective = DetectorLoss(self.model, data["data_samples"], self.settings.raw_input_loss)
+
+        def seen(iteration, iterate):
+            on_iteration(iteration, {**data, "inputs": list(iterate.flip(1))}, batch)
+
         with torch.enable_grad(), frozen(self.model):
-            adversarial = ascend(objective, rgb, self.settings.steps(), seeds,
+            adversarial = ascend(objective, rgb, self.settings.steps(), seeds, on_iteration=on_iteration and seen,
                                  batch_size_key="detection.batch_size")
         return list(adversarial.flip(1))  # BGR, as the loaders give images
 
@@ -100,7 +108,7 @@ class DetectorLoss:
             inputs = inputs * std + mean
         losses = self.model.loss(inputs, data["data_samples"])
         loss, _ = self.model.parse_losses(losses)
-        return loss, None
+        return loss, rgb.detach()  # the iterate, for an attack's curve
 
 
 def check_attackable(model) -> None:

@@ -113,7 +113,8 @@ def detection_test_sets(config: dict) -> dict[str, dict]:
         for name, settings in configured_attacks(own).items():
             settings = {key: value for key, value in settings.items() if key != "batch_size"}
             sets[name] = {**base, "kind": "attack", "condition": settings["name"], "norm": settings["norm"],
-                          "attack": {**settings, "raw_input_loss": attacks.get("raw_input_loss", False)}}
+                          "attack": {**settings, "raw_input_loss": attacks.get("raw_input_loss", False),
+                                     "curve": attacks.get("curves", False)}}
     return sets
 
 

@@ -48,7 +48,9 @@ class DetectionTestSet:
 @dataclass
 class Detections:
     """Each evaluated image's detections: ``boxes`` (N, 4) x1 y1 x2 y2 in original pixels,
-    ``scores`` (N,), ``labels`` (N,) class indices of DETECTION_CLASSES, per image name."""
+    ``scores`` (N,), ``labels`` (N,) class indices of ``classes``, per image name; ``curve``: an
+    attacked set's detections after each attack iteration t = 0 .. iterations - 1 (0: the start),
+    when its attack keeps them (``curve: true``)."""
 
     image_names: list[str] = field(default_factory=list)
     image_ids: list[int] = field(default_factory=list)  # ids in the annotation file
@@ -57,6 +59,7 @@ class Detections:
     labels: list[np.ndarray] = field(default_factory=list)
     attack: str = ""  # the attack's settings (json), "" for none: shards of different attacks do not merge
     classes: tuple[str, ...] = tuple(DETECTION_CLASSES.values())  # the detector's, by label index
+    curve: list[Detections] = field(default_factory=list)
 
     def add(self, name: str, image_id: int, boxes, scores, labels) -> None:
         self.image_names.append(name)
@@ -65,18 +68,35 @@ class Detections:
         self.scores.append(np.asarray(scores, np.float32).reshape(-1))
         self.labels.append(np.asarray(labels, np.int64).reshape(-1))
 
+    def add_results(self, names, results) -> None:
+        """mmdet's ``test_step`` results of the images called ``names``."""
+        for name, result in zip(names, results, strict=True):
+            predicted = result.pred_instances
+            self.add(name, result.img_id, predicted.bboxes.cpu().numpy(), predicted.scores.cpu().numpy(),
+                     predicted.labels.cpu().numpy())
+
+    def _empty(self) -> Detections:
+        return Detections(attack=self.attack, classes=self.classes,
+                          curve=[step._empty() for step in self.curve])
+
+    def _copy_image(self, source: Detections, index: int) -> None:
+        """Image ``index`` of ``source`` (and of its curve) appended to this one."""
+        self.add(source.image_names[index], source.image_ids[index], source.boxes[index], source.scores[index],
+                 source.labels[index])
+        for mine, theirs in zip(self.curve, source.curve, strict=True):
+            mine._copy_image(theirs, index)
+
     def merge(self, other: Detections) -> Detections:
-        if (other.attack, other.classes) != (self.attack, self.classes):
+        if (other.attack, other.classes, len(other.curve)) != (self.attack, self.classes, len(self.curve)):
             raise ValueError(f"cannot merge detections of different attacks or classes: {self.attack!r} and "
                              f"{other.attack!r}, {self.classes} and {other.classes}")
         overlap = set(self.image_names) & set(other.image_names)
         if overlap:
             raise ValueError(f"{len(overlap)} image(s) in two shards (e.g. {sorted(overlap)[0]})")
-        merged = Detections(attack=self.attack, classes=self.classes)
+        merged = self._empty()
         for source in (self, other):
             for index in range(len(source.image_names)):
-                merged.add(source.image_names[index], source.image_ids[index], source.boxes[index],
-                           source.scores[index], source.labels[index])
+                merged._copy_image(source, index)
         return merged
 
     def subset(self, names) -> Detections:
@@ -85,31 +105,43 @@ class Detections:
         missing = [name for name in names if name not in position]
         if missing:
             raise ValueError(f"{len(missing)} image(s) were not evaluated (e.g. {missing[0]})")
-        chosen = Detections(attack=self.attack, classes=self.classes)
+        chosen = self._empty()
         for name in names:
-            index = position[name]
-            chosen.add(name, self.image_ids[index], self.boxes[index], self.scores[index], self.labels[index])
+            chosen._copy_image(self, position[name])
         return chosen
 
-    def save(self, path) -> None:
+    def _arrays(self, prefix: str = "") -> dict[str, np.ndarray]:
         counts = np.array([len(scores) for scores in self.scores], np.int64)
-        np.savez_compressed(
-            path, image_names=np.array(self.image_names, dtype=str), image_ids=np.array(self.image_ids, np.int64),
-            counts=counts, boxes=np.concatenate(self.boxes or [np.zeros((0, 4), np.float32)]),
-            scores=np.concatenate(self.scores or [np.zeros(0, np.float32)]),
-            labels=np.concatenate(self.labels or [np.zeros(0, np.int64)]), attack=np.array(self.attack),
-            classes=np.array(self.classes, dtype=str))
+        arrays = {"image_names": np.array(self.image_names, dtype=str), "image_ids": np.array(self.image_ids, np.int64),
+                  "counts": counts, "boxes": np.concatenate(self.boxes or [np.zeros((0, 4), np.float32)]),
+                  "scores": np.concatenate(self.scores or [np.zeros(0, np.float32)]),
+                  "labels": np.concatenate(self.labels or [np.zeros(0, np.int64)])}
+        arrays = {prefix + key: value for key, value in arrays.items()}
+        for iteration, step in enumerate(self.curve):
+            arrays |= step._arrays(f"{prefix}curve{iteration}_")
+        return arrays
+
+    def save(self, path) -> None:
+        np.savez_compressed(path, **self._arrays(), attack=np.array(self.attack),
+                            classes=np.array(self.classes, dtype=str), curve_length=np.array(len(self.curve)))
 
     @classmethod
     def load(cls, path) -> Detections:
         with np.load(path) as data:
-            detections = cls(attack=str(data["attack"]), classes=tuple(map(str, data["classes"])))
-            ends = np.cumsum(data["counts"])
-            for index, (name, image_id) in enumerate(zip(data["image_names"], data["image_ids"])):
-                start = ends[index - 1] if index else 0
-                rows = slice(int(start), int(ends[index]))
-                detections.add(str(name), int(image_id), data["boxes"][rows], data["scores"][rows],
-                               data["labels"][rows])
+            attack, classes = str(data["attack"]), tuple(map(str, data["classes"]))
+            length = int(data["curve_length"]) if "curve_length" in data else 0
+            detections = cls._from_arrays(data, "", attack, classes)
+            detections.curve = [cls._from_arrays(data, f"curve{t}_", attack, classes) for t in range(length)]
+        return detections
+
+    @classmethod
+    def _from_arrays(cls, data, prefix: str, attack: str, classes: tuple[str, ...]) -> Detections:
+        detections = cls(attack=attack, classes=classes)
+        ends = np.cumsum(data[prefix + "counts"])
+        for index, (name, image_id) in enumerate(zip(data[prefix + "image_names"], data[prefix + "image_ids"])):
+            rows = slice(int(ends[index - 1]) if index else 0, int(ends[index]))
+            detections.add(str(name), int(image_id), data[prefix + "boxes"][rows], data[prefix + "scores"][rows],
+                           data[prefix + "labels"][rows])
         return detections
 
 
@@ -183,17 +215,20 @@ def detect_shard(model, test_set: DetectionTestSet, shard: int, shards: int, *, 
         perturb = DetectorBatchAttack(model, DetectionAttack(**test_set.attack))
     detections = Detections(attack=perturb.settings.to_json() if perturb else "",
                             classes=tuple(model.dataset_meta["classes"]))
+    if perturb is not None and perturb.settings.curve:
+        detections.curve = [detections._empty() for _ in range(perturb.settings.iterations)]
+
+    def record(iteration, data, batch):  # the detections of an attack's iterate (its curve)
+        with torch.no_grad():
+            detections.curve[iteration].add_results([sample.name for sample in batch], model.test_step(data))
+
     batches = [samples[i : i + batch_size] for i in range(0, len(samples), batch_size)]
     for batch in progress(batches) if progress else batches:
         data = loader.batch(batch)
         if perturb is not None:
-            data["inputs"] = perturb(data, batch)
+            data["inputs"] = perturb(data, batch, record if detections.curve else None)
         with torch.no_grad():
-            results = model.test_step(data)
-        for sample, result in zip(batch, results):
-            predicted = result.pred_instances
-            detections.add(sample.name, result.img_id, predicted.bboxes.cpu().numpy(),
-                           predicted.scores.cpu().numpy(), predicted.labels.cpu().numpy())
+            detections.add_results([sample.name for sample in batch], model.test_step(data))
     return detections
 
 

@@ -15,7 +15,7 @@ PRIMARY = "bbox_mAP"
 
 def detection_tables(shards: dict[tuple[str, str], list[str]], annotations: dict[str, str],
                      conditions: dict[str, dict]) -> dict[str, pd.DataFrame]:
-    """{metrics, corruptions, attacks, robustness} from the shard files of every (detector, test
+    """{metrics, corruptions, attacks, robustness, attack_curves} from the shard files of every (detector, test
     set) (``shards``), each test set's COCO file (``annotations``) and record (``conditions``:
     {clean, kind, condition, family, severity, norm, gam}; ``clean``: the clean set it is a
     variant of). Each detector is compared on the sets of its clean set (its benchmark, column
@@ -43,7 +43,20 @@ def detection_tables(shards: dict[tuple[str, str], list[str]], annotations: dict
              for benchmark in sorted(set(metrics.benchmark))]
     tables = {name: pd.concat([part[name] for part in parts], ignore_index=True)
               for name in ("corruptions", "attacks", "robustness")}
-    return {"metrics": metrics, **tables}
+    return {"metrics": metrics, **tables, "attack_curves": _attack_curves(detections, annotations, conditions)}
+
+
+def _attack_curves(detections: dict, annotations: dict[str, str], conditions: dict[str, dict]) -> pd.DataFrame:
+    """mAP after each attack iteration (0: the start; the last: the attacked set's) of the
+    attacked sets whose detections keep their curve."""
+    rows = []
+    for (detector, test_set), found in sorted(detections.items()):
+        record = conditions[test_set]
+        steps = [*found.curve, found] if found.curve else []
+        rows += [{"model": detector, "test_set": test_set, "benchmark": record["clean"],
+                  "attack": record["condition"], "norm": record["norm"], "iteration": iteration,
+                  "map": coco_metrics(step, annotations[test_set])[PRIMARY]} for iteration, step in enumerate(steps)]
+    return pd.DataFrame(rows, columns=["model", "test_set", "benchmark", "attack", "norm", "iteration", "map"])
 
 
 def _benchmark_tables(metrics: pd.DataFrame, conditions: dict[str, dict], clean: str, clean_value
@@ -65,5 +78,6 @@ def _benchmark_tables(metrics: pd.DataFrame, conditions: dict[str, dict], clean:
     gam_sets = {name: record["condition"] for name, record in kind("corruption").items() if record.get("gam")}
     gams = gam_rows(table, gam_sets, clean, "map") if gam_sets else None
     robustness = rem_table(attacks, gams, "map") if attacked else (gams if gams is not None else pd.DataFrame())
-    return {"corruptions": corruptions, "attacks": attacks,
-            "robustness": robustness.assign(benchmark=clean) if len(robustness) else robustness}
+    if len(robustness):
+        robustness.insert(1, "benchmark", clean)
+    return {"corruptions": corruptions, "attacks": attacks, "robustness": robustness}

@@ -56,27 +56,27 @@ def severity_curves(corruptions: pd.DataFrame, curve_corruptions: list[str], fam
     return _curve_panels(data, "corruption", curve_corruptions, "severity", "severity (0 = clean)", families), data
 
 
-def attack_curves(curves: pd.DataFrame, families: dict[str, str]):
-    """mIoU against the attack iteration (0: the start; BIM's is the clean image) for each
-    threat model, one line per model (DetecBench's curve)."""
+def attack_curves(curves: pd.DataFrame, families: dict[str, str], measure: str = "miou"):
+    """``measure`` against the attack iteration (0: the start; BIM's is the clean image) for
+    each threat model, one line per model (DetecBench's curve)."""
     style()
     curves = curves.assign(threat=curves.attack + "-" + curves.norm)
     threats = list(dict.fromkeys(curves.threat))
-    return _curve_panels(curves, "threat", threats, "iteration", "attack iteration", families), curves
+    return _curve_panels(curves, "threat", threats, "iteration", "attack iteration", families, measure), curves
 
 
 def _curve_panels(data: pd.DataFrame, panel: str, panels: list[str], x: str, xlabel: str,
-                  families: dict[str, str]):
-    """One panel per value in ``panels`` of column ``panel``, mIoU against ``x``, a line per
-    model marked by its family."""
+                  families: dict[str, str], measure: str = "miou"):
+    """One panel per value in ``panels`` of column ``panel``, ``measure`` against ``x``, a line
+    per model marked by its family."""
     markers = family_markers(families.values())
     figure, axes = panel_grid(len(panels), width=3.8, height=3.2, columns=4)
     for ax, name in zip(axes, panels):
         for model, curve in data[data[panel] == name].groupby("model"):
-            ax.plot(curve[x], curve.miou, marker=markers[families[model]], label=model, linewidth=1)
+            ax.plot(curve[x], curve[measure], marker=markers[families[model]], label=model, linewidth=1)
         ax.set_title(name)
         ax.set_xlabel(xlabel)
-        ax.set_ylabel("mIoU")
+        ax.set_ylabel(LABELS[measure])
         ax.set_ylim(bottom=0)
     axes[-1].legend(fontsize="x-small", bbox_to_anchor=(1.02, 1), loc="upper left")
     return figure
