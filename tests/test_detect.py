@@ -363,7 +363,7 @@ def test_a_test_set_without_instance_ids_is_refused():
 
     config = _config()
     config["stress"]["test_set"] = "idd_val"
-    assert any("idd_val is of format idd; detection reads the boxes of a cityscapes" in problem
+    assert any("it predicts cityscapes classes, and no detection test set is a cityscapes set" in problem
                for problem in config_problems(config))
 
 

@@ -41,14 +41,16 @@ def train_dataset(spec: dict, config: dict) -> str:
 
 
 def clean_detection_sets(config: dict) -> dict[str, dict]:
-    """{clean test set: {dataset, split, subset, images, format}}: ``stress.test_set`` (its boxes
-    from gtFine's instance ids) and each of ``detection.test_sets`` (COCO val2017); none
-    without detectors."""
+    """{clean test set: {dataset, split, subset, images, format}}: ``stress.test_set`` where it is
+    a Cityscapes-layout set (its boxes from gtFine's instance ids) and each of
+    ``detection.test_sets`` (COCO val2017); none without detectors."""
     detection, datasets = config.get("detection", {}), config.get("datasets", {})
     if not detection.get("detectors"):
         return {}
     clean = config.get("stress", {}).get("test_set")
-    sets = {clean: config["test_sets"][clean]} if clean in config.get("test_sets", {}) else {}
+    stressed = config.get("test_sets", {}).get(clean)
+    cityscapes = stressed and datasets.get(stressed["dataset"], {}).get("format") == "cityscapes"
+    sets = {clean: stressed} if cityscapes else {}
     sets |= detection.get("test_sets", {})
     return {name: {"dataset": spec["dataset"], "split": spec.get("split", "val"), "subset": spec.get("subset", "*"),
                    "images": spec.get("images"), "format": datasets.get(spec["dataset"], {}).get("format")}
@@ -141,9 +143,6 @@ def config_problems(config: dict) -> list[str]:
 def _test_set_problems(config: dict) -> list[str]:
     datasets, detection, stress = config.get("datasets", {}), config.get("detection", {}), config.get("stress", {})
     problems = []
-    if stress.get("test_set") not in config.get("test_sets", {}) and not detection.get("test_sets"):
-        problems.append("detection.detectors needs a test set: stress.test_set (a Cityscapes-format set, whose "
-                        "corrupted copies and attacks are the stress stage's) or detection.test_sets (COCO)")
     by_space = {}
     for name, spec in clean_detection_sets(config).items():
         key = f"detection.test_sets.{name}" if name in detection.get("test_sets", {}) else "stress.test_set"
@@ -161,7 +160,8 @@ def _test_set_problems(config: dict) -> list[str]:
         space = detector_label_space(spec, config)
         if space in LABEL_SPACES and space not in by_space:
             problems.append(f"detection.detectors.{name}: it predicts {space} classes, and no detection test set is a "
-                            f"{space} set: add one (stress.test_set or detection.test_sets), or remove the detector")
+                            f"{space} set: add one (stress.test_set, a Cityscapes-layout set whose corrupted copies "
+                            "and attacks are the stress stage's, or detection.test_sets), or remove the detector")
     needs_depth = [name for name, _ in detection_corruptions(config, "coco") if name in NEEDS_DEPTH]
     if any(spec["format"] == "coco" for spec in clean_detection_sets(config).values()) and needs_depth and \
             not stress.get("depth_estimator"):
