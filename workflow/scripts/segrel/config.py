@@ -61,6 +61,9 @@ def check_config_files(paths) -> None:
     ...     check_config_files([f.name])  # doctest: +ELLIPSIS
     Traceback (most recent call last):
     segrel.config.ConfigError: ....yaml, line 3: duplicate key 'a' (first at line 2): keep one of them
+    >>> with tempfile.NamedTemporaryFile("w", suffix=".yaml") as f:  # a merge key's entries may be given again
+    ...     _ = f.write("a: &a {family: A, base: x}\\nb: {<<: *a, family: B}\\n"); f.flush()
+    ...     check_config_files([f.name])
     """
     problems = []
     for path in map(Path, paths):
