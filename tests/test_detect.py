@@ -173,33 +173,43 @@ def test_shards_merge_into_the_numbers_of_one_pass(tmp_path):
         merged.merge(attacked)
 
 
-@pytest.fixture(scope="module")
-def tiny_detector(tmp_path_factory, cityscapes):
-    """An untrained small RetinaNet as the demo builds one, saved and loaded as the stage does."""
+def _untrained_retinanet(folder: Path, label_space: str, ann_file: Path, data_root: Path):
+    """An untrained small RetinaNet of ``label_space``'s classes as the demo builds one (its
+    training config on ``ann_file``), saved and loaded as the stage does; (model, config)."""
+    from mmdet.registry import MODELS
     from mmdet.utils import register_all_modules
     from mmengine.config import Config
 
-    from segrel.detect.detectors import DetectorTrainingSettings, demo_training_config, load_detector
+    from segrel.detect.detectors import (
+        LABEL_SPACES,
+        DetectorTrainingSettings,
+        demo_training_config,
+        load_detector,
+    )
 
     register_all_modules()
-    folder = tmp_path_factory.mktemp("detector")
     settings = DetectorTrainingSettings(
         base="retinanet/retinanet_r18_fpn_1x_coco.py",
         overrides={"model.neck.out_channels": 32, "model.bbox_head.in_channels": 32,
                    "model.bbox_head.feat_channels": 32, "model.bbox_head.stacked_convs": 1,
                    "model.test_cfg.score_thr": 0.0},  # untrained: every score is near the prior, keep them
-        image_size=[64, 128], resize_ratio=[1.0, 1.0], iterations=1, batch_size=2, learning_rate=1e-3, seed=0)
-    cfg = demo_training_config(settings, ann_file=cityscapes.parent / "instances_train.json", data_root=cityscapes,
-                               work_dir=str(folder))
-    from mmdet.registry import MODELS
-
+        image_size=[64, 128], resize_ratio=[1.0, 1.0], iterations=1, batch_size=2, learning_rate=1e-3, seed=0,
+        label_space=label_space)
+    cfg = demo_training_config(settings, ann_file=ann_file, data_root=data_root, work_dir=str(folder))
     torch.manual_seed(0)
     model = MODELS.build(cfg.model)
     model.init_weights()
-    torch.save({"meta": {"dataset_meta": {"classes": tuple(DETECTION_CLASSES.values())}},
+    torch.save({"meta": {"dataset_meta": {"classes": LABEL_SPACES[label_space].classes}},
                 "state_dict": model.state_dict()}, folder / "d.pth")
     Config(cfg.to_dict()).dump(str(folder / "d.py"))
-    return load_detector(folder / "d.py", folder / "d.pth")
+    return load_detector(folder / "d.py", folder / "d.pth"), cfg
+
+
+@pytest.fixture(scope="module")
+def tiny_detector(tmp_path_factory, cityscapes):
+    """An untrained small RetinaNet of the 8 Cityscapes classes."""
+    return _untrained_retinanet(tmp_path_factory.mktemp("detector"), "cityscapes",
+                                cityscapes.parent / "instances_train.json", cityscapes)[0]
 
 
 def _test_set(cityscapes, **kwargs):
@@ -536,35 +546,13 @@ def test_coco_map_maps_labels_to_cocos_category_ids(coco):
 
 @pytest.fixture(scope="module")
 def coco_detector(tmp_path_factory, coco):
-    """An untrained small RetinaNet of COCO's 80 classes, as a demo COCO detector is built."""
-    from mmdet.registry import MODELS
-    from mmdet.utils import register_all_modules
-    from mmengine.config import Config
-
-    from segrel.core.labels import COCO_CATEGORIES
-    from segrel.detect.detectors import DetectorTrainingSettings, demo_training_config, load_detector
-
-    register_all_modules()
-    folder = tmp_path_factory.mktemp("coco_detector")
-    settings = DetectorTrainingSettings(
-        base="retinanet/retinanet_r18_fpn_1x_coco.py",
-        overrides={"model.neck.out_channels": 32, "model.bbox_head.in_channels": 32,
-                   "model.bbox_head.feat_channels": 32, "model.bbox_head.stacked_convs": 1,
-                   "model.test_cfg.score_thr": 0.0},
-        image_size=[64, 128], resize_ratio=[1.0, 1.0], iterations=1, batch_size=2, learning_rate=1e-3, seed=0,
-        label_space="coco")
-    cfg = demo_training_config(settings, ann_file=coco / "annotations" / "instances_train2017.json", data_root=coco,
-                               work_dir=str(folder))
+    """An untrained small RetinaNet of COCO's 80 classes, trained (were it) on COCO's train2017."""
+    model, cfg = _untrained_retinanet(tmp_path_factory.mktemp("coco_detector"), "coco",
+                                      coco / "annotations" / "instances_train2017.json", coco)
     assert cfg.model["bbox_head"]["num_classes"] == 80
     assert cfg.train_dataloader["dataset"]["type"] == "CocoDataset"
     assert cfg.train_dataloader["dataset"]["data_prefix"] == {"img": "train2017/"}
-    torch.manual_seed(0)
-    model = MODELS.build(cfg.model)
-    model.init_weights()
-    torch.save({"meta": {"dataset_meta": {"classes": tuple(COCO_CATEGORIES.values())}},
-                "state_dict": model.state_dict()}, folder / "d.pth")
-    Config(cfg.to_dict()).dump(str(folder / "d.py"))
-    return load_detector(folder / "d.py", folder / "d.pth")
+    return model
 
 
 def test_a_coco_set_and_its_corrupted_copy_are_detected_and_attacked(coco_detector, coco, tmp_path):
@@ -680,3 +668,13 @@ def test_an_attack_curve_keeps_each_iterations_detections(tiny_detector, citysca
             np.testing.assert_array_equal(after.scores[index], before.scores[index])
     with pytest.raises(ValueError, match="different attacks"):
         plain.merge(Detections(attack=plain.attack, classes=plain.classes, curve=[Detections()]))
+
+
+def test_a_coco_set_is_refused_as_a_segmentation_test_set():
+    from segrel.config import ConfigError, validate_config
+
+    schema = Path(__file__).resolve().parents[1] / "workflow" / "schemas" / "config.schema.yaml"
+    with pytest.raises(ConfigError, match=r"test_sets.coco_val': 'coco' is a detection dataset .*list it under "
+                                          r"detection.test_sets"):
+        validate_config({"datasets": {"coco": {"format": "coco", "source": "demo"}},
+                         "test_sets": {"coco_val": {"dataset": "coco", "split": "val2017"}}}, schema)

@@ -21,8 +21,9 @@ def test_every_record_names_a_demo_writer_and_its_publisher():
     assert formats.GENERATED_ONLY == ("smiyc_png",) and formats.GENERATED_ANOMALY_FORMAT == "smiyc_png"
     for name, record in formats.FORMATS.items():
         assert record.name == name
-        assert record.kind in ("segmentation", "anomaly")
-        assert (record.label_table is None) == (record.kind == "anomaly")
+        assert record.kind in ("segmentation", "anomaly", "detection")
+        assert (record.label_table is None) == (record.kind != "segmentation")
+        assert bool(record.layout.annotations) == (record.kind == "detection")  # one COCO file per split
         if name in formats.GENERATED_ONLY:
             assert record.demo_writer is None and not record.source.packages
             continue

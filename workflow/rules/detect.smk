@@ -162,11 +162,7 @@ rule detect_tables:
         annotations=detection_annotation_inputs(),
         code=library_code("detect_tables.py"),
     output:
-        **{
-            name: path
-            for name, path in DETECT_TABLES.items()
-            if name == "attack_curves"
-        },
+        **({"attack_curves": DETECT_TABLES["attack_curves"]} if ATTACK_CURVES else {}),
         metrics=DETECT_TABLES["metrics"],
         corruptions=DETECT_TABLES["corruptions"],
         attacks=DETECT_TABLES["attacks"],

@@ -46,8 +46,9 @@ def annotations_path(dataset, split):
 def generated_annotations(dataset, split):
     """[the annotation file of a dataset's split] where a rule makes it, else [] (it comes with
     the dataset's folder, which is the input)."""
-    path = annotations_path(dataset, split)
-    return [path] if path.startswith("resources/detection/") else []
+    if dataset_format(config["datasets"][dataset]["format"]).layout.annotations:
+        return []
+    return [annotations_path(dataset, split)]
 
 
 def detection_test_set_params(names):

@@ -15,10 +15,10 @@ PRIMARY = "bbox_mAP"
 
 def detection_tables(shards: dict[tuple[str, str], list[str]], annotations: dict[str, str],
                      conditions: dict[str, dict]) -> dict[str, pd.DataFrame]:
-    """{metrics, corruptions, attacks, robustness, attack_curves} from the shard files of every (detector, test
-    set) (``shards``), each test set's COCO file (``annotations``) and record (``conditions``:
-    {clean, kind, condition, family, severity, norm, gam}; ``clean``: the clean set it is a
-    variant of). Each detector is compared on the sets of its clean set (its benchmark, column
+    """{metrics, corruptions, attacks, robustness, attack_curves} from the shard files of every
+    (detector, test set) (``shards``), each test set's COCO file (``annotations``) and record
+    (``conditions``: {clean, kind, condition, family, severity, norm, gam}; ``clean``: the clean
+    set it is a variant of). Each detector is compared on the sets of its clean set (its benchmark, column
     ``benchmark``). GAM is the worst mAP over the corrupted sets marked ``gam`` (SemSegBench's 15
     at stress.severity)."""
     detections = {key: load_merged(paths) for key, paths in shards.items()}
