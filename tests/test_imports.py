@@ -55,10 +55,13 @@ def test_the_correlation_plot_depends_on_the_statistics_it_imports():
 def rule_blocks():
     """(rule, its block of text, the rule it is derived from by ``use rule ... as``, or None)."""
     for smk in sorted((REPO / "workflow" / "rules").rglob("*.smk")):
-        for block in re.split(r"(?m)^(?=(?:use )?rule )", smk.read_text())[1:]:
+        # a rule made in a loop is indented and named by its name: directive (detect_detector_<space>)
+        for block in re.split(r"(?m)^(?=[ \t]*(?:use )?rule[ :])", smk.read_text())[1:]:
             derived = re.match(r"use rule (\w+) as (\w+)", block)
             if derived:
                 yield derived.group(2), block, derived.group(1)
+            elif re.match(r"\s+rule:", block):
+                yield re.search(r'name:\s+f?"(\w+)', block).group(1), block, None
             else:
                 yield re.match(r"rule (\w+)", block).group(1), block, None
 

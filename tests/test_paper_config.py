@@ -58,7 +58,14 @@ def test_paper_dag_builds_without_data(snakemake, tmp_path):
     # + IDD val in 3D fog, from Depth Anything's metric depth (estimated once)
     # + SemSegBench's 6 threat models on Cityscapes val, attacked in each model's evaluation
     # job (no copy on disk), with ReM, their figures and one model's attacked confidence maps
-    assert int(counts["stress_dataset"]) == 27 + 6 * 4 + 6 + 6 + 1 and int(counts["estimate_depth"]) == 1
+    # + DetecBench's COCO val2017 in the same corruptions but physics_rain (26 + 6 curves x 4), 3D
+    # ones from COCO's estimated depth; detectors on their label space's sets only (evaluate_shard:
+    # no segmenter on COCO): 2 Cityscapes detectors x (1 + 51 + 4), 46 COCO ones x (1 + 50 + 4)
+    assert int(counts["stress_dataset"]) == 27 + 6 * 4 + 6 + 6 + 1 + 26 + 6 * 4
+    assert int(counts["estimate_depth"]) == 2
+    detectors = yaml.safe_load(PAPER.read_text())["detection"]["detectors"]
+    assert int(counts["fetch_detector"]) == len(detectors) == 48
+    assert int(counts["detect_shard"]) == 2 * (1 + 51 + 4) + 46 * (1 + 50 + 4)
     assert int(counts["stress_painted_dataset"]) == 2  # ai_background: the test set and the train split
     assert int(counts["stress_scenario_model"]) == int(counts["evaluate_scenario_model"]) == 3 * 7
     assert int(counts["stress_s_robust"]) == 1
@@ -68,8 +75,9 @@ def test_paper_dag_builds_without_data(snakemake, tmp_path):
     assert test_sets["cityscapes_test"]["subset"] == "frankfurt"
     assert test_sets["cityscapes_calibration"]["subset"] == ["lindau", "munster"]
     assert int(counts["domain_reference_dataset"]) == 1 and int(counts["label_map_fidelity"]) == 1
-    # Cityscapes' depth packages too (disparity, camera: the 3D corruptions and physics proxies)
-    assert int(counts["fetch_dataset_archive"]) == 8 and int(counts["prepare_dataset"]) == 4
+    # Cityscapes' depth packages too (disparity, camera: the 3D corruptions and physics proxies),
+    # COCO's images and annotations
+    assert int(counts["fetch_dataset_archive"]) == 10 and int(counts["prepare_dataset"]) == 5
     assert "demo_dataset" not in counts and "train_demo_model" not in counts
     assert "pretrain_demo_generator" not in counts
 
