@@ -23,9 +23,10 @@ SEGMENTATION = ["torch", "torchvision", "mmcv", "mmengine", "mmsegmentation", "f
 STAGES = {
     "data": ["numpy", "opencv-python", "pillow", "cityscapesScripts", "tqdm", "pyyaml", "jsonschema"],
     "models": SEGMENTATION + ["cityscapesScripts", "tqdm"],
-    # mmsegmentation (without mmcv) for the CLIP BPE merges it ships: the demo's tiny tokenizer
+    # mmsegmentation (without mmcv) for the CLIP BPE merges it ships: the demo's tiny tokenizer;
+    # torchmetrics and torch-fidelity for rule realism (FID / KID of the generated sets)
     "generate": ["torch", "torchvision", "diffusers", "transformers", "accelerate", "controlnet_aux",
-                 "cityscapesScripts", "pandas", "tqdm", "mmsegmentation"],
+                 "cityscapesScripts", "pandas", "tqdm", "mmsegmentation", "torchmetrics", "torch-fidelity"],
     # evaluate also draws the qualitative confidence maps (it runs a model): seaborn
     "evaluate": SEGMENTATION + ["cityscapesScripts", "torchmetrics", "pandas", "tqdm", "seaborn"],
     "calibrate": SEGMENTATION + ["cityscapesScripts", "scikit-learn", "netcal", "pandas", "tqdm"],

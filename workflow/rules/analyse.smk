@@ -80,6 +80,39 @@ rule label_map_fidelity:
         "../scripts/label_map_fidelity.py"
 
 
+rule realism:
+    """How real the synthetic data is: FID and KID of each generated proxy against its real target,
+    and of a generated domain and its target against the real images of its maps."""
+    input:
+        data=lambda wildcards: realism_inputs(),
+        code=library_code("realism.py"),
+    output:
+        report(
+            "results/tables/realism.csv",
+            caption="../report/realism.rst",
+            category="Tables",
+        ),
+    log:
+        "results/logs/analyse/realism.log",
+    benchmark:
+        "results/benchmarks/analyse/realism.tsv"
+    conda:
+        "../../envs/generate.yaml"
+    resources:
+        gpu=1,
+    params:
+        pairs=REALISM_PAIRS,
+        sets=lambda wildcards: realism_sets(),
+        settings={
+            key: value
+            for key, value in config["analysis"]["realism"].items()
+            if key != "device"
+        },
+        device=config["analysis"]["realism"]["device"],
+    script:
+        "../scripts/realism.py"
+
+
 rule plot_correlation:
     input:
         metrics="results/tables/metrics.csv",

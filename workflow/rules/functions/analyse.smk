@@ -2,6 +2,11 @@
 # evaluation_shards / test_set_spec (functions/evaluate.smk) and ANOMALY_DATASETS
 # (functions/generate.smk), which the Snakefile includes first.
 
+from segrel.analyse.checks import realism_pairs
+
+# [{test_set, against, role}] of FID / KID (analysis.realism)
+REALISM_PAIRS = realism_pairs(config)
+
 RELIABILITY_FIGURES = [
     "shift_degradation",
     "ece_vs_error",
@@ -68,6 +73,7 @@ def analysis_outputs():
         ]
     if comparisons:
         outputs.append("results/tables/correlations.csv")
+        outputs += ["results/tables/realism.csv"] if REALISM_PAIRS else []
         outputs += [f"results/figures/correlation/{name}.png" for name in comparisons]
         overview = analysis["pcc_overview"]["metric"]
         if any(
@@ -126,3 +132,28 @@ def test_sets_without(*kinds):
         for name, spec in config["test_sets"].items()
         if not any(kind in spec for kind in kinds)
     ]
+
+
+def realism_sets():
+    """{test set: {format, root, split, subset}} of every set in a realism pair."""
+    names = dict.fromkeys(
+        name for pair in REALISM_PAIRS for name in (pair["against"], pair["test_set"])
+    )
+    return {
+        name: {
+            "format": config["datasets"][config["test_sets"][name]["dataset"]][
+                "format"
+            ],
+            "root": dataset_root(config["test_sets"][name]["dataset"]),
+            "split": config["test_sets"][name].get("split", "val"),
+            "subset": config["test_sets"][name].get("subset", "*"),
+        }
+        for name in names
+    }
+
+
+def realism_inputs():
+    """The datasets the realism pairs read."""
+    return sorted(
+        {dataset_input(config["test_sets"][name]["dataset"]) for name in realism_sets()}
+    )

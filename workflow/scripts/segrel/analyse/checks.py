@@ -75,3 +75,29 @@ def _robust_models_problems(config: dict, robust: dict, comparisons: dict, test_
         problems.append(f"config key 'analysis.robust_models.in_domain': no test set named {robust['in_domain']!r}")
     return problems
 
+
+
+def realism_pairs(config: dict) -> list[dict]:
+    """The (test set, against, role) pairs of FID / KID (analysis.realism; none without a
+    feature extractor): each generated proxy of a comparison against its real target ("real
+    counterpart"); a generated domain and its real target against the real images of its label
+    maps ("reference": the generate stage's domain_reference set, Cityscapes val's scale)."""
+    from segrel.generate.checks import REFERENCE_SET
+
+    if not config.get("analysis", {}).get("realism", {}).get("source"):
+        return []
+    test_sets, datasets = config.get("test_sets", {}), config.get("datasets", {})
+
+    def generated(name):
+        dataset = datasets.get(test_sets.get(name, {}).get("dataset"), {})
+        return dataset.get("source") == "generated" and "stress" not in dataset and not dataset.get("reference")
+
+    pairs = []
+    for comparison in config["analysis"].get("comparisons", {}).values():
+        real = comparison["real"]
+        for proxy in filter(generated, comparison["proxies"]):
+            pairs.append({"test_set": proxy, "against": real, "role": "real counterpart"})
+            if REFERENCE_SET in test_sets and "domain" in datasets[test_sets[proxy]["dataset"]]:
+                pairs += [{"test_set": proxy, "against": REFERENCE_SET, "role": "reference"},
+                          {"test_set": real, "against": REFERENCE_SET, "role": "reference"}]
+    return [dict(pair) for pair in dict.fromkeys(tuple(pair.items()) for pair in pairs)]
