@@ -1,0 +1,73 @@
+"""FID and KID of image sets (analysis.realism) against clean-fid's own implementations, the
+demo's feature network, and which sets are compared."""
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from segrel.analyse.realism import RealismSettings, TinyFeatures, distances, feature_extractor, set_features
+
+DEMO = RealismSettings(source="demo", channels=[8, 16], seed=0, kid_subsets=5, kid_subset_size=1000)
+
+
+def test_fid_and_kid_are_clean_fids():
+    """clean-fid's frechet_distance (scipy's sqrtm) and kernel_distance (the same unbiased
+    polynomial-kernel MMD): equal when a KID subset is the whole set (no random draw left)."""
+    from cleanfid.fid import frechet_distance, kernel_distance
+
+    rng = np.random.default_rng(0)
+    real, fake = rng.normal(size=(40, 16)), rng.normal(0.3, 1.2, size=(40, 16))
+    found = distances(torch.from_numpy(real), torch.from_numpy(fake), DEMO)
+    reference = frechet_distance(real.mean(0), np.cov(real, rowvar=False), fake.mean(0), np.cov(fake, rowvar=False))
+    assert found["fid"] == pytest.approx(reference, rel=1e-9) and found["fid"] > 1
+    assert found["kid"] == pytest.approx(kernel_distance(real, fake, num_subsets=5, max_subset_size=1000), rel=1e-9)
+    assert found["kid_std"] < 1e-12 and found["kid_subset_size"] == 40
+    same = distances(torch.from_numpy(real), torch.from_numpy(real.copy()), DEMO)
+    assert abs(same["fid"]) < 1e-6 and same["kid"] < 0  # unbiased: below 0 for one set against itself
+
+
+def test_kid_subsets_are_seeded_and_no_larger_than_the_smaller_set():
+    rng = np.random.default_rng(1)
+    real, fake = torch.from_numpy(rng.normal(size=(30, 8))), torch.from_numpy(rng.normal(size=(12, 8)))
+    settings = RealismSettings(source="demo", channels=[8], kid_subsets=10, kid_subset_size=20)
+    first, again = distances(real, fake, settings), distances(real, fake, settings)
+    assert first == again and first["kid_subset_size"] == 12 and first["kid_std"] > 0
+    with pytest.raises(ValueError, match="at least 2 images per set"):
+        distances(real, fake[:1], settings)
+
+
+def test_the_demo_network_is_seeded_and_batches_images_of_one_size(tmp_path):
+    from segrel.core import formats
+    from segrel.data.demo.writers import write_smiyc
+
+    write_smiyc(tmp_path / "smiyc", seed=0, height=64, width=128, images=5, objects_per_image=[1, 1])
+    samples = formats.list_samples("smiyc", tmp_path / "smiyc", "validation")
+    model = feature_extractor(DEMO)
+    assert isinstance(model, TinyFeatures) and model.num_features == 16
+    whole = set_features(model, samples, batch_size=16)
+    in_twos = set_features(feature_extractor(DEMO), samples, batch_size=2)
+    assert whole.shape == (5, 16) and torch.allclose(whole, in_twos, atol=1e-6)
+    other = set_features(feature_extractor(RealismSettings(**{**DEMO.__dict__, "seed": 1})), samples, 16)
+    assert not torch.allclose(whole, other)
+    assert "not Inception" in DEMO.describe()
+
+
+def test_pairs_are_each_generated_proxy_against_its_target_and_the_reference():
+    import yaml
+
+    from segrel.analyse.checks import realism_pairs
+    from segrel.config import validate_config
+
+    repo = Path(__file__).resolve().parents[1]
+    config = yaml.safe_load((repo / "config" / "config.yaml").read_text())
+    validate_config(config, repo / "workflow" / "schemas" / "config.schema.yaml")
+    pairs = [(p["test_set"], p["against"], p["role"]) for p in realism_pairs(config)]
+    assert pairs[:3] == [("synthetic_fog", "acdc_fog", "real counterpart"),
+                         ("synthetic_fog", "domain_reference", "reference"),
+                         ("acdc_fog", "domain_reference", "reference")]
+    assert ("synthetic_anomalies", "smiyc_anomaly", "real counterpart") in pairs
+    assert not any("cityscapes_val" in pair[:2] for pair in pairs)  # a real proxy is not generated
+    config["analysis"]["realism"]["source"] = None
+    assert realism_pairs(config) == []
