@@ -102,7 +102,7 @@ rule realism:
         gpu=1,
     params:
         pairs=REALISM_PAIRS,
-        sets=lambda wildcards: realism_sets(),
+        sets=lambda wildcards: evaluated_test_sets(realism_test_sets()),
         settings={
             key: value
             for key, value in config["analysis"]["realism"].items()

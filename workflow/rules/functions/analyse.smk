@@ -134,26 +134,22 @@ def test_sets_without(*kinds):
     ]
 
 
-def realism_sets():
-    """{test set: {format, root, split, subset}} of every set in a realism pair."""
-    names = dict.fromkeys(
-        name for pair in REALISM_PAIRS for name in (pair["against"], pair["test_set"])
+def realism_test_sets():
+    """The test sets of the realism pairs, each once."""
+    return list(
+        dict.fromkeys(
+            name
+            for pair in REALISM_PAIRS
+            for name in (pair["against"], pair["test_set"])
+        )
     )
-    return {
-        name: {
-            "format": config["datasets"][config["test_sets"][name]["dataset"]][
-                "format"
-            ],
-            "root": dataset_root(config["test_sets"][name]["dataset"]),
-            "split": config["test_sets"][name].get("split", "val"),
-            "subset": config["test_sets"][name].get("subset", "*"),
-        }
-        for name in names
-    }
 
 
 def realism_inputs():
     """The datasets the realism pairs read."""
     return sorted(
-        {dataset_input(config["test_sets"][name]["dataset"]) for name in realism_sets()}
+        {
+            dataset_input(config["test_sets"][name]["dataset"])
+            for name in realism_test_sets()
+        }
     )
