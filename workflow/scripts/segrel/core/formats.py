@@ -1,9 +1,10 @@
 """Dataset formats: one record per format (:data:`FORMATS`), and one loader for the real datasets
 and the embedded demo, which share the on-disk layout.
 
-A format's record holds its kind (segmentation / anomaly / detection), on-disk layout, label table, local-OOD
-ids, how the real data is obtained and prepared, and which demo writer stands in for it; adding
-a format is adding one record (the config schema's ``format`` enum is filled from it).
+A format's record holds its kind (segmentation / anomaly / detection), on-disk layout, label
+table, local-OOD ids, how the real data is obtained and prepared, and which demo writer stands in
+for it; adding a format is adding one record (the config schema's ``format`` enum is filled from
+it).
 
 ``list_samples(format, root, split, subset)`` enumerates (image, label) pairs in a stable
 order (a detection set's label is its split's COCO annotation file, the same for every image);

@@ -144,7 +144,8 @@ def _test_set_problems(config: dict) -> list[str]:
     datasets, detection, stress = config.get("datasets", {}), config.get("detection", {}), config.get("stress", {})
     problems = []
     by_space = {}
-    for name, spec in clean_detection_sets(config).items():
+    clean_sets = clean_detection_sets(config)
+    for name, spec in clean_sets.items():
         key = f"detection.test_sets.{name}" if name in detection.get("test_sets", {}) else "stress.test_set"
         if spec["dataset"] not in datasets:
             problems.append(f"{key}: no dataset named {spec['dataset']!r}; datasets are: {', '.join(sorted(datasets))}")
@@ -162,11 +163,18 @@ def _test_set_problems(config: dict) -> list[str]:
             problems.append(f"detection.detectors.{name}: it predicts {space} classes, and no detection test set is a "
                             f"{space} set: add one (stress.test_set, a Cityscapes-layout set whose corrupted copies "
                             "and attacks are the stress stage's, or detection.test_sets), or remove the detector")
-    needs_depth = [name for name, _ in detection_corruptions(config, "coco") if name in NEEDS_DEPTH]
-    if any(spec["format"] == "coco" for spec in clean_detection_sets(config).values()) and needs_depth and \
-            not stress.get("depth_estimator"):
-        problems.append(f"detection.test_sets: {', '.join(needs_depth)} render from depth, which COCO does not ship; "
-                        "configure stress.depth_estimator (a metric depth model)")
+    if stress.get("depth_estimator"):
+        return problems
+    from segrel.stress.checks import has_depth
+
+    for name, spec in clean_sets.items():  # stress.test_set's copies: the stress stage's own check
+        needs_depth = [corruption for corruption, _ in detection_corruptions(config, spec["format"])
+                       if corruption in NEEDS_DEPTH]
+        if name in detection.get("test_sets", {}) and spec["dataset"] in datasets and needs_depth and \
+                not has_depth(config, spec["dataset"]):
+            problems.append(f"detection.test_sets.{name}: {', '.join(needs_depth)} render from depth, which "
+                            f"{spec['format'].upper()} does not ship; configure stress.depth_estimator (a metric "
+                            "depth model)")
     return problems
 
 

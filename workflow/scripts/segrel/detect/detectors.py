@@ -171,7 +171,6 @@ def load_detector(config, checkpoint: str | Path, device: str = "cpu"):
                                 device=device)
 
 
-
 def resolve_detector(name: str) -> ZooModel:
     """The detector of mmdet's metafiles called ``name`` (config, checkpoint URL, reported COCO
     box AP); an unknown name lists the closest ones."""

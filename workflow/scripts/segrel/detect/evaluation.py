@@ -234,8 +234,9 @@ def detect_shard(model, test_set: DetectionTestSet, shard: int, shards: int, *, 
 
 class TestSetLoader:
     """A test set's images as mmdet's test dataloader gives them: its CityscapesDataset or
-    CocoDataset on the COCO boxes (mmdet's own parsing: crowd boxes ignored, classes mapped by name) and the detector's
-    own test pipeline, by image file name; an image the annotation file lacks is an error."""
+    CocoDataset on the COCO boxes (mmdet's own parsing: crowd boxes ignored, classes mapped by
+    name) and the detector's own test pipeline, by image file name; an image the annotation file
+    lacks is an error."""
 
     def __init__(self, model, test_set: DetectionTestSet):
         from mmdet.registry import DATASETS

@@ -43,19 +43,22 @@ def detection_tables(shards: dict[tuple[str, str], list[str]], annotations: dict
              for benchmark in sorted(set(metrics.benchmark))]
     tables = {name: pd.concat([part[name] for part in parts], ignore_index=True)
               for name in ("corruptions", "attacks", "robustness")}
-    return {"metrics": metrics, **tables, "attack_curves": _attack_curves(detections, annotations, conditions)}
+    final = {(row["model"], row["test_set"]): row[PRIMARY] for row in rows}
+    return {"metrics": metrics, **tables, "attack_curves": _attack_curves(detections, annotations, conditions, final)}
 
 
-def _attack_curves(detections: dict, annotations: dict[str, str], conditions: dict[str, dict]) -> pd.DataFrame:
-    """mAP after each attack iteration (0: the start; the last: the attacked set's) of the
-    attacked sets whose detections keep their curve."""
+def _attack_curves(detections: dict, annotations: dict[str, str], conditions: dict[str, dict],
+                   final: dict[tuple[str, str], float]) -> pd.DataFrame:
+    """mAP after each attack iteration (0: the start; the last: the attacked set's, ``final``)
+    of the attacked sets whose detections keep their curve."""
     rows = []
     for (detector, test_set), found in sorted(detections.items()):
         record = conditions[test_set]
-        steps = [*found.curve, found] if found.curve else []
+        maps = [coco_metrics(step, annotations[test_set])[PRIMARY] for step in found.curve]
+        maps += [final[detector, test_set]] if maps else []
         rows += [{"model": detector, "test_set": test_set, "benchmark": record["clean"],
-                  "attack": record["condition"], "norm": record["norm"], "iteration": iteration,
-                  "map": coco_metrics(step, annotations[test_set])[PRIMARY]} for iteration, step in enumerate(steps)]
+                  "attack": record["condition"], "norm": record["norm"], "iteration": iteration, "map": value}
+                 for iteration, value in enumerate(maps)]
     return pd.DataFrame(rows, columns=["model", "test_set", "benchmark", "attack", "norm", "iteration", "map"])
 
 
