@@ -71,3 +71,31 @@ def test_pairs_are_each_generated_proxy_against_its_target_and_the_reference():
     assert not any("cityscapes_val" in pair[:2] for pair in pairs)  # a real proxy is not generated
     config["analysis"]["realism"]["source"] = None
     assert realism_pairs(config) == []
+
+
+def test_the_realism_figure_puts_each_proxys_fid_beside_its_pcc_on_the_metric():
+    """Hand-built tables: each generated proxy's "real counterpart" row joined to its PCC on the
+    metric (not the reference rows, not another metric's PCC, not a proxy without FID)."""
+    import pandas as pd
+
+    from segrel.analyse.figures import realism_pcc_figure
+
+    realism = pd.DataFrame({"test_set": ["syn_a", "syn_a", "syn_b", "syn_c", "syn_x"],
+                            "against": ["real_a", "reference", "real_b", "real_c", "real_x"],
+                            "role": ["real counterpart", "reference", "real counterpart", "real counterpart",
+                                     "real counterpart"],
+                            "fid": [1.0, 9.0, 2.0, 3.0, 4.0], "kid": [0.1, 0.9, 0.3, 0.2, 0.4],
+                            "kid_std": 0.01, "features": "demo"})
+    correlations = pd.DataFrame({"comparison": ["a", "a", "b", "c", "c", "x"],
+                                 "proxy": ["syn_a", "cityscapes_val", "syn_b", "syn_c", "syn_c", "syn_x"],
+                                 "real": ["real_a", "real_a", "real_b", "real_c", "real_c", "real_x"],
+                                 "metric": ["miou", "miou", "miou", "miou", "ece", "ood_auroc_msp"],
+                                 "n_models": 12, "pearson_r": [0.9, 0.1, 0.5, 0.7, -0.3, 0.2],
+                                 "fisher_low": 0.0, "fisher_high": 1.0})
+    figure, data = realism_pcc_figure(realism, correlations, "miou")
+    assert data[["comparison", "proxy", "fid", "kid", "pearson_r"]].values.tolist() == [
+        ["a", "syn_a", 1.0, 0.1, 0.9], ["b", "syn_b", 2.0, 0.3, 0.5], ["c", "syn_c", 3.0, 0.2, 0.7]]
+    # scipy: FID ranks 1, 2, 3 against PCC ranks 3, 1, 2 -> rho = -0.5; KID 1, 3, 2 -> -1
+    assert [ax.get_title() for ax in figure.axes] == ["Spearman rho = -0.50 (n = 3)", "Spearman rho = -1.00 (n = 3)"]
+    with pytest.raises(ValueError, match="pcc_overview.metric"):
+        realism_pcc_figure(realism, correlations, "prr")

@@ -113,6 +113,35 @@ rule realism:
         "../scripts/realism.py"
 
 
+rule plot_realism:
+    """FID / KID of each generated proxy beside its PCC_syn: does a closer distribution give a
+    better proxy?"""
+    input:
+        realism="results/tables/realism.csv",
+        correlations="results/tables/correlations.csv",
+        code=library_code("plot_realism.py"),
+    output:
+        png=report(
+            "results/figures/realism.png",
+            caption="../report/realism_pcc.rst",
+            category="Loiseau et al. 2024",
+            subcategory="Proxy vs real shift",
+            labels={"figure": "FID / KID vs PCC", "comparison": "all"},
+        ),
+        pdf="results/figures/realism.pdf",
+        data="results/tables/figures/realism.csv",
+    log:
+        "results/logs/analyse/plot_realism.log",
+    benchmark:
+        "results/benchmarks/analyse/plot_realism.tsv"
+    conda:
+        "../../envs/analyse.yaml"
+    params:
+        metric=config["analysis"]["pcc_overview"]["metric"],
+    script:
+        "../scripts/plot_realism.py"
+
+
 rule plot_correlation:
     input:
         metrics="results/tables/metrics.csv",

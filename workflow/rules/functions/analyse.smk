@@ -80,6 +80,7 @@ def analysis_outputs():
             overview in comparison["metrics"] for comparison in comparisons.values()
         ):
             outputs.append("results/figures/pcc_overview.png")
+            outputs += ["results/figures/realism.png"] if realism_has_pcc() else []
     robust = analysis["robust_models"]["comparison"]
     if robust in comparisons:
         outputs.append(f"results/figures/robust_models/{robust}.png")
@@ -92,6 +93,22 @@ def analysis_outputs():
     if REFERENCE_DATASETS and GENERATED_DATASETS and config["models"]:
         outputs.append("results/tables/fidelity.csv")
     return outputs
+
+
+def realism_has_pcc():
+    """Whether a generated proxy with FID / KID is correlated on the overview's metric."""
+    metric = config["analysis"]["pcc_overview"]["metric"]
+    correlated = {
+        (proxy, comparison["real"])
+        for comparison in config["analysis"]["comparisons"].values()
+        if metric in comparison["metrics"]
+        for proxy in comparison["proxies"]
+    }
+    return any(
+        (pair["test_set"], pair["against"]) in correlated
+        for pair in REALISM_PAIRS
+        if pair["role"] == "real counterpart"
+    )
 
 
 def test_sets_of(dataset):

@@ -509,3 +509,37 @@ def inpainting_control_figure(metrics: pd.DataFrame, test_sets: dict[str, str], 
     figure.suptitle("OOD detection: inpainted OOD objects vs the in-domain control")
     figure.tight_layout()
     return figure, data
+
+
+def realism_pcc_figure(realism: pd.DataFrame, correlations: pd.DataFrame, metric: str):
+    """Does a closer distribution give a better proxy? Per generated proxy, its FID and KID to
+    its real target (rule realism's "real counterpart" rows) against its PCC with that target
+    on ``metric`` (with the Fisher interval), one point per comparison; the title gives
+    Spearman's rho over the points (n >= 3).
+
+    ``realism``: rows of rule realism (test_set, against, role, fid, kid, kid_std, features);
+    ``correlations``: rows of :func:`segrel.analyse.statistics.correlation_table`.
+    """
+    from scipy.stats import spearmanr
+
+    style()
+    counterparts = realism[realism.role == "real counterpart"].rename(columns={"test_set": "proxy", "against": "real"})
+    data = counterparts.merge(correlations[correlations.metric == metric], on=["proxy", "real"])
+    if data.empty:
+        raise ValueError(f"no generated proxy of analysis.comparisons has both FID and a PCC on {metric!r}: add "
+                         "it to the comparisons' metrics or set analysis.pcc_overview.metric to one they use")
+    data = data.sort_values(["comparison", "proxy"])
+    figure, axes = plt.subplots(1, 2, figsize=(9, 3.8), sharey=True)
+    for ax, (column, label) in zip(axes, [("fid", "FID"), ("kid", "KID")]):
+        errors = [data.pearson_r - data.fisher_low, data.fisher_high - data.pearson_r]
+        ax.errorbar(data[column], data.pearson_r, yerr=errors, fmt="o", color="C0", capsize=3, markeredgecolor="black")
+        for x, y, name in zip(data[column], data.pearson_r, data.comparison):
+            ax.annotate(name, (x, y), textcoords="offset points", xytext=(4, 4), fontsize="small")
+        rho = spearmanr(data[column], data.pearson_r).statistic if len(data) >= 3 else float("nan")
+        ax.set_title(f"Spearman rho = {rho:.2f} (n = {len(data)})")
+        ax.set_xlabel(f"{label} of the proxy to the real shift")
+    axes[0].set_ylabel(f"PCC, {metric_label(*metric_key(metric))}")
+    figure.suptitle(f"closer to the real images, a better proxy? ({data.features.iloc[0]})", fontsize="small")
+    figure.tight_layout()
+    return figure, data[["comparison", "proxy", "real", "metric", "fid", "kid", "kid_std", "n_models", "pearson_r",
+                         "fisher_low", "fisher_high"]]
