@@ -104,6 +104,29 @@ rule inpainting_detections:
         "../scripts/inpainting_detections.py"
 
 
+rule curation_page:
+    """Every detected inpainted sample with a checkbox: the page downloads the id list that
+    generation.anomalies.curated reads (a static page; open results/curation/index.html).
+    """
+    input:
+        shards=anomaly_shards("objects"),
+        code=library_code("curation_page.py"),
+    output:
+        page="results/curation/index.html",
+        thumbnails=directory("results/curation/thumbnails"),
+    log:
+        "results/logs/generate/curation_page.log",
+    benchmark:
+        "results/benchmarks/generate/curation_page.tsv"
+    conda:
+        "../../envs/generate.yaml"
+    params:
+        curated=ANOMALIES["curated"],
+        thumbnail_size=192,
+    script:
+        "../scripts/curation_page.py"
+
+
 rule plot_inpainting_samples:
     """The first inpainted samples: the square, the detected object mask."""
     input:

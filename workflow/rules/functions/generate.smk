@@ -120,11 +120,15 @@ def anomaly_shards(anomaly_set):
 
 
 def anomaly_outputs():
-    """The inpainted datasets, the detection table and the sample grid, when enabled."""
+    """The inpainted datasets, the detection table, the curation page and the sample grid, when
+    enabled."""
     if not config["generation"]["anomalies"]["enabled"]:
         return []
     outputs = [dataset_root(name) for name in ANOMALY_DATASETS]
-    outputs.append("results/tables/generate/inpainting_detections.csv")
+    outputs += [
+        "results/tables/generate/inpainting_detections.csv",
+        "results/curation/index.html",
+    ]
     if any(config["datasets"][name]["anomalies"] == "all" for name in ANOMALY_DATASETS):
         outputs.append("results/figures/generate/inpainting_samples.png")
     return outputs

@@ -3,6 +3,8 @@ cannot say)."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from segrel.core.formats import GENERATED_ANOMALY_FORMAT
 
 
@@ -41,12 +43,24 @@ def add_anomaly_test_sets(config: dict) -> None:
     anomalies = config.get("generation", {}).get("anomalies", {})
     if not anomalies.get("enabled"):
         return
+    read_curated_list(anomalies)
     for kind, name in ANOMALY_SETS.items():
         if kind == "curated" and not anomalies.get("curated"):
             continue
         config.setdefault("datasets", {}).setdefault(name, {"format": GENERATED_ANOMALY_FORMAT, "source": "generated",
                                                             "anomalies": kind})
         config.setdefault("test_sets", {}).setdefault(name, {"dataset": name, "split": "validation", "subset": "*"})
+
+
+def read_curated_list(anomalies: dict) -> None:
+    """``generation.anomalies.curated`` given as a file (the curation page's curated.txt) becomes
+    its list of ids, checked like a list written in the config; a changed file changes the rules'
+    params, so the curated set is rebuilt. A missing file stays a path (a config problem)."""
+    from segrel.generate.curation import read_curated_file
+
+    path = anomalies.get("curated")
+    if isinstance(path, str) and Path(path).is_file():
+        anomalies["curated"] = read_curated_file(path)
 
 
 def config_problems(config: dict) -> list[str]:
@@ -99,7 +113,11 @@ def _anomaly_references(config: dict) -> list[str]:
         problems.append(f"config key 'generation.anomalies.source_set': no caption set named "
                         f"{anomalies['source_set']!r}; generation.captions.sets are: "
                         f"{', '.join(sorted(sets)) or 'none'}")
-    if anomalies["curated"]:
+    if isinstance(anomalies["curated"], str):
+        problems.append(f"config key 'generation.anomalies.curated': no file {anomalies['curated']!r}; write it with "
+                        "the curation page (snakemake results/curation, open results/curation/index.html, download "
+                        "curated.txt) or give the ids as a list")
+    elif anomalies["curated"]:
         from segrel.generate.inpainting import (  # the ids are known before anything is generated
             anomaly_items,
             sample_id,
