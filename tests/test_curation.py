@@ -64,8 +64,9 @@ def test_the_page_shows_every_sample_with_the_curated_ones_ticked_in_headless_ch
     assert browser, "headless Chromium is needed to check the page: run `make browser`"
     out = tmp_path / "page"
     write_curation_page(out, shards, ["00002_lion"], size=64)
-    dom = subprocess.run([browser, "--no-sandbox", "--disable-gpu", "--dump-dom", "--virtual-time-budget=3000",
-                          (out / "index.html").as_uri()], check=True, capture_output=True, text=True, timeout=120).stdout
+    command = [browser, "--no-sandbox", "--disable-gpu", "--dump-dom", "--virtual-time-budget=3000",
+               (out / "index.html").as_uri()]
+    dom = subprocess.run(command, check=True, capture_output=True, text=True, timeout=120).stdout
     body = dom.split("<script>")[0]  # what the page drew, not its data
     assert body.count('class="card"') == 2 and body.count('class="card kept"') == 1
     assert 'class="card kept" data-sample="00002_lion"' in body

@@ -133,7 +133,10 @@ const cards = samples.map(sample => {
   card.innerHTML = `<img loading="lazy" src="thumbnails/${sample.sample}.jpg" alt="${sample.sample}">` +
     `<label><input type="checkbox"> ${sample.sample}</label>`;
   const box = card.querySelector("input");
-  box.addEventListener("change", () => { box.checked ? kept.add(sample.sample) : kept.delete(sample.sample); update(); });
+  box.addEventListener("change", () => {
+    box.checked ? kept.add(sample.sample) : kept.delete(sample.sample);
+    update();
+  });
   grid.appendChild(card);
   return card;
 });
