@@ -55,7 +55,7 @@ def pretrained_files(key, spec, demo_path):
 def model_files(model):
     """(config, checkpoint) of a model, as the models stage writes them; a local model's
     checkpoint stays where it is."""
-    spec = config["models"][model]
+    spec = MODEL_SPECS[model]
     local = spec["source"] == "local"
     return {
         "config": f"resources/models/{model}/{model}.py",
@@ -77,6 +77,7 @@ def get_final_output():
         + calibration_outputs()
         + stress_outputs()
         + detect_outputs()
+        + outlier_outputs()
         + (
             generation_outputs()
             if config["generation"]["domains"]

@@ -50,7 +50,7 @@ rule demo_model_snapshot:
     conda:
         "../../envs/models.yaml"
     params:
-        iterations=lambda wildcards: config["models"][wildcards.model]["training"][
+        iterations=lambda wildcards: MODEL_SPECS[wildcards.model]["training"][
             "iterations"
         ],
     script:
@@ -119,4 +119,4 @@ use rule fetch_url_model as verify_local_model with:
 rule models:
     """Target of the models stage: every configured model, ready to load."""
     input:
-        [path for model in config["models"] for path in model_files(model).values()],
+        [path for model in MODEL_SPECS for path in model_files(model).values()],

@@ -1,23 +1,26 @@
 # Helper functions and constants of stage "models", used by ../models.smk.
 
+# every model the models stage makes: the study's, and those only outlier training uses
+MODEL_SPECS = {**config["models"], **config["outlier_training"]["models"]}
+
 # demo models trained here, and those that are an earlier stop of one of their runs
 DEMO_MODELS = [
     name
-    for name, model in config["models"].items()
+    for name, model in MODEL_SPECS.items()
     if model["source"] == "demo" and "snapshot_of" not in model
 ]
 SNAPSHOT_MODELS = [
-    name for name, model in config["models"].items() if "snapshot_of" in model
+    name for name, model in MODEL_SPECS.items() if "snapshot_of" in model
 ]
 ZOO_MODELS = [
-    name for name, model in config["models"].items() if model["source"] == "zoo"
+    name for name, model in MODEL_SPECS.items() if model["source"] == "zoo"
 ]
 # a user's own models: a checkpoint to download, or one on disk (read where it is)
 URL_MODELS = [
-    name for name, model in config["models"].items() if model["source"] == "url"
+    name for name, model in MODEL_SPECS.items() if model["source"] == "url"
 ]
 LOCAL_MODELS = [
-    name for name, model in config["models"].items() if model["source"] == "local"
+    name for name, model in MODEL_SPECS.items() if model["source"] == "local"
 ]
 
 
@@ -27,7 +30,7 @@ def zoo_model(wildcards):
 
     from segrel.models.zoo import resolve
 
-    return asdict(resolve(config["models"][wildcards.model]["zoo"]))
+    return asdict(resolve(MODEL_SPECS[wildcards.model]["zoo"]))
 
 
 def external_model(wildcards):
@@ -36,12 +39,12 @@ def external_model(wildcards):
 
     from segrel.models.external import from_config
 
-    return asdict(from_config(config["models"][wildcards.model]))
+    return asdict(from_config(MODEL_SPECS[wildcards.model]))
 
 
 def external_model_input(wildcards):
     """Its mmseg config file, and (source local) its checkpoint: editing either re-runs it."""
-    model = config["models"][wildcards.model]
+    model = MODEL_SPECS[wildcards.model]
     files = {"config": model["config"]}
     if model["source"] == "local":
         files["checkpoint"] = model["checkpoint"]
@@ -53,7 +56,7 @@ def training_settings(wildcards):
     model_training keys with the model's own values, and the iterations its snapshots keep.
     """
     training = config["model_training"]
-    model = config["models"][wildcards.model]
+    model = MODEL_SPECS[wildcards.model]
     own = {**training, **model["training"]}
     return {
         "base": model["base"],
@@ -74,7 +77,7 @@ def training_settings(wildcards):
         "snapshots": sorted(
             {
                 other["training"]["iterations"]
-                for other in config["models"].values()
+                for other in MODEL_SPECS.values()
                 if other.get("snapshot_of") == wildcards.model
             }
         ),
@@ -83,7 +86,7 @@ def training_settings(wildcards):
 
 def snapshot_source(wildcards):
     """The training run a snapshot model is an earlier stop of: its kept weights and its config."""
-    parent = config["models"][wildcards.model]["snapshot_of"]
+    parent = MODEL_SPECS[wildcards.model]["snapshot_of"]
     return {
         "snapshots": f"resources/models/{parent}/snapshots",
         "config": model_files(parent)["config"],

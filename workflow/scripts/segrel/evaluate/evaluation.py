@@ -20,9 +20,11 @@ evaluation of each image's adversarial example for the model, made between mmseg
 pipeline and the scoring pass; the attack's own forward passes also give the mIoU after each
 of its iterations (the ablations table's ``attack_iterations`` rows).
 
-Three anomaly scores are tracked: ``msp`` (as log(1 - MSP), computed from the logits so that
+Four anomaly scores are tracked: ``msp`` (as log(1 - MSP), computed from the logits so that
 near-certain pixels stay distinct; monotone in -MSP, so AUROC/AP/FPR are those of -MSP),
-``entropy`` and ``max_logit`` (-max logit).
+``entropy``, ``max_logit`` (-max logit) and ``rba`` (RbA, Nayal et al. 2023: -sum over the
+classes of tanh of the model's own outputs, so the summed mask-classification scores of a
+Mask2Former, as RbA's code computes it; on a per-pixel model the same formula on its logits).
 
 Models whose decode head returns per-class scores instead of logits (Mask2Former, MaskFormer:
 :func:`segrel.models.segmentors.output_kind`) are scored on the log of those scores
@@ -47,7 +49,8 @@ from segrel.evaluate.metrics import CalibrationAccumulator, DetectionAccumulator
 from segrel.evaluate.metrics_table import COLUMNS, SCORES
 
 # Bounded ranges for the detection histograms of each of SCORES (values outside fall into the end bins).
-SCORE_RANGES = {"msp": (-28.0, 0.0), "entropy": (0.0, float(np.log(lb.NUM_CLASSES))), "max_logit": (-100.0, 100.0)}
+SCORE_RANGES = {"msp": (-28.0, 0.0), "entropy": (0.0, float(np.log(lb.NUM_CLASSES))), "max_logit": (-100.0, 100.0),
+                "rba": (-float(lb.NUM_CLASSES), float(lb.NUM_CLASSES))}
 SCORE_BINS = 20_000
 
 
@@ -91,12 +94,13 @@ def as_logits(seg_logits: torch.Tensor, outputs: str) -> torch.Tensor:
     return seg_logits.float().clamp_min(torch.finfo(torch.float32).tiny).log()
 
 
-def pixel_scores(logits: torch.Tensor) -> dict[str, torch.Tensor]:
-    """(C, H, W) logits -> prediction, MSP and the three anomaly scores (higher = more anomalous).
+def pixel_scores(logits: torch.Tensor, outputs: str = "logits") -> dict[str, torch.Tensor]:
+    """(C, H, W) logits -> prediction, MSP and the four anomaly scores (higher = more anomalous).
 
     One exp pass: with l* the max logit and s = sum over the other classes of exp(l - l*),
     MSP = 1 / (1 + s), log(1 - MSP) = log(s) - log1p(s) (exact even where MSP rounds to 1,
-    unlike log1p(-MSP)), and entropy = log1p(s) - sum(exp(l - l*) (l - l*)) / (1 + s).
+    unlike log1p(-MSP)), and entropy = log1p(s) - sum(exp(l - l*) (l - l*)) / (1 + s). RbA reads
+    the model's own outputs (``outputs``: what they were before :func:`as_logits`).
     """
     logits = logits.float()
     max_logit, prediction = logits.max(dim=0)
@@ -112,7 +116,19 @@ def pixel_scores(logits: torch.Tensor) -> dict[str, torch.Tensor]:
         "msp": torch.log(others) - log1p_others,
         "entropy": entropy,
         "max_logit": -max_logit,
+        "rba": rba_score(logits.exp() if outputs == "probabilities" else logits),
     }
+
+
+def rba_score(outputs: torch.Tensor) -> torch.Tensor:
+    """RbA's anomaly score of (C, ...) class scores: -sum over C of tanh (RbA's
+    ``-(semseg.tanh()).sum(0)``, semseg = softmax(class)[:, :-1] x sigmoid(mask) summed over
+    the queries): a pixel that no class claims scores near 0, one that one class claims near -1.
+
+    >>> rba_score(torch.tensor([[0.0, 1.0, 20.0], [0.0, 0.0, 0.0]])).round(decimals=4)
+    tensor([-0.0000, -0.7616, -1.0000])
+    """
+    return -torch.tanh(outputs.float()).sum(dim=0)
 
 
 def _detection_accumulators():
@@ -567,7 +583,7 @@ def _add(state: EvaluationState, image: _ImagePixels, logits: torch.Tensor) -> N
                                        (prediction[any_pixel] == label[any_pixel]) & (label[any_pixel] != lb.VOID))
         _accumulate_ablations(state, image.name, rows, image.labelled, picked, prediction, label)
     if image.scored is not None:
-        scores = {name: value.cpu().numpy() for name, value in pixel_scores(rows(image.scored).T).items()}
+        scores = {name: value.cpu().numpy() for name, value in pixel_scores(rows(image.scored).T, state.outputs).items()}
         for name, acc in state.detection.items():
             acc.update(scores[name], image.ood)
         state.ood_entropy += (scores["entropy"][image.ood].sum(), image.ood.sum())

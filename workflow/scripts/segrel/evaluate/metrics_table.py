@@ -14,14 +14,14 @@ from __future__ import annotations
 COLUMNS = ("model", "test_set", "measure", "score", "value")
 
 #: Anomaly scores (higher = more anomalous; :func:`segrel.evaluate.evaluation.pixel_scores`).
-SCORES = ("msp", "entropy", "max_logit")
+SCORES = ("msp", "entropy", "max_logit", "rba")
 
 #: Pixel-level OOD detection measures, reported once per score (AUPR: the OOD pixels positive;
 #: AUPR negative: the in-distribution pixels positive; FPR at 95% TPR).
 DETECTION_MEASURES = ("ood_auroc", "ood_aupr", "ood_aupr_negative", "ood_fpr95")
 
 #: Every measure of the table. A test set's rows come in this order, except that the detection
-#: measures come score by score (all of msp, then entropy, then max_logit); ``image_ood_auroc``,
+#: measures come score by score (all of msp, then entropy, max_logit, rba); ``image_ood_auroc``,
 #: which compares two test sets, comes after all of them.
 MEASURES = ("images", "parameters", "miou", "ece", "adaptive_ece", "ks_error", "prr", "accuracy", "pixels", "prr_relis",
             "image_confidence", *DETECTION_MEASURES, "ood_mean_entropy", "image_ood_auroc")

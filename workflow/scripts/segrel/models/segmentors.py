@@ -308,6 +308,8 @@ def _load_hook() -> str:
                 self.checkpoint, self.config = checkpoint, config
 
             def before_train(self, runner):
+                if runner.iter:  # resumed: the run's own checkpoint is loaded (see run_training)
+                    return
                 with trusted_torch_load():
                     load_strictly(_unwrapped(runner), self.checkpoint, "cpu", config=self.config)
 
@@ -336,20 +338,40 @@ def finetune_model(model_config: str | Path, checkpoint: str | Path, schedule: T
 
 
 def run_training(make_config, iterations: int, config_out: str | Path, checkpoint_out: str | Path, *,
-                 snapshots=(), snapshots_out: str | Path | None = None) -> None:
+                 snapshots=(), snapshots_out: str | Path | None = None, resume_every: int | None = None,
+                 inference_config=None) -> None:
     """Run mmengine's runner (an mmseg or mmdet config) on ``make_config(work_dir)`` in a scratch
-    folder beside the outputs; move the inference config and the weights into place only once
-    training has finished."""
+    folder beside the outputs; move the inference config (``inference_config(cfg)`` edits it
+    first) and the weights into place only once training has finished. ``resume_every``: a
+    resumable checkpoint (weights, optimiser, schedule) every that many iterations in a folder
+    that outlives a killed job (``.<checkpoint name>.resume`` beside it), from which the next
+    run of the job resumes; removed once the run finishes. A resumed run continues the same
+    schedule; its random augmentations after the resume point are not those of an
+    uninterrupted run (the generators' states are not checkpointed)."""
     from mmengine.runner import Runner
 
     config_out, checkpoint_out = Path(config_out), Path(checkpoint_out)
     checkpoint_out.parent.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(prefix=".training.", dir=checkpoint_out.parent) as scratch:
+    if resume_every:
+        scratch = checkpoint_out.parent / f".{checkpoint_out.name}.resume"
+        scratch.mkdir(exist_ok=True)
+        context = contextlib.nullcontext(str(scratch))
+    else:
+        context = tempfile.TemporaryDirectory(prefix=".training.", dir=checkpoint_out.parent)
+    with context as scratch:
         weights = Path(scratch) / "weights"
         cfg = make_config(str(weights))
+        if resume_every:
+            cfg.default_hooks["checkpoint"] = {"type": "CheckpointHook", "interval": resume_every, "by_epoch": False,
+                                               "max_keep_ckpts": 1, "save_last": False,
+                                               "filename_tmpl": "resume_{}.pth"}
+            cfg.resume = True  # from the latest checkpoint in the work dir, if any
         Runner.from_cfg(cfg).train()
         for key in ("train_dataloader", "train_cfg", "optim_wrapper", "param_scheduler", "custom_hooks"):
             cfg[key] = None  # an inference config, as the zoo ships
+        cfg.default_hooks["checkpoint"] = None
+        if inference_config:
+            inference_config(cfg)
         cfg.dump(str(Path(scratch) / "config.py"))
         if snapshots_out is not None:
             with atomic_directory(snapshots_out) as kept:
@@ -357,6 +379,8 @@ def run_training(make_config, iterations: int, config_out: str | Path, checkpoin
                     os.replace(weights / f"iter_{stop}.pth", kept / f"iter_{stop}.pth")
         os.replace(weights / f"iter_{iterations}.pth", checkpoint_out)
         os.replace(Path(scratch) / "config.py", config_out)
+    if resume_every:
+        shutil.rmtree(scratch)
 
 
 def copy_snapshot(snapshots, iterations: int, run_config, config_out: str | Path, checkpoint_out: str | Path) -> None:

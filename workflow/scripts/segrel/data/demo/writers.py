@@ -193,6 +193,14 @@ def write_smiyc(root, *, seed: int, height: int, width: int, images: int, object
             save_png(track / "labels_masks" / f"{name}_labels_semantic.png", anomaly_mask(scene))
 
 
+def anomaly_scenes(*, seed: int, height: int, width: int, images: int):
+    """(name, image, anomaly mask) of ``images`` Cityscapes-like scenes with one unusual object
+    each, drawn like SMIYC's but from their own seeds (the demo's copy-paste objects for outlier
+    training: none of them is an object of the SMIYC set)."""
+    for index in range(images):
+        scene, rng = _make(seed_sequence(seed, "outlier-objects", index), height, width, CITYSCAPES_STYLE, anomalies=1)
+        yield f"outlier-object-{index:04d}", render(scene, "clear", rng, CITYSCAPES_STYLE.haze), scene.anomaly
+
 
 #: Cityscapes instance classes -> COCO category ids (COCO annotates a rider as a person)
 _CITYSCAPES_TO_COCO = {24: 1, 25: 1, 26: 3, 27: 8, 28: 6, 31: 7, 32: 4, 33: 2}
