@@ -39,7 +39,7 @@ def whole_dataset(dataset):
     """{format, root, split, subset} of every image of a dataset's (first) split."""
     from segrel.core.formats import dataset_format
 
-    layout = dataset_format(config["datasets"][dataset]["format"])
+    layout = dataset_format(config["datasets"][dataset]["format"]).layout
     return {
         "format": config["datasets"][dataset]["format"],
         "root": dataset_root(dataset),
