@@ -2,81 +2,8 @@
 # outlier_training.model fine-tuned with each source of pasted objects, evaluated by the evaluate
 # stage's rules on outlier_training.test_sets. Included after evaluate.smk (it reuses its rules).
 
-OUTLIERS = config["outlier_training"]
-# {fine-tuned model name: its objects entry}; none without outlier_training.model
-OUTLIER_MODELS = (
-    {f"{OUTLIERS['model']}-rba-{name}": name for name in OUTLIERS["objects"]}
-    if OUTLIERS["model"]
-    else {}
-)
-OUTLIER_MODEL = "resources/models/outliers/{model}/{model}"
 
-
-def outlier_objects_input(wildcards):
-    """The dataset an objects entry cuts its objects from (none for the demo's)."""
-    spec = OUTLIERS["objects"][wildcards.objects]
-    return [dataset_input(spec["dataset"])] if spec["source"] != "demo" else []
-
-
-def outlier_objects_source(wildcards):
-    """An objects entry with what its source needs to read: the dataset's layout, or the
-    demo's seed and image size."""
-    spec = dict(OUTLIERS["objects"][wildcards.objects])
-    if spec["source"] == "dataset":
-        spec["layout"] = whole_dataset(spec["dataset"])
-    elif spec["source"] == "coco":
-        spec["root"] = dataset_root(spec["dataset"])
-    else:
-        spec.update(
-            seed=config["demo"]["seed"],
-            height=config["demo"]["height"],
-            width=config["demo"]["width"],
-        )
-    return spec
-
-
-def whole_dataset(dataset):
-    """{format, root, split, subset} of every image of a dataset's (first) split."""
-    from segrel.core.formats import dataset_format
-
-    layout = dataset_format(config["datasets"][dataset]["format"]).layout
-    return {
-        "format": config["datasets"][dataset]["format"],
-        "root": dataset_root(dataset),
-        "split": layout.splits[0],
-        "subset": "*",
-    }
-
-
-def outlier_model_files(model):
-    """(config, checkpoint) of the fine-tuned model, or of outlier_training.model itself."""
-    if model not in OUTLIER_MODELS:
-        return model_files(model)
-    stem = OUTLIER_MODEL.format(model=model)
-    return {"config": f"{stem}.py", "checkpoint": f"{stem}.pth"}
-
-
-def outlier_evaluation_shards():
-    """{(model, test set): [shard state files]} of the base model and each fine-tuned one on
-    outlier_training.test_sets; the base model's evaluation by the study is reused."""
-    shards = config["evaluation"]["shards"]
-    files = {}
-    for model in [OUTLIERS["model"], *OUTLIER_MODELS] if OUTLIER_MODELS else []:
-        for test_set in OUTLIERS["test_sets"]:
-            folder = (
-                "results/evaluation"
-                if model in config["models"]
-                else "results/outliers/evaluation"
-            )
-            files[model, test_set] = [
-                f"{folder}/{model}/{test_set}/shard-{shard}-of-{shards}.npz"
-                for shard in range(shards)
-            ]
-    return files
-
-
-def outlier_outputs():
-    return ["results/tables/outlier_training.csv"] if OUTLIER_MODELS else []
+include: "functions/models_outliers.smk"
 
 
 rule outlier_objects:
@@ -126,9 +53,17 @@ rule train_outlier_model:
         settings={
             key: value
             for key, value in OUTLIERS.items()
-            if key not in ("model", "models", "objects", "test_sets", "train_dataset", "threads")
+            if key
+            not in (
+                "model",
+                "models",
+                "objects",
+                "test_sets",
+                "train_dataset",
+                "threads",
+            )
         },
-        data_root=dataset_root(OUTLIERS["train_dataset"]),
+        data_root=lambda wildcards: dataset_root(OUTLIERS["train_dataset"]),
     script:
         "../scripts/train_outlier_model.py"
 

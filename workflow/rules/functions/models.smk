@@ -12,13 +12,9 @@ DEMO_MODELS = [
 SNAPSHOT_MODELS = [
     name for name, model in MODEL_SPECS.items() if "snapshot_of" in model
 ]
-ZOO_MODELS = [
-    name for name, model in MODEL_SPECS.items() if model["source"] == "zoo"
-]
+ZOO_MODELS = [name for name, model in MODEL_SPECS.items() if model["source"] == "zoo"]
 # a user's own models: a checkpoint to download, or one on disk (read where it is)
-URL_MODELS = [
-    name for name, model in MODEL_SPECS.items() if model["source"] == "url"
-]
+URL_MODELS = [name for name, model in MODEL_SPECS.items() if model["source"] == "url"]
 LOCAL_MODELS = [
     name for name, model in MODEL_SPECS.items() if model["source"] == "local"
 ]

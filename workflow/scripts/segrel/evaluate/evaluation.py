@@ -583,7 +583,8 @@ def _add(state: EvaluationState, image: _ImagePixels, logits: torch.Tensor) -> N
                                        (prediction[any_pixel] == label[any_pixel]) & (label[any_pixel] != lb.VOID))
         _accumulate_ablations(state, image.name, rows, image.labelled, picked, prediction, label)
     if image.scored is not None:
-        scores = {name: value.cpu().numpy() for name, value in pixel_scores(rows(image.scored).T, state.outputs).items()}
+        scored = pixel_scores(rows(image.scored).T, state.outputs)
+        scores = {name: value.cpu().numpy() for name, value in scored.items()}
         for name, acc in state.detection.items():
             acc.update(scores[name], image.ood)
         state.ood_entropy += (scores["entropy"][image.ood].sum(), image.ood.sum())
