@@ -366,7 +366,8 @@ def run_training(make_config, iterations: int, config_out: str | Path, checkpoin
                                                "max_keep_ckpts": 1, "save_last": False,
                                                "filename_tmpl": "resume_{}.pth"}
             cfg.resume = True  # from the latest checkpoint in the work dir, if any
-        Runner.from_cfg(cfg).train()
+        with trusted_torch_load() if resume_every else contextlib.nullcontext():  # its own resume checkpoint
+            Runner.from_cfg(cfg).train()
         for key in ("train_dataloader", "train_cfg", "optim_wrapper", "param_scheduler", "custom_hooks"):
             cfg[key] = None  # an inference config, as the zoo ships
         cfg.default_hooks["checkpoint"] = None
