@@ -94,8 +94,8 @@ def test_an_object_is_pasted_where_its_alpha_is_at_a_uniform_place():
 def test_coco_objects_are_the_instances_of_categories_the_segmenter_does_not_know(tmp_path):
     import json
 
-    from pycocotools.coco import COCO
     from PIL import Image
+    from pycocotools.coco import COCO
 
     from segrel.models.outliers import coco_objects
 
