@@ -84,10 +84,42 @@ use rule evaluate_shard as evaluate_outlier_model with:
     benchmark:
         "results/benchmarks/models/evaluate_outlier_model/{model}/{test_set}/shard-{shard}-of-{shards}.tsv"
     wildcard_constraints:
-        model="|".join(map(re.escape, [OUTLIERS["model"] or "^$", *OUTLIER_MODELS])),
+        model=outlier_models_evaluated_by("per_test_set"),
         test_set="|".join(map(re.escape, OUTLIERS["test_sets"])) or "^$",
         shard=r"\d+",
         shards=r"\d+",
+
+
+use rule evaluate_shard as evaluate_outlier_model_sets with:
+    """A fine-tuned model (or outlier_training.model, when the study does not evaluate it) on
+    one shard of every one of outlier_training.test_sets, loaded once (evaluation.jobs: per_model).
+    """
+    input:
+        unpack(lambda wildcards: outlier_model_files(wildcards.model)),
+        data=sorted(
+            {
+                dataset_input(config["test_sets"][name]["dataset"])
+                for name in OUTLIERS["test_sets"]
+            }
+        ),
+        code=library_code("evaluate_shard.py"),
+    output:
+        [
+            f"results/outliers/evaluation/{{model}}/{name}/shard-{{shard}}-of-{{shards}}.npz"
+            for name in OUTLIERS["test_sets"]
+        ],
+    log:
+        "results/logs/models/evaluate_outlier_model_sets/{model}/shard-{shard}-of-{shards}.log",
+    benchmark:
+        "results/benchmarks/models/evaluate_outlier_model_sets/{model}/shard-{shard}-of-{shards}.tsv"
+    wildcard_constraints:
+        model=outlier_models_evaluated_by("per_model"),
+        shard=r"\d+",
+        shards=r"\d+",
+    params:
+        test_sets=evaluated_test_sets(OUTLIERS["test_sets"]),
+        shards=lambda wildcards: int(wildcards.shards),
+        settings=EVALUATION_SETTINGS,
 
 
 use rule merge_evaluation as merge_outlier_evaluation with:

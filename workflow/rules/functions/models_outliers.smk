@@ -46,6 +46,16 @@ def whole_dataset(dataset):
     }
 
 
+def outlier_models_evaluated_by(jobs):
+    """Wildcard regex of the models the outlier evaluation rule cut as ``jobs`` evaluates (as
+    models_evaluated_by says for the study): the fine-tuned ones, and the base model when the
+    study does not evaluate it."""
+    if config["evaluation"]["jobs"] != jobs:
+        return "^$"
+    own = [OUTLIERS["model"], *OUTLIER_MODELS] if OUTLIER_MODELS else []
+    return "|".join(re.escape(m) for m in own if m not in config["models"]) or "^$"
+
+
 def outlier_model_files(model):
     """(config, checkpoint) of the fine-tuned model, or of outlier_training.model itself."""
     if model not in OUTLIER_MODELS:
