@@ -80,6 +80,10 @@ def test_paper_dag_builds_without_data(snakemake, tmp_path):
     assert int(counts["fetch_dataset_archive"]) == 10 and int(counts["prepare_dataset"]) == 5
     assert "demo_dataset" not in counts and "train_demo_model" not in counts
     assert "pretrain_demo_generator" not in counts
+    # Table 2: the zoo's Swin-L fine-tuned with COCO's and the inpainted objects, each evaluated on
+    # RoadAnomaly21 and Cityscapes val; the base model's evaluation is the study's
+    assert int(counts["train_outlier_model"]) == int(counts["outlier_objects"]) == 2
+    assert int(counts["evaluate_outlier_model"]) == 2 * 2 and int(counts["outlier_table"]) == 1
 
 
 def test_paper_controlnet_reads_label_maps_as_genval_does():
