@@ -225,3 +225,23 @@ def test_the_demo_config_trains_its_mask2former_with_three_sources():
     assert outliers["model"] in outliers["models"] and outliers["model"] not in config["models"]
     assert list(outliers["objects"]) == ["baseline", "all", "curated"]
     assert config["generation"]["anomalies"]["curated"][:2] == ["00003_sofa", "00007_sofa"]  # config/curated.txt
+
+
+def test_outlier_training_config_errors_name_the_key():
+    from segrel.config import ConfigError, validate_config
+
+    def problems(change):
+        config = yaml.safe_load((REPO / "config" / "config.yaml").read_text())
+        change(config["outlier_training"])
+        with pytest.raises(ConfigError) as error:
+            validate_config(config, REPO / "workflow" / "schemas" / "config.schema.yaml")
+        return str(error.value)
+
+    assert "'outlier_training.model': no model named 'nope'" in problems(lambda o: o.update(model="nope"))
+    message = problems(lambda o: o["objects"].update(bad={"source": "dataset", "dataset": "cityscapes"}))
+    assert "'outlier_training.objects.bad.dataset': 'cityscapes' is not an anomaly dataset" in message
+    message = problems(lambda o: o["objects"].update(bad={"source": "coco", "dataset": "smiyc", "split": "x"}))
+    assert "'smiyc' has format smiyc; source coco cuts objects from a coco-format dataset" in message
+    assert "'outlier_training.test_sets': unknown test sets nope" in problems(lambda o: o.update(test_sets=["nope"]))
+    message = problems(lambda o: o["models"]["mask2former_r18"].update(base="mask2former/nope.py"))
+    assert "config key 'outlier_training.models.mask2former_r18.base': mmseg ships no config" in message

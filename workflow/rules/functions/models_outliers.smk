@@ -84,4 +84,5 @@ def outlier_evaluation_shards():
 
 
 def outlier_outputs():
+    """Table 2, when outlier training is configured."""
     return ["results/tables/outlier_training.csv"] if OUTLIER_MODELS else []

@@ -32,9 +32,10 @@ def config_problems(config: dict) -> list[str]:
             problems.append(f"config key 'model_training.train_dataset': no dataset named {train!r}")
         elif datasets[train]["format"] != "cityscapes":
             problems.append(f"config key 'model_training.train_dataset': {train!r} must have format cityscapes")
-    return (problems + _model_problems(config)
-            + _model_problems({**config, "models": config.get("outlier_training", {}).get("models", {})})
-            + _outlier_training_problems(config))
+    own = config.get("outlier_training", {}).get("models", {})
+    own_problems = [problem.replace("config key 'models.", "config key 'outlier_training.models.")
+                    for problem in _model_problems({**config, "models": own})]
+    return problems + _model_problems(config) + own_problems + _outlier_training_problems(config)
 
 
 def _model_problems(config: dict) -> list[str]:
@@ -44,8 +45,6 @@ def _model_problems(config: dict) -> list[str]:
 
 def _outlier_training_problems(config: dict) -> list[str]:
     """The fine-tuned model, its object sources, test sets and training set exist and fit."""
-    from segrel.core.formats import dataset_format
-
     outliers = config.get("outlier_training", {})
     own, study, datasets = outliers.get("models", {}), config.get("models", {}), config.get("datasets", {})
     where = "config key 'outlier_training"
@@ -57,18 +56,8 @@ def _outlier_training_problems(config: dict) -> list[str]:
         problems.append(f"{where}.model': no model named {outliers['model']!r} in models or outlier_training.models")
     if not outliers["objects"]:
         problems.append(f"{where}.objects': name at least one source of pasted objects")
-    for name, spec in outliers["objects"].items():
-        dataset = datasets.get(spec.get("dataset"))
-        if spec["source"] == "demo":
-            continue
-        if dataset is None:
-            problems.append(f"{where}.objects.{name}.dataset': no dataset named {spec['dataset']!r}")
-        elif spec["source"] == "coco" and dataset["format"] != "coco":
-            problems.append(f"{where}.objects.{name}.dataset': {spec['dataset']!r} has format {dataset['format']}, "
-                            "source coco cuts objects from a coco-format dataset")
-        elif spec["source"] == "dataset" and dataset_format(dataset["format"]).kind != "anomaly":
-            problems.append(f"{where}.objects.{name}.dataset': {spec['dataset']!r} is not an anomaly dataset "
-                            "(its objects are its anomaly pixels), e.g. synthetic_anomalies")
+    problems += [f"{where}.objects.{name}.dataset': {problem}" for name, spec in outliers["objects"].items()
+                 for problem in _object_source_problems(spec, datasets)]
     unknown = [name for name in outliers["test_sets"] if name not in config.get("test_sets", {})]
     if unknown or not outliers["test_sets"]:
         problems.append(f"{where}.test_sets': {'unknown test sets ' + ', '.join(unknown) if unknown else 'none'}; "
@@ -77,6 +66,24 @@ def _outlier_training_problems(config: dict) -> list[str]:
     if train is None or train["format"] != "cityscapes":
         problems.append(f"{where}.train_dataset': {outliers['train_dataset']!r} is no cityscapes-format dataset")
     return problems
+
+
+def _object_source_problems(spec: dict, datasets: dict) -> list[str]:
+    """What is wrong with the dataset of an outlier_training.objects entry."""
+    from segrel.core.formats import dataset_format
+
+    if spec["source"] == "demo":
+        return []
+    dataset = datasets.get(spec["dataset"])
+    if dataset is None:
+        return [f"no dataset named {spec['dataset']!r}"]
+    if spec["source"] == "coco" and dataset["format"] != "coco":
+        return [f"{spec['dataset']!r} has format {dataset['format']}; source coco cuts objects from a coco-format "
+                "dataset"]
+    if spec["source"] == "dataset" and dataset_format(dataset["format"]).kind != "anomaly":
+        return [f"{spec['dataset']!r} is not an anomaly dataset (its objects are its anomaly pixels), e.g. "
+                "synthetic_anomalies"]
+    return []
 
 
 def _base_problems(config: dict) -> list[str]:
