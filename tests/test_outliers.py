@@ -245,3 +245,23 @@ def test_outlier_training_config_errors_name_the_key():
     assert "'outlier_training.test_sets': unknown test sets nope" in problems(lambda o: o.update(test_sets=["nope"]))
     message = problems(lambda o: o["models"]["mask2former_r18"].update(base="mask2former/nope.py"))
     assert "config key 'outlier_training.models.mask2former_r18.base': mmseg ships no config" in message
+
+
+def test_table_2_has_the_base_then_each_variant_with_rba_first():
+    import pandas as pd
+
+    from segrel.models.outliers import outlier_table
+
+    rows = [("m", "road", "miou", "", 0.5)]
+    for model, offset in (("m", 0.0), ("m-rba-coco", 0.25)):
+        for score in ("msp", "rba"):
+            rows += [(model, "anomalies", f"ood_{measure}", score, value + offset)
+                     for measure, value in (("auroc", 0.5), ("aupr", 0.1), ("fpr95", 0.7))]
+    metrics = pd.DataFrame(rows, columns=["model", "test_set", "measure", "score", "value"])
+    table = outlier_table(metrics, "m", {"m-rba-coco": "coco"},
+                          {"coco": {"source": "coco", "dataset": "coco", "split": "train2017"}})
+    assert table[["variant", "test_set", "score"]].values.tolist() == [
+        ["base", "road", ""], ["base", "anomalies", "rba"], ["base", "anomalies", "msp"],
+        ["+coco", "anomalies", "rba"], ["+coco", "anomalies", "msp"]]
+    assert table.iloc[3][["auroc", "aupr", "fpr95"]].tolist() == [0.75, 0.35, 0.95]
+    assert table.iloc[0].miou == 0.5 and table.iloc[3].objects == "coco train2017 (copy-paste)"

@@ -130,9 +130,9 @@ def anomaly_set_objects(fmt: str, root: str, split: str, subset) -> Iterable[tup
     from segrel.core import labels as lb
 
     for sample in formats.list_samples(fmt, root, split, subset):
-        label = formats.to_labels(fmt, formats.read_ids(sample.label), sample.label).reshape(-1)
         image = formats.read_image(sample.image)
-        rgba = cut_object(image, label.reshape(image.shape[:2]) == lb.ANOMALY_YES)
+        label = formats.to_labels(fmt, formats.read_ids(sample.label), sample.label).reshape(image.shape[:2])
+        rgba = cut_object(image, label == lb.ANOMALY_YES)
         if rgba is not None:
             yield sample.name, rgba
 
