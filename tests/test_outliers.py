@@ -124,6 +124,10 @@ def test_coco_objects_are_the_instances_of_categories_the_segmenter_does_not_kno
     assert (rgba[..., 3] > 0).tolist() == mask[window].tolist()
     assert (rgba[..., :3] == image[window]).all()
     assert cut_object(image, np.zeros((20, 30), bool)) is None
+    del annotations["annotations"][0]["segmentation"]  # boxes only (as the demo's COCO): refused
+    (tmp_path / "instances.json").write_text(json.dumps(annotations))
+    with pytest.raises(ValueError, match="annotation 1 has no instance mask"):
+        list(coco_objects(str(tmp_path / "instances.json"), str(tmp_path), ["car"], min_pixels=20))
 
 
 @pytest.fixture(scope="module")

@@ -152,6 +152,9 @@ def coco_objects(annotations: str, images: str, excluded: Iterable[str], min_pix
         annotations_of = coco.loadAnns(coco.getAnnIds(imgIds=image_id, catIds=kept, iscrowd=False))
         image = None
         for annotation in sorted(annotations_of, key=lambda a: a["id"]):
+            if not annotation.get("segmentation"):
+                raise ValueError(f"{annotations}: annotation {annotation['id']} has no instance mask (segmentation); "
+                                 "source coco cuts objects from COCO's masks (instances_<split>.json)")
             mask = coco.annToMask(annotation).astype(bool)
             if mask.sum() < min_pixels:
                 continue
