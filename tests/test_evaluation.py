@@ -118,7 +118,7 @@ def test_merge_refuses_states_made_with_different_settings(tmp_path):
 EXPECTED_NAMES = {"images", "parameters", "miou", "ece", "adaptive_ece", "ks_error", "prr", "prr_relis", "accuracy",
                   "pixels", "image_confidence", "image_ood_auroc", "ood_mean_entropy"} | {
     f"ood_{measure}_{score}" for measure in ("auroc", "aupr", "aupr_negative", "fpr95")
-    for score in ("msp", "entropy", "max_logit")}
+    for score in ("msp", "entropy", "max_logit", "rba")}
 
 
 def handmade_shard(path, kind: str, detection: dict | None = None, seed: int = 0) -> None:
@@ -148,7 +148,8 @@ def test_metrics_table_is_tidy_and_every_name_maps_to_its_rows(tmp_path):
     # score would show it
     detection = {"msp": (np.where(is_ood, -1.0, -20.0), is_ood),
                  "entropy": (rng.uniform(0.0, 2.9, is_ood.size) + 0.5 * is_ood, is_ood),
-                 "max_logit": (np.where(is_ood, -50.0, 50.0), is_ood)}
+                 "max_logit": (np.where(is_ood, -50.0, 50.0), is_ood),
+                 "rba": (rng.uniform(-19.0, 0.0, is_ood.size) + 3.0 * is_ood, is_ood)}
     shards = {}
     for model in ("a", "b"):
         for test_set, kind, pixels in (("clean", "segmentation", None), ("shifted", "segmentation", detection),
@@ -190,6 +191,8 @@ def test_metrics_table_is_tidy_and_every_name_maps_to_its_rows(tmp_path):
         assert value["a", test_set, "ood_auroc", "entropy"] == pytest.approx(roc_auc_score(is_ood, entropy), abs=1e-3)
         assert value["a", test_set, "ood_aupr_negative", "entropy"] == pytest.approx(
             average_precision_score(~is_ood, -entropy), abs=1e-3)
+        rba, _ = detection["rba"]
+        assert value["a", test_set, "ood_auroc", "rba"] == pytest.approx(roc_auc_score(is_ood, rba), abs=1e-3)
     assert ("a", "clean", "image_ood_auroc", "") not in value.index
     assert ("a", "anomalies", "image_ood_auroc", "") not in value.index
     assert ("a", "clean", "ood_auroc", "msp") not in value.index
