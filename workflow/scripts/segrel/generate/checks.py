@@ -52,15 +52,24 @@ def add_anomaly_test_sets(config: dict) -> None:
         config.setdefault("test_sets", {}).setdefault(name, {"dataset": name, "split": "validation", "subset": "*"})
 
 
+#: the workflow's own folder (where config/ is): a relative curated file not found in the
+#: working directory is read from here (the demo's config/curated.txt under `snakemake -d <dir>`)
+WORKFLOW_DIR = Path(__file__).resolve().parents[4]
+
+
 def read_curated_list(anomalies: dict) -> None:
     """``generation.anomalies.curated`` given as a file (the curation page's curated.txt) becomes
     its list of ids, checked like a list written in the config; a changed file changes the rules'
-    params, so the curated set is rebuilt. A missing file stays a path (a config problem)."""
+    params, so the curated set is rebuilt. A relative path is read from the working directory,
+    else from the workflow's folder. A missing file stays a path (a config problem)."""
     from segrel.generate.curation import read_curated_file
 
     path = anomalies.get("curated")
-    if isinstance(path, str) and Path(path).is_file():
-        anomalies["curated"] = read_curated_file(path)
+    if not isinstance(path, str):
+        return
+    found = next((candidate for candidate in (Path(path), WORKFLOW_DIR / path) if candidate.is_file()), None)
+    if found is not None:
+        anomalies["curated"] = read_curated_file(found)
 
 
 def config_problems(config: dict) -> list[str]:
