@@ -116,8 +116,10 @@ def test_caption_rule_captions_every_image(snakemake, tmp_path):
         assert caption == processor.decode(tokens[0], skip_special_tokens=True).strip()
 
 
-def test_controlnet_training_resumes_bit_exactly(built, tmp_path):
-    """2 optimiser steps straight == 1 step, stop, resume from the checkpoint, 1 more step."""
+@pytest.mark.parametrize("generator", ["stable_diffusion", "stable_diffusion_xl"])
+def test_controlnet_training_resumes_bit_exactly(built, tmp_path, generator):
+    """2 optimiser steps straight == 1 step, stop, resume from the checkpoint, 1 more step (SD's
+    and SDXL's conditioning alike)."""
     from dataclasses import replace
 
     from safetensors.torch import load_file
@@ -132,7 +134,7 @@ def test_controlnet_training_resumes_bit_exactly(built, tmp_path):
     settings = ControlNetSettings(resolution=64, learning_rate=1e-3, batch_size=2, gradient_accumulation=2,
                                   max_steps=2, mixed_precision="no", checkpoint_every=1, seed=0, condition="palette")
     one_step = replace(settings, max_steps=1)
-    base, quiet = built / "stable_diffusion", lambda message: None
+    base, quiet = built / generator, lambda message: None
     train_controlnet(base, examples, tmp_path / "straight", tmp_path / "work-straight", settings, log=quiet)
     train_controlnet(base, examples, tmp_path / "resumed", tmp_path / "work-resumed", one_step, log=quiet)
     train_controlnet(base, examples, tmp_path / "resumed", tmp_path / "work-resumed", settings, log=quiet)
@@ -289,3 +291,43 @@ def test_inpainting_and_detection_run_on_the_tiny_models(built):
                             SamProcessor.from_pretrained(built / "segmenter"), crop, "lion", box_threshold=1.01,
                             text_threshold=1.01)
     assert nothing is None  # a failed detection is reported, not papered over
+
+
+def test_sdxl_conditioning_is_the_pipelines_own(built):
+    """The training loops condition SDXL's UNet as StableDiffusionXLPipeline.encode_prompt and
+    _get_add_time_ids do (penultimate hidden states side by side, the projection's pooled
+    embedding, the image size as time ids); SD as StableDiffusionPipeline does."""
+    from diffusers import DiffusionPipeline
+
+    from segrel.generate.conditioning import TextConditioning, is_sdxl
+
+    for name in ("stable_diffusion", "stable_diffusion_xl"):
+        pipeline = DiffusionPipeline.from_pretrained(built / name)
+        conditioning = TextConditioning.from_pretrained(str(built / name))
+        assert is_sdxl(str(built / name)) == conditioning.xl == (name == "stable_diffusion_xl")
+        text, added = conditioning.encode(conditioning.tokenize(["a street, in fog", ""]), 64)
+        expected = pipeline.encode_prompt(["a street, in fog", ""], device="cpu", num_images_per_prompt=1,
+                                          do_classifier_free_guidance=False)
+        assert torch.allclose(text, expected[0])
+        if conditioning.xl:
+            assert torch.allclose(added["text_embeds"], expected[2])
+            time_ids = pipeline._get_add_time_ids((64, 64), (0, 0), (64, 64), dtype=text.dtype,
+                                                  text_encoder_projection_dim=pipeline.text_encoder_2.config.projection_dim)
+            assert torch.equal(added["time_ids"], time_ids.repeat(2, 1))
+        else:
+            assert added is None
+
+
+def test_an_sdxl_controlnet_steers_the_sdxl_pipeline(built, tmp_path):
+    from diffusers import ControlNetModel
+
+    from segrel.generate.domains import generate, load_pipeline
+
+    base = built / "stable_diffusion_xl"
+    ControlNetModel.from_unet(__import__("diffusers").UNet2DConditionModel.from_pretrained(base, subfolder="unet")
+                              ).save_pretrained(tmp_path / "controlnet")
+    pipeline = load_pipeline(str(base), str(tmp_path / "controlnet"))
+    assert type(pipeline).__name__ == "StableDiffusionXLControlNetPipeline"
+    label = np.full((64, 64), 7, np.uint8)  # road
+    (image,) = generate(pipeline, [label], ["a street, in fog"], [0], steps=2, guidance=1.5, condition="palette")
+    assert image.shape == (64, 64, 3) and image.dtype == np.uint8

@@ -73,6 +73,34 @@ rule train_controlnet:
         "../scripts/train_controlnet.py"
 
 
+use rule train_controlnet as train_ablation_controlnet with:
+    """The ControlNet of a generation.ablation generator, trained as generation.controlnet says."""
+    input:
+        unpack(lambda wildcards: generator_files(ABLATION[wildcards.label])),
+        data=lambda wildcards: dataset_input(
+            caption_set(CONTROLNET["train_set"])["dataset"]
+        ),
+        captions=f"results/generate/captions/{CONTROLNET['train_set']}.csv",
+        code=library_code("train_controlnet.py"),
+    output:
+        directory("resources/controlnet_{label}/model"),
+    log:
+        "results/logs/generate/train_ablation_controlnet/{label}.log",
+    benchmark:
+        "results/benchmarks/generate/train_ablation_controlnet/{label}.tsv"
+    wildcard_constraints:
+        label="|".join(ABLATION) or "^$",
+    params:
+        base=lambda wildcards: generator_model(ABLATION[wildcards.label]),
+        dataset=lambda wildcards: caption_set(CONTROLNET["train_set"]),
+        work_dir=lambda wildcards: f"resources/controlnet_{wildcards.label}/checkpoints",
+        settings={
+            key: value
+            for key, value in CONTROLNET.items()
+            if key not in ("validation", "train_set")
+        },
+
+
 rule controlnet_validation:
     """Images generated from val label maps and their captions, next to the real ones."""
     input:

@@ -52,10 +52,10 @@ rule pretrain_demo_generator:
     input:
         initial="resources/generators/initial/{generator}",
         data="resources/generators/pretraining_set",
-        # SD inpainting starts from the text-to-image model, as the real one did
+        # SD inpainting (and the tiny SDXL: its VAE, first text encoder) start from the text-to-image model
         stable_diffusion=lambda wildcards: (
             ["resources/generators/stable_diffusion"]
-            if wildcards.generator == "inpainting"
+            if wildcards.generator in ("inpainting", "stable_diffusion_xl")
             else []
         ),
         code=library_code("pretrain_demo_generator.py"),
@@ -79,6 +79,7 @@ rule pretrain_demo_generator:
                     "seed",
                     "vae",
                     "stable_diffusion",
+                    "stable_diffusion_xl",
                     "inpainting",
                     "captioner",
                 )

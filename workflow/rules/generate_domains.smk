@@ -39,11 +39,42 @@ rule generate_domain_shard:
         "../scripts/generate_domain_shard.py"
 
 
+use rule generate_domain_shard as generate_ablation_domain_shard with:
+    """One shard of a synthetic domain by a generation.ablation generator and its own ControlNet."""
+    input:
+        unpack(lambda wildcards: generator_files(ABLATION[wildcards.label])),
+        controlnet="resources/controlnet_{label}/model",
+        data=lambda wildcards: dataset_input(
+            caption_set(DOMAIN_GENERATION["source_set"])["dataset"]
+        ),
+        captions=f"results/generate/captions/{DOMAIN_GENERATION['source_set']}.csv",
+        code=library_code("generate_domain_shard.py"),
+    output:
+        directory("resources/synthetic_{label}/{domain}/shard-{shard}-of-{shards}"),
+    log:
+        "results/logs/generate/generate_ablation_domain_shard/{label}/{domain}/shard-{shard}-of-{shards}.log",
+    benchmark:
+        "results/benchmarks/generate/generate_ablation_domain_shard/{label}/{domain}/shard-{shard}-of-{shards}.tsv"
+    wildcard_constraints:
+        label="|".join(ABLATION) or "^$",
+        domain="|".join(config["generation"]["domains"]) or "^$",
+        shard=r"\d+",
+        shards=r"\d+",
+    params:
+        base=lambda wildcards: generator_model(ABLATION[wildcards.label]),
+        dataset=lambda wildcards: caption_set(DOMAIN_GENERATION["source_set"]),
+        text=lambda wildcards: DOMAIN_TEXTS[wildcards.domain],
+        resolution=CONTROLNET["resolution"],
+        condition=CONTROLNET["condition"],
+        settings=lambda wildcards: domain_generation_settings(wildcards.domain),
+
+
 rule synthetic_dataset:
     """A generated domain as one Cityscapes-layout dataset (the shards put together)."""
     input:
         shards=lambda wildcards: domain_shards(
-            config["datasets"][wildcards.dataset]["domain"]
+            config["datasets"][wildcards.dataset]["domain"],
+            config["datasets"][wildcards.dataset].get("generator"),
         ),
         code=library_code("synthetic_dataset.py"),
     output:
@@ -114,9 +145,7 @@ rule plot_domain_samples:
         "../../envs/analyse.yaml"
     params:
         dataset=lambda wildcards: caption_set(DOMAIN_GENERATION["source_set"]),
-        domains={
-            name: config["datasets"][name]["domain"] for name in GENERATED_DATASETS
-        },
+        domains={name: generated_label(name) for name in GENERATED_DATASETS},
         generated={key: DOMAIN_GENERATION[key] for key in ("images", "seed")},
         images=CONTROLNET["validation"]["images"],
     script:

@@ -119,9 +119,9 @@ def test_sets_of(dataset):
 
 
 def fidelity_test_sets():
-    """{domain: its test set} of the generated domains, and the reference test set."""
+    """{domain (generator): its test set} of the generated domains, and the reference test set."""
     domains = {
-        config["datasets"][name]["domain"]: test_set
+        generated_label(name): test_set
         for name in GENERATED_DATASETS
         for test_set in test_sets_of(name)
     }

@@ -96,13 +96,27 @@ REFERENCE_DATASETS = [
 ]
 
 
-def domain_shards(domain):
-    """The shard folders of one generated domain (a rare domain has one)."""
+def domain_shards(domain, generator=None):
+    """The shard folders of one generated domain (a rare domain has one), by the default
+    generator or by a generation.ablation one."""
     shards = domain_generation_settings(domain)["shards"]
+    folder = f"synthetic_{generator}" if generator else "synthetic"
     return [
-        f"resources/synthetic/{domain}/shard-{shard}-of-{shards}"
+        f"resources/{folder}/{domain}/shard-{shard}-of-{shards}"
         for shard in range(shards)
     ]
+
+
+# generation.ablation: {label: generation.models entry} of the other generators (Table 1)
+ABLATION = config["generation"]["ablation"]
+
+
+def generated_label(name):
+    """A generated dataset's domain, and its generator for a generation.ablation one: "fog",
+    "fog (sdxl)"."""
+    dataset = config["datasets"][name]
+    generator = dataset.get("generator")
+    return f"{dataset['domain']} ({generator})" if generator else dataset["domain"]
 
 
 ANOMALY_DATASETS = [

@@ -20,10 +20,13 @@ REFERENCE_SET = "domain_reference"
 
 def add_synthetic_test_sets(config: dict) -> None:
     """Each generation.domains entry adds a dataset and a test set ``synthetic_<name>``
-    (unless the config already names them), so that the domain is evaluated and can be a proxy;
-    with any domain, the reference set :data:`REFERENCE_SET` too (label-map fidelity)."""
+    (unless the config already names them), so that the domain is evaluated and can be a proxy,
+    and one ``synthetic_<name>_<label>`` per generation.ablation entry; with any domain, the
+    reference set :data:`REFERENCE_SET` too (label-map fidelity)."""
     domains = config.get("generation", {}).get("domains", {})
     entries = {f"synthetic_{domain}": {"domain": domain} for domain in domains}
+    entries.update({f"synthetic_{domain}_{label}": {"domain": domain, "generator": label}
+                    for label in config.get("generation", {}).get("ablation", {}) for domain in domains})
     if domains:
         entries[REFERENCE_SET] = {"reference": True}
     for name, marker in entries.items():
@@ -84,6 +87,9 @@ def config_problems(config: dict) -> list[str]:
                 and "stress" not in dataset and dataset.get("domain") not in generation.get("domains", {})):
             problems.append(f"config key 'datasets.{name}.domain': no generation.domains entry named "
                             f"{dataset.get('domain')!r}")
+    models = generation.get("models", {})
+    problems += [f"config key 'generation.ablation.{label}': no generation.models entry named {name!r}"
+                 for label, name in generation.get("ablation", {}).items() if name not in models]
     source_set = generation.get("domain_generation", {}).get("source_set")
     if generation.get("domains") and source_set not in sets:
         problems.append(f"config key 'generation.domain_generation.source_set': no caption set named {source_set!r}")

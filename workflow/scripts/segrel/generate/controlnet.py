@@ -84,11 +84,12 @@ class TrainingExample:
 
 
 class LabelMapDataset(torch.utils.data.Dataset):
-    """(pixel_values in [-1, 1], 3-channel condition in [0, 1], caption token ids); the crop of
+    """(pixel_values in [-1, 1], 3-channel condition in [0, 1], caption token ids per text
+    encoder: ``tokenize``, :meth:`segrel.generate.conditioning.TextConditioning.tokenize`); the crop of
     item i in epoch e is drawn from a generator seeded by (seed, e, i): resumable, order-free."""
 
-    def __init__(self, examples: list[TrainingExample], tokenizer, size: int, seed: int, condition: str):
-        self.examples, self.tokenizer, self.size, self.seed = examples, tokenizer, size, seed
+    def __init__(self, examples: list[TrainingExample], tokenize, size: int, seed: int, condition: str):
+        self.examples, self.tokenize, self.size, self.seed = examples, tokenize, size, seed
         self.condition = condition
         self.epoch = 0
 
@@ -102,8 +103,7 @@ class LabelMapDataset(torch.utils.data.Dataset):
                                           np.asarray(Image.open(example.label)), self.size, rng)
         pixels = torch.from_numpy(np.asarray(image, dtype=np.float32) / 127.5 - 1.0).permute(2, 0, 1)
         condition = torch.from_numpy(condition_map(label, self.condition))
-        ids = self.tokenizer(example.caption, max_length=self.tokenizer.model_max_length, padding="max_length",
-                             truncation=True, return_tensors="pt").input_ids[0]
+        ids = [token_ids[0] for token_ids in self.tokenize([example.caption])]  # one per text encoder
         return {"pixel_values": pixels, "conditioning_pixel_values": condition, "input_ids": ids}
 
 
@@ -188,7 +188,7 @@ class _TrainingRun:
     accelerate prepared them, the frozen models in the compute precision."""
 
     accelerator: object
-    text_encoder: object
+    conditioning: object  # segrel.generate.conditioning.TextConditioning
     vae: object
     unet: object
     scheduler: object
@@ -232,13 +232,14 @@ def _run_directory(work_dir: Path, fingerprint: str, log) -> Path:
 
 def _prepare_run(base: str, examples: list[TrainingExample], settings: ControlNetSettings,
                  work_dir: Path) -> _TrainingRun:
-    """The accelerator, Stable Diffusion's parts (frozen), the ControlNet initialised from its
+    """The accelerator, Stable Diffusion's (or SDXL's) parts (frozen), the ControlNet initialised from its
     UNet, the data loader and the optimiser. The order of the seeded steps is part of the run's
     identity: a resumed run must draw what a straight run draws."""
     from accelerate import Accelerator
     from accelerate.utils import GradientAccumulationPlugin, set_seed
     from diffusers import AutoencoderKL, ControlNetModel, DDPMScheduler, UNet2DConditionModel
-    from transformers import AutoTokenizer, CLIPTextModel
+
+    from segrel.generate.conditioning import TextConditioning
 
     # Every optimiser step takes exactly `gradient_accumulation` micro-batches, across epoch
     # ends too (accelerate would otherwise step early at each epoch's end): step s has consumed
@@ -247,26 +248,25 @@ def _prepare_run(base: str, examples: list[TrainingExample], settings: ControlNe
     accelerator = Accelerator(gradient_accumulation_plugin=plugin, mixed_precision=settings.mixed_precision,
                               project_dir=str(work_dir))
     set_seed(settings.seed)
-    tokenizer = AutoTokenizer.from_pretrained(base, subfolder="tokenizer", use_fast=False)
-    text_encoder = CLIPTextModel.from_pretrained(base, subfolder="text_encoder")
+    conditioning = TextConditioning.from_pretrained(base)  # SD's text encoder, or SDXL's two
     vae = AutoencoderKL.from_pretrained(base, subfolder="vae")
     unet = UNet2DConditionModel.from_pretrained(base, subfolder="unet")
     scheduler = DDPMScheduler.from_pretrained(base, subfolder="scheduler")
     controlnet = ControlNetModel.from_unet(unet)
-    for frozen in (vae, unet, text_encoder):
+    for frozen in (vae, unet, *conditioning.encoders):
         frozen.requires_grad_(False)
     controlnet.train()
 
-    dataset = LabelMapDataset(examples, tokenizer, settings.resolution, settings.seed, settings.condition)
+    dataset = LabelMapDataset(examples, conditioning.tokenize, settings.resolution, settings.seed, settings.condition)
     shuffle = torch.Generator().manual_seed(settings.seed)
     loader = torch.utils.data.DataLoader(dataset, batch_size=settings.batch_size, shuffle=True, generator=shuffle,
                                          drop_last=len(dataset) >= settings.batch_size)
     optimizer = torch.optim.AdamW(controlnet.parameters(), lr=settings.learning_rate)
     controlnet, optimizer, loader = accelerator.prepare(controlnet, optimizer, loader)
     weight_dtype = {"fp16": torch.float16, "bf16": torch.bfloat16}.get(accelerator.mixed_precision, torch.float32)
-    for frozen in (vae, unet, text_encoder):  # frozen models in the compute precision
+    for frozen in (vae, unet, *conditioning.encoders):  # frozen models in the compute precision
         frozen.to(accelerator.device, dtype=weight_dtype)
-    return _TrainingRun(accelerator, text_encoder, vae, unet, scheduler, controlnet, optimizer, dataset, loader,
+    return _TrainingRun(accelerator, conditioning, vae, unet, scheduler, controlnet, optimizer, dataset, loader,
                         shuffle, weight_dtype)
 
 
@@ -316,10 +316,10 @@ def _diffusion_loss(run: _TrainingRun, batch) -> torch.Tensor:
     timesteps = torch.randint(0, scheduler.config.num_train_timesteps, (latents.shape[0],),
                               device=latents.device).long()
     noisy = scheduler.add_noise(latents, noise, timesteps)
-    text = run.text_encoder(batch["input_ids"], return_dict=False)[0]
-    down, mid = run.controlnet(noisy, timesteps, encoder_hidden_states=text,
+    text, added = run.conditioning.encode(batch["input_ids"], batch["pixel_values"].shape[-1])
+    down, mid = run.controlnet(noisy, timesteps, encoder_hidden_states=text, added_cond_kwargs=added,
                                controlnet_cond=batch["conditioning_pixel_values"].to(dtype), return_dict=False)
-    prediction = unet(noisy, timesteps, encoder_hidden_states=text,
+    prediction = unet(noisy, timesteps, encoder_hidden_states=text, added_cond_kwargs=added,
                       down_block_additional_residuals=[r.to(dtype) for r in down],
                       mid_block_additional_residual=mid.to(dtype), return_dict=False)[0]
     if scheduler.config.prediction_type == "v_prediction":

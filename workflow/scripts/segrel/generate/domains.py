@@ -18,13 +18,21 @@ from segrel.generate.controlnet import condition_map, square_crop
 
 
 def load_pipeline(base: str, controlnet: str, device: str = "cpu"):
-    """SD + ControlNet pipeline with a DDIM scheduler (Loiseau et al.: 25 steps, eta 0)."""
-    from diffusers import ControlNetModel, DDIMScheduler, StableDiffusionControlNetPipeline
+    """SD (or SDXL) + ControlNet pipeline with a DDIM scheduler (Loiseau et al.: 25 steps, eta 0)."""
+    from diffusers import (
+        ControlNetModel,
+        DDIMScheduler,
+        StableDiffusionControlNetPipeline,
+        StableDiffusionXLControlNetPipeline,
+    )
+
+    from segrel.generate.conditioning import is_sdxl
 
     dtype = torch.float16 if device.startswith("cuda") else torch.float32
-    pipeline = StableDiffusionControlNetPipeline.from_pretrained(
-        base, controlnet=ControlNetModel.from_pretrained(controlnet, dtype=dtype), dtype=dtype,
-        safety_checker=None, requires_safety_checker=False)
+    extra = {} if is_sdxl(base) else {"safety_checker": None, "requires_safety_checker": False}
+    pipeline_class = StableDiffusionXLControlNetPipeline if is_sdxl(base) else StableDiffusionControlNetPipeline
+    pipeline = pipeline_class.from_pretrained(
+        base, controlnet=ControlNetModel.from_pretrained(controlnet, dtype=dtype), dtype=dtype, **extra)
     pipeline.scheduler = DDIMScheduler.from_config(pipeline.scheduler.config)
     pipeline.set_progress_bar_config(disable=True)
     return pipeline.to(device)

@@ -227,6 +227,8 @@ def proxy_families(config: dict) -> dict[str, dict[str, list[str]]]:
         candidates = {
             "Cityscapes val": [clean],
             "generated": [f"synthetic_{shift}"] if f"synthetic_{shift}" in test_sets else [],
+            **{f"generated ({label})": [f"synthetic_{shift}_{label}"] if f"synthetic_{shift}_{label}" in test_sets
+               else [] for label in config.get("generation", {}).get("ablation", {})},
             "physics": at_severity(f"physics_{shift}"),
             "matched corruption": at_severity(MATCHED_CORRUPTION[shift]) if shift in MATCHED_CORRUPTION else [],
             "2D mean": all_2d,

@@ -3,4 +3,4 @@ pre-trained on captioned procedural scenes (pretraining)."""
 
 #: the demo generators :mod:`segrel.generate.demo.pretraining` pre-trains (here, so that the
 #: Snakefile reads it without importing torch); the detector and SAM stay as initialised
-PRETRAINED = ("stable_diffusion", "inpainting", "captioner")
+PRETRAINED = ("stable_diffusion", "stable_diffusion_xl", "inpainting", "captioner")

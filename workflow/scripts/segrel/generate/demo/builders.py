@@ -2,15 +2,16 @@
 Face on-disk layout, so that the generation stage loads them with the very
 ``X.from_pretrained(path)`` calls it uses for the real hub ids (only the path differs).
 
-=================  ======================================  ===================================
-name               stands in for                           loaded with
-=================  ======================================  ===================================
-stable_diffusion   runwayml/stable-diffusion-v1-5          StableDiffusion(ControlNet)Pipeline
-inpainting         runwayml/stable-diffusion-inpainting    StableDiffusionInpaintPipeline
-captioner          Salesforce/blip-image-captioning-large  BlipProcessor / BlipForConditional…
-detector           IDEA-Research/grounding-dino-tiny       GroundingDinoProcessor / …ForObject…
-segmenter          facebook/sam-vit-huge                   SamProcessor / SamModel
-=================  ======================================  ===================================
+===================  ========================================  =====================================
+name                 stands in for                             loaded with
+===================  ========================================  =====================================
+stable_diffusion     runwayml/stable-diffusion-v1-5            StableDiffusion(ControlNet)Pipeline
+stable_diffusion_xl  stabilityai/stable-diffusion-xl-base-1.0  StableDiffusionXL(ControlNet)Pipeline
+inpainting           runwayml/stable-diffusion-inpainting      StableDiffusionInpaintPipeline
+captioner            Salesforce/blip-image-captioning-large    BlipProcessor / BlipForConditional…
+detector             IDEA-Research/grounding-dino-tiny         GroundingDinoProcessor / …ForObject…
+segmenter            facebook/sam-vit-huge                     SamProcessor / SamModel
+===================  ========================================  =====================================
 
 The weights are random (seeded: two builds are byte-identical); the demo trains what it needs.
 Geometry follows the real models where speed depends on it (measured on 2 CPU cores): the VAE
@@ -193,6 +194,41 @@ def build_inpainting(out: Path, seed: int = 0) -> None:
     _stable_diffusion(out, StableDiffusionInpaintPipeline, 9, seed)
 
 
+SDXL_TIME_EMBEDDING = 8  # per size / crop number (SDXL: 256)
+
+
+def tiny_sdxl_unet(seed: int = 0):
+    """SDXL's UNet layout, tiny: cross-attention on both text encoders' states side by side, the
+    pooled text embedding and the six size numbers added to the time embedding ("text_time")."""
+    from diffusers import UNet2DConditionModel
+
+    torch.manual_seed(seed)
+    return UNet2DConditionModel(sample_size=64, in_channels=4, out_channels=4, block_out_channels=(32, 64),
+                                layers_per_block=2, down_block_types=("DownBlock2D", "CrossAttnDownBlock2D"),
+                                up_block_types=("CrossAttnUpBlock2D", "UpBlock2D"),
+                                cross_attention_dim=2 * TEXT_WIDTH, attention_head_dim=2,
+                                addition_embed_type="text_time", addition_time_embed_dim=SDXL_TIME_EMBEDDING,
+                                projection_class_embeddings_input_dim=TEXT_WIDTH + 6 * SDXL_TIME_EMBEDDING)
+
+
+def build_stable_diffusion_xl(out: Path, seed: int = 0) -> None:
+    """SDXL layout: unet, vae, text_encoder + tokenizer, text_encoder_2 (with projection) +
+    tokenizer_2, scheduler. An empty negative prompt is encoded like any prompt (the tiny model
+    learns the empty caption, as the demo's SD does), not replaced by zeros."""
+    from diffusers import DDIMScheduler, StableDiffusionXLPipeline
+    from transformers import CLIPTextModelWithProjection, CLIPTokenizer
+
+    tokenizer = CLIPTokenizer.from_pretrained(write_clip_tokenizer(out / "tokenizer"))
+    first = tiny_text_encoder(len(tokenizer), seed)
+    torch.manual_seed(seed + 1)
+    second = CLIPTextModelWithProjection(first.config)  # its own weights; projection_dim = TEXT_WIDTH
+    pipeline = StableDiffusionXLPipeline(vae=tiny_vae(seed), text_encoder=first, text_encoder_2=second,
+                                         tokenizer=tokenizer, tokenizer_2=tokenizer, unet=tiny_sdxl_unet(seed),
+                                         scheduler=DDIMScheduler.from_config(DEMO_SCHEDULER),
+                                         force_zeros_for_empty_prompt=False)
+    pipeline.save_pretrained(out)
+
+
 # ----------------------------------------------------------------------------- captioner, detector, segmenter
 
 
@@ -270,6 +306,7 @@ def build_segmenter(out: Path, seed: int = 0, image_size: int = 256) -> None:
 
 BUILDERS = {
     "stable_diffusion": build_stable_diffusion,
+    "stable_diffusion_xl": build_stable_diffusion_xl,
     "inpainting": build_inpainting,
     "captioner": build_captioner,
     "detector": build_detector,

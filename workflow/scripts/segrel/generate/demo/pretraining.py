@@ -259,24 +259,19 @@ def train_vae(vae, dataset: CaptionedImages, *, steps: int, batch_size: int, lea
     return vae
 
 
-def _encode_text(tokenizer, text_encoder, captions: list[str]) -> torch.Tensor:
-    ids = tokenizer(captions, max_length=tokenizer.model_max_length, padding="max_length", truncation=True,
-                    return_tensors="pt").input_ids
-    return text_encoder(ids, return_dict=False)[0]
-
-
-def train_denoiser(unet, text_encoder, tokenizer, vae, scheduler, dataset: CaptionedImages, *, steps: int,
+def train_denoiser(unet, conditioning, vae, scheduler, dataset: CaptionedImages, *, steps: int,
                    batch_size: int, learning_rate: float, seed: int, caption_dropout: float = 0.1,
                    inpainting: bool = False, log=print):
     """Denoising on VAE latents (VAE frozen; the target follows the scheduler's prediction
     type: the noise, or the velocity for the demo's zero-terminal-SNR schedule); UNet and text
-    encoder learn. With ``inpainting`` the UNet also reads the mask and the masked image's
-    latents (SD inpainting's 9 channels, in the order StableDiffusionInpaintPipeline
-    concatenates them)."""
+    encoder(s) learn, conditioned as the pipeline conditions them
+    (:class:`segrel.generate.conditioning.TextConditioning`: SD's or SDXL's). With
+    ``inpainting`` the UNet also reads the mask and the masked image's latents (SD inpainting's
+    9 channels, in the order StableDiffusionInpaintPipeline concatenates them)."""
     vae.requires_grad_(False)
     parameters, optimizer, schedule, logger = _start_training(
-        [unet, text_encoder], "inpainting" if inpainting else "text-to-image", learning_rate=learning_rate,
-        steps=steps, seed=seed, log=log)
+        [unet, *conditioning.encoders], "inpainting" if inpainting else "text-to-image",
+        learning_rate=learning_rate, steps=steps, seed=seed, log=log)
     rng = np.random.default_rng(seed)
     scale = vae.config.scaling_factor
     posteriors = encode_images(vae, dataset)
@@ -293,8 +288,8 @@ def train_denoiser(unet, text_encoder, tokenizer, vae, scheduler, dataset: Capti
                 masked = vae.encode(pixels * (masks < 0.5)).latent_dist.sample() * scale
             small = torch.nn.functional.interpolate(masks, size=latents.shape[-2:])
             model_input = torch.cat([model_input, small, masked], dim=1)
-        prediction = unet(model_input, timesteps, _encode_text(tokenizer, text_encoder, captions),
-                          return_dict=False)[0]
+        text, added = conditioning.encode(conditioning.tokenize(captions), dataset.size)
+        prediction = unet(model_input, timesteps, text, added_cond_kwargs=added, return_dict=False)[0]
         if scheduler.config.prediction_type == "v_prediction":
             target = scheduler.get_velocity(latents, noise, timesteps)
         else:
@@ -302,9 +297,9 @@ def train_denoiser(unet, text_encoder, tokenizer, vae, scheduler, dataset: Capti
         loss = torch.nn.functional.mse_loss(prediction, target)
         _step(optimizer, schedule, loss, parameters)
         logger(step, loss)
-    unet.eval()
-    text_encoder.eval()
-    return unet, text_encoder
+    for module in (unet, *conditioning.encoders):
+        module.eval()
+    return unet, conditioning
 
 
 def random_masks(rng: np.random.Generator, count: int, size: int, full: float = 0.25) -> torch.Tensor:
@@ -365,7 +360,7 @@ def train_captioner(model, processor, dataset: CaptionedImages, *, steps: int, b
 def pretrain(name: str, initial, data, output, *, settings: dict, stable_diffusion=None, log=print) -> None:
     """Pre-train the tiny ``name`` generator (a folder built by segrel.generate.demo.builders) on the
     pre-training set ``data`` and save it, in the same Hugging Face layout, to ``output``.
-    The inpainting model starts from the pre-trained ``stable_diffusion`` folder."""
+    The inpainting and SDXL models start from the pre-trained ``stable_diffusion`` folder."""
     from segrel.core.io import atomic_directory
 
     if name not in PRETRAINED:
@@ -398,12 +393,15 @@ def pretrain(name: str, initial, data, output, *, settings: dict, stable_diffusi
                       **vae_settings)
         else:
             if stable_diffusion is None:
-                raise ValueError("the inpainting model starts from the pre-trained Stable Diffusion: pass its folder")
+                raise ValueError(f"the {name} model starts from the pre-trained Stable Diffusion: pass its folder")
             base = DiffusionPipeline.from_pretrained(stable_diffusion)
-            pipeline = DiffusionPipeline.from_pretrained(initial, vae=base.vae, text_encoder=base.text_encoder,
-                                                         unet=inpainting_unet_from(base.unet, seed))
+            # SD inpainting starts from SD's UNet; SDXL from its own, with SD's VAE and first text encoder
+            unet = {"unet": inpainting_unet_from(base.unet, seed)} if name == "inpainting" else {}
+            pipeline = DiffusionPipeline.from_pretrained(initial, vae=base.vae, text_encoder=base.text_encoder, **unet)
+        from segrel.generate.conditioning import TextConditioning
+
         scheduler = DDPMScheduler.from_config(pipeline.scheduler.config)  # the training noise schedule
-        train_denoiser(pipeline.unet, pipeline.text_encoder, pipeline.tokenizer, pipeline.vae, scheduler,
+        train_denoiser(pipeline.unet, TextConditioning.from_pipeline(pipeline), pipeline.vae, scheduler,
                        CaptionedImages(data, resolution, seed), inpainting=name == "inpainting", seed=seed,
                        log=log, **settings[name])
         pipeline.save_pretrained(scratch)
