@@ -49,7 +49,8 @@ def test_paper_dag_builds_without_data(snakemake, tmp_path):
     models = yaml.safe_load(PAPER.read_text())["models"]
     assert int(counts["fetch_zoo_model"]) == len(models) >= 40
     # 9 real test sets (RELIS' Cityscapes test and calibration cities beside the whole val set)
-    # + 5 synthetic domains + their real reference + the inpainted objects and their control
+    # + 5 synthetic domains by SD 1.5 and 5 by SDXL (Table 1) + their real reference + the
+    # inpainted objects and their control
     # + 58 corrupted copies of Cityscapes val (19 2D, 6 3DCC and 2 physics at severity 3, six
     # curves at the 4 other severities, 7 background scenarios, ai_background painted by SD
     # inpainting), one job per (model, test set): the paper config keeps evaluation.jobs
@@ -69,7 +70,8 @@ def test_paper_dag_builds_without_data(snakemake, tmp_path):
     assert int(counts["stress_painted_dataset"]) == 2  # ai_background: the test set and the train split
     assert int(counts["stress_scenario_model"]) == int(counts["evaluate_scenario_model"]) == 3 * 7
     assert int(counts["stress_s_robust"]) == 1
-    assert int(counts["evaluate_shard"]) == len(models) * (17 + 58 + 1 + 6) and "evaluate_model" not in counts
+    assert int(counts["evaluate_shard"]) == len(models) * (22 + 58 + 1 + 6) and "evaluate_model" not in counts
+    assert int(counts["train_ablation_controlnet"]) == 1 and int(counts["generate_ablation_domain_shard"]) == 5 * 2
     assert int(counts["stress_attacks"]) == int(counts["plot_attacked_confidence"]) == 1
     test_sets = yaml.safe_load(PAPER.read_text())["test_sets"]
     assert test_sets["cityscapes_test"]["subset"] == "frankfurt"
