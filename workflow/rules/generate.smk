@@ -64,11 +64,7 @@ rule train_controlnet:
         dataset=lambda wildcards: caption_set(CONTROLNET["train_set"]),
         # outside the output folder, which Snakemake clears before a job: a rerun resumes here
         work_dir="resources/controlnet/checkpoints",
-        settings={
-            key: value
-            for key, value in CONTROLNET.items()
-            if key not in ("validation", "train_set")
-        },
+        settings=CONTROLNET_TRAINING,
     script:
         "../scripts/train_controlnet.py"
 
@@ -94,11 +90,7 @@ use rule train_controlnet as train_ablation_controlnet with:
         base=lambda wildcards: generator_model(ABLATION[wildcards.label]),
         dataset=lambda wildcards: caption_set(CONTROLNET["train_set"]),
         work_dir=lambda wildcards: f"resources/controlnet_{wildcards.label}/checkpoints",
-        settings={
-            key: value
-            for key, value in CONTROLNET.items()
-            if key not in ("validation", "train_set")
-        },
+        settings=CONTROLNET_TRAINING,
 
 
 rule controlnet_validation:

@@ -2,6 +2,13 @@
 from segrel.generate.demo import PRETRAINED
 
 CONTROLNET = config["generation"]["controlnet"]
+# what shapes a ControlNet's training (segrel.generate.controlnet.ControlNetSettings): every
+# generator's, the default one and those of generation.ablation alike
+CONTROLNET_TRAINING = {
+    key: value
+    for key, value in CONTROLNET.items()
+    if key not in ("validation", "train_set")
+}
 DOMAIN_GENERATION = config["generation"]["domain_generation"]
 DEMO_PRETRAINING = config["generation"]["demo_pretraining"]
 RARE_DOMAINS = config["analysis"]["rare_domains"]

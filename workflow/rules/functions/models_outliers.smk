@@ -8,6 +8,8 @@ OUTLIER_MODELS = (
     else {}
 )
 OUTLIER_MODEL = "resources/models/outliers/{model}/{model}"
+# the models of Table 2: the base model, then each fine-tuned one
+TABLE_2_MODELS = [OUTLIERS["model"], *OUTLIER_MODELS] if OUTLIER_MODELS else []
 
 
 def outlier_objects_input(wildcards):
@@ -52,8 +54,8 @@ def outlier_models_evaluated_by(jobs):
     study does not evaluate it."""
     if config["evaluation"]["jobs"] != jobs:
         return "^$"
-    own = [OUTLIERS["model"], *OUTLIER_MODELS] if OUTLIER_MODELS else []
-    return "|".join(re.escape(m) for m in own if m not in config["models"]) or "^$"
+    own = [model for model in TABLE_2_MODELS if model not in config["models"]]
+    return "|".join(map(re.escape, own)) or "^$"
 
 
 def outlier_model_files(model):
@@ -69,7 +71,7 @@ def outlier_evaluation_shards():
     outlier_training.test_sets; the base model's evaluation by the study is reused."""
     shards = config["evaluation"]["shards"]
     files = {}
-    for model in [OUTLIERS["model"], *OUTLIER_MODELS] if OUTLIER_MODELS else []:
+    for model in TABLE_2_MODELS:
         for test_set in OUTLIERS["test_sets"]:
             folder = (
                 "results/evaluation"

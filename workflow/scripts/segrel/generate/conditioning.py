@@ -68,6 +68,3 @@ class TextConditioning:
             hidden.append(output.hidden_states[-2])
         time_ids = torch.tensor([[size, size, 0, 0, size, size]], dtype=pooled.dtype, device=pooled.device)
         return torch.cat(hidden, dim=-1), {"text_embeds": pooled, "time_ids": time_ids.repeat(len(pooled), 1)}
-
-    def parameters(self):
-        return [parameter for encoder in self.encoders for parameter in encoder.parameters()]

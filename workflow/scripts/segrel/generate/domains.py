@@ -29,8 +29,11 @@ def load_pipeline(base: str, controlnet: str, device: str = "cpu"):
     from segrel.generate.conditioning import is_sdxl
 
     dtype = torch.float16 if device.startswith("cuda") else torch.float32
-    extra = {} if is_sdxl(base) else {"safety_checker": None, "requires_safety_checker": False}
-    pipeline_class = StableDiffusionXLControlNetPipeline if is_sdxl(base) else StableDiffusionControlNetPipeline
+    if is_sdxl(base):  # SDXL pipelines have no safety checker
+        pipeline_class, extra = StableDiffusionXLControlNetPipeline, {}
+    else:
+        pipeline_class, extra = StableDiffusionControlNetPipeline, {"safety_checker": None,
+                                                                    "requires_safety_checker": False}
     pipeline = pipeline_class.from_pretrained(
         base, controlnet=ControlNetModel.from_pretrained(controlnet, dtype=dtype), dtype=dtype, **extra)
     pipeline.scheduler = DDIMScheduler.from_config(pipeline.scheduler.config)
