@@ -70,7 +70,7 @@ rule train_controlnet:
 
 
 use rule train_controlnet as train_ablation_controlnet with:
-    """The ControlNet of a generation.ablation generator, trained as generation.controlnet says."""
+    """A generation.ablation generator's ControlNet: generation.controlnet (+ ablation_training)."""
     input:
         unpack(lambda wildcards: generator_files(ABLATION[wildcards.label])),
         data=lambda wildcards: dataset_input(
@@ -90,7 +90,7 @@ use rule train_controlnet as train_ablation_controlnet with:
         base=lambda wildcards: generator_model(ABLATION[wildcards.label]),
         dataset=lambda wildcards: caption_set(CONTROLNET["train_set"]),
         work_dir=lambda wildcards: f"resources/controlnet_{wildcards.label}/checkpoints",
-        settings=CONTROLNET_TRAINING,
+        settings=ABLATION_CONTROLNET_TRAINING,
 
 
 rule controlnet_validation:

@@ -9,6 +9,11 @@ CONTROLNET_TRAINING = {
     for key, value in CONTROLNET.items()
     if key not in ("validation", "train_set")
 }
+# the ablation generators' ControlNets: the same, but for generation.ablation_training's changes
+ABLATION_CONTROLNET_TRAINING = {
+    **CONTROLNET_TRAINING,
+    **config["generation"]["ablation_training"],
+}
 DOMAIN_GENERATION = config["generation"]["domain_generation"]
 DEMO_PRETRAINING = config["generation"]["demo_pretraining"]
 RARE_DOMAINS = config["analysis"]["rare_domains"]
