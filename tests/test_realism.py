@@ -99,3 +99,35 @@ def test_the_realism_figure_puts_each_proxys_fid_beside_its_pcc_on_the_metric():
     assert [ax.get_title() for ax in figure.axes] == ["Spearman rho = -0.50 (n = 3)", "Spearman rho = -1.00 (n = 3)"]
     with pytest.raises(ValueError, match="pcc_overview.metric"):
         realism_pcc_figure(realism, correlations, "prr")
+
+
+def test_inception_features_are_torch_fidelitys_read_from_the_weights_file(tmp_path, monkeypatch):
+    """``source: inception`` loads the file named by ``weights`` (compute nodes have no internet)
+    and computes torch-fidelity's own pool3 features: its TF1-style resize, not torchmetrics'
+    antialiased one, which moves them (the second check shows the comparison can fail)."""
+    import torch_fidelity.feature_extractor_inceptionv3 as fidelity
+    from torchmetrics.image.fid import NoTrainInceptionV3
+
+    def no_download(*args, **kwargs):
+        raise AssertionError("the weights were downloaded, not read from the file")
+
+    monkeypatch.setattr(fidelity, "load_state_dict_from_url", no_download)
+    empty = tmp_path / "empty.pth"
+    torch.save({}, empty)
+    with monkeypatch.context() as build:  # seeded random weights in the released file's layout
+        build.setattr(fidelity.FeatureExtractorInceptionV3, "load_state_dict", lambda self, state: None)
+        torch.manual_seed(0)
+        reference = fidelity.FeatureExtractorInceptionV3("inception-v3-compat", ["2048"], str(empty))
+    weights = tmp_path / "pt_inception-2015-12-05.pth"
+    torch.save(reference.state_dict(), weights)
+
+    images = torch.randint(0, 256, (2, 3, 64, 128), generator=torch.Generator().manual_seed(0), dtype=torch.uint8)
+    model = feature_extractor(RealismSettings(source="inception", weights=str(weights)))
+    expected = reference(images)[0]
+    found = model(images)
+    assert model.num_features == 2048 and found.shape == (2, 2048)
+    torch.testing.assert_close(found, expected, rtol=1e-5, atol=0)
+    antialiased = NoTrainInceptionV3(name="inception-v3-compat", features_list=["2048"],
+                                     feature_extractor_weights_path=str(weights))(images)
+    assert not torch.allclose(antialiased, expected, rtol=1e-2, atol=0)
+    assert "Inception-v3" in RealismSettings(source="inception", weights=str(weights)).describe()

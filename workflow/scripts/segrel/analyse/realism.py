@@ -6,7 +6,8 @@ Each image's features are computed once and fed to both (torchmetrics' custom fe
 an identity module), so a set costs one pass of the feature extractor:
 
 - ``source: inception``: the FID Inception-v3 (pool3, 2048 features) of torch-fidelity, the
-  network every published FID uses (torchmetrics' ``NoTrainInceptionV3``); ``weights`` names
+  network every published FID uses (torchmetrics' ``NoTrainInceptionV3`` with torch-fidelity's
+  resize, tested equal to torch-fidelity's features); ``weights`` names
   the file on disk for compute nodes without internet (else torch-fidelity downloads it once);
 - ``source: demo``: a tiny convolutional network built from ``channels`` with seeded random
   weights (no Inception offline): a distance between the sets' feature statistics, on no scale
@@ -86,8 +87,10 @@ def feature_extractor(settings: RealismSettings, device: str = "cpu") -> torch.n
     if settings.source == "inception":
         from torchmetrics.image.fid import NoTrainInceptionV3
 
+        # antialias=False: torch-fidelity's own TF1-style resize to 299 px, that of published FIDs
+        # (torchmetrics' default antialiased resize moved random-weight features by ~20%)
         model = NoTrainInceptionV3(name="inception-v3-compat", features_list=["2048"],
-                                   feature_extractor_weights_path=settings.weights)
+                                   feature_extractor_weights_path=settings.weights, antialias=False)
         model.num_features = 2048
     elif settings.source == "demo":
         model = TinyFeatures(settings.channels, settings.seed)
