@@ -68,6 +68,10 @@ def test_pairs_are_each_generated_proxy_against_its_target_and_the_reference():
                          ("synthetic_fog", "domain_reference", "reference"),
                          ("acdc_fog", "domain_reference", "reference")]
     assert ("synthetic_anomalies", "smiyc_anomaly", "real counterpart") in pairs
+    # the same domain by the ablation's generator (Table 1), against the same real set
+    assert [pair for pair in pairs if pair[0] == "synthetic_fog_sdxl"] == [
+        ("synthetic_fog_sdxl", "acdc_fog", "real counterpart"), ("synthetic_fog_sdxl", "domain_reference", "reference")]
+    assert len(pairs) == len(set(pairs))
     assert not any("cityscapes_val" in pair[:2] for pair in pairs)  # a real proxy is not generated
     config["analysis"]["realism"]["source"] = None
     assert realism_pairs(config) == []

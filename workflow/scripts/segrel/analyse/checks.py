@@ -79,9 +79,10 @@ def _robust_models_problems(config: dict, robust: dict, comparisons: dict, test_
 
 def realism_pairs(config: dict) -> list[dict]:
     """The (test set, against, role) pairs of FID / KID (analysis.realism; none without a
-    feature extractor): each generated proxy of a comparison against its real target ("real
-    counterpart"); a generated domain and its real target against the real images of its label
-    maps ("reference": the generate stage's domain_reference set, Cityscapes val's scale)."""
+    feature extractor): each generated proxy of a comparison, and the same domain by each
+    generation.ablation generator, against its real target ("real counterpart"); a generated
+    domain and its real target against the real images of its label maps ("reference": the
+    generate stage's domain_reference set, Cityscapes val's scale)."""
     from segrel.generate.checks import REFERENCE_SET
 
     if not config.get("analysis", {}).get("realism", {}).get("source"):
@@ -92,12 +93,19 @@ def realism_pairs(config: dict) -> list[dict]:
         dataset = datasets.get(test_sets.get(name, {}).get("dataset"), {})
         return dataset.get("source") == "generated" and "stress" not in dataset and not dataset.get("reference")
 
+    def by_other_generators(proxy):
+        domain = datasets[test_sets[proxy]["dataset"]].get("domain")
+        return [name for name, test_set in test_sets.items()
+                if domain is not None and "generator" in datasets.get(test_set["dataset"], {})
+                and datasets[test_set["dataset"]].get("domain") == domain]
+
     pairs = []
     for comparison in config["analysis"].get("comparisons", {}).values():
         real = comparison["real"]
         for proxy in filter(generated, comparison["proxies"]):
-            pairs.append({"test_set": proxy, "against": real, "role": "real counterpart"})
-            if REFERENCE_SET in test_sets and "domain" in datasets[test_sets[proxy]["dataset"]]:
-                pairs += [{"test_set": proxy, "against": REFERENCE_SET, "role": "reference"},
-                          {"test_set": real, "against": REFERENCE_SET, "role": "reference"}]
+            for generated_set in [proxy, *by_other_generators(proxy)]:
+                pairs.append({"test_set": generated_set, "against": real, "role": "real counterpart"})
+                if REFERENCE_SET in test_sets and "domain" in datasets[test_sets[generated_set]["dataset"]]:
+                    pairs += [{"test_set": generated_set, "against": REFERENCE_SET, "role": "reference"},
+                              {"test_set": real, "against": REFERENCE_SET, "role": "reference"}]
     return [dict(pair) for pair in dict.fromkeys(tuple(pair.items()) for pair in pairs)]
