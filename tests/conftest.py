@@ -17,9 +17,11 @@ def _snakemake(workdir: Path, config, *args: str, check: bool = True, snakefile:
         path = workdir / "test-config.yaml"
         path.write_text(yaml.safe_dump(config))
         config = path
+    # without the workflow profile (profiles/default): its 10 s scheduler window would keep each
+    # run's process alive up to 10 s after its last job (Snakemake's re-evaluation timer)
     result = subprocess.run(
         [str(BIN / "snakemake"), "--snakefile", str(snakefile), "--directory", str(workdir),
-         "--configfile", str(config), *args],
+         "--configfile", str(config), "--workflow-profile", "none", *args],
         capture_output=True, text=True, timeout=1200,
     )
     if check and result.returncode != 0:

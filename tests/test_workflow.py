@@ -27,8 +27,11 @@ TINY = {
 
 
 def test_default_config_builds_the_dag(snakemake, tmp_path):
-    result = snakemake(tmp_path, REPO / "config" / "config.yaml", "-n")
+    # as `snakemake --cores 2` from the repository runs it: with the workflow profile
+    profile = REPO / "profiles" / "default"
+    result = snakemake(tmp_path, REPO / "config" / "config.yaml", "-n", "--workflow-profile", str(profile))
     assert "demo_dataset" in result.stdout and "all" in result.stdout
+    assert "profiles/default" in result.stderr + result.stdout
 
 
 def test_lint_is_clean():
