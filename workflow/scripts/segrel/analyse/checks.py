@@ -95,9 +95,10 @@ def realism_pairs(config: dict) -> list[dict]:
 
     def by_other_generators(proxy):
         domain = datasets[test_sets[proxy]["dataset"]].get("domain")
-        return [name for name, test_set in test_sets.items()
-                if domain is not None and "generator" in datasets.get(test_set["dataset"], {})
-                and datasets[test_set["dataset"]].get("domain") == domain]
+        if domain is None:
+            return []
+        others = {name: datasets.get(test_set["dataset"], {}) for name, test_set in test_sets.items()}
+        return [name for name, dataset in others.items() if "generator" in dataset and dataset.get("domain") == domain]
 
     pairs = []
     for comparison in config["analysis"].get("comparisons", {}).values():
