@@ -93,18 +93,19 @@ def realism_pairs(config: dict) -> list[dict]:
         dataset = datasets.get(test_sets.get(name, {}).get("dataset"), {})
         return dataset.get("source") == "generated" and "stress" not in dataset and not dataset.get("reference")
 
-    def by_other_generators(proxy):
-        domain = datasets[test_sets[proxy]["dataset"]].get("domain")
-        if domain is None:
-            return []
-        others = {name: datasets.get(test_set["dataset"], {}) for name, test_set in test_sets.items()}
-        return [name for name, dataset in others.items() if "generator" in dataset and dataset.get("domain") == domain]
+    # {domain: its test sets by the generation.ablation generators}
+    by_other_generators = {}
+    for name, test_set in test_sets.items():
+        dataset = datasets.get(test_set["dataset"], {})
+        if "generator" in dataset:
+            by_other_generators.setdefault(dataset["domain"], []).append(name)
 
     pairs = []
     for comparison in config["analysis"].get("comparisons", {}).values():
         real = comparison["real"]
         for proxy in filter(generated, comparison["proxies"]):
-            for generated_set in [proxy, *by_other_generators(proxy)]:
+            domain = datasets[test_sets[proxy]["dataset"]].get("domain")
+            for generated_set in [proxy, *by_other_generators.get(domain, [])]:
                 pairs.append({"test_set": generated_set, "against": real, "role": "real counterpart"})
                 if REFERENCE_SET in test_sets and "domain" in datasets[test_sets[generated_set]["dataset"]]:
                     pairs += [{"test_set": generated_set, "against": REFERENCE_SET, "role": "reference"},
