@@ -19,6 +19,7 @@ rule train_demo_model:
         "results/benchmarks/models/train_demo_model/{model}.tsv"
     wildcard_constraints:
         model="|".join(DEMO_MODELS) or "^$",
+    priority: training_priority
     conda:
         "../../envs/models.yaml"
     threads: config["model_training"]["threads"]
