@@ -18,7 +18,9 @@ def test_calibration_rows_average_models_and_share_the_oracle_row():
                                  "score": "", "value": v} for m, s, k, t, v in rows])
     metrics = pd.DataFrame({"model": ["a", "b", "a"], "test_set": ["acdc_fog", "acdc_fog", "idd_val"],
                             "measure": "ece", "score": "", "value": [0.5, 0.7, 0.2]})
-    table = demo_tables.calibration_table(calibration, metrics).set_index("calibrated on / method")
+    pairs = {"fog": {"test_set": "acdc_fog", "synthetic": "syn_fog", "real": "acdc_fog_val"},
+             "india": {"test_set": "idd_val", "synthetic": "syn_india", "real": "idd_train"}}
+    table = demo_tables.calibration_table(calibration, metrics, pairs).set_index("calibrated on / method")
     assert table.loc["none", "ACDC fog"] == "0.600" and table.loc["none", "IDD"] == "0.200"
     assert table.loc["CS (lindau, munster) / TS", "ACDC fog"] == "0.300"  # (0.2 + 0.4) / 2
     assert table.loc["CS / LTS", "ACDC fog"] == "0.900"
