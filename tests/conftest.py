@@ -54,3 +54,12 @@ def _tiny_study(generation: dict, train_images: int = 3) -> dict:
 @pytest.fixture(scope="session")
 def tiny_study():
     return _tiny_study
+
+
+@pytest.fixture(scope="session", autouse=True)
+def openmmlab_with_mmdet():
+    """One test process loads Mask2Former models and others alike: import mmseg with mmdet first
+    (a job imports it without mmdet when its model does not need it: import_openmmlab)."""
+    from segrel.models.segmentors import import_openmmlab
+
+    import_openmmlab(mmdet=True)

@@ -126,3 +126,36 @@ def test_finetuning_starts_from_the_checkpoint_and_refuses_another_architectures
         finetune_model(config, pspnet[1], schedule, data_root=str(cityscapes), config_out=tmp_path / "x" / "m.py",
                        checkpoint_out=tmp_path / "x" / "m.pth")
     assert not (tmp_path / "x" / "m.pth").exists() and not (tmp_path / "x" / "m.py").exists()
+
+
+def test_mmseg_imports_without_the_unused_packages_and_refuses_mmdet_models_afterwards(tmp_path):
+    """import_openmmlab in a fresh process (a job's): no mmdet, transformers, timm or seaborn
+    imported for a SegFormer; they import as usual afterwards; a Mask2Former is then refused."""
+    import subprocess
+    import sys
+
+    from segrel.models.segmentors import mmseg_config_dir, needs_mmdet
+
+    mask2former = mmseg_config_dir() / "mask2former/mask2former_r50_8xb2-90k_cityscapes-512x1024.py"
+    maskformer = mmseg_config_dir() / "maskformer/maskformer_r101-d32_8xb2-160k_ade20k-512x512.py"  # via _base_
+    assert needs_mmdet(mask2former) and needs_mmdet(maskformer) and not needs_mmdet(mmseg_config_dir() / SEGFORMER)
+    script = f"""
+import sys
+from mmengine.config import Config
+from segrel.models.segmentors import import_openmmlab, replace_syncbn
+import_openmmlab(mmdet=False)
+print(sorted(name for name in ("mmdet", "transformers", "timm", "seaborn") if name in sys.modules))
+from mmseg.apis import init_model
+cfg = Config.fromfile({str(mmseg_config_dir() / SEGFORMER)!r})
+replace_syncbn(cfg.model)
+print(type(init_model(cfg, device="cpu")).__name__)
+import seaborn, transformers
+try:
+    import_openmmlab(mmdet=True)
+except RuntimeError as error:
+    print("refused:", error)
+"""
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines()[:2] == ["[]", "EncoderDecoder"]
+    assert "refused: this process imported mmseg without mmdet" in result.stdout

@@ -91,3 +91,15 @@ def merge_trees(sources, destination: Path, ignore=(".snakemake_timestamp",)) ->
                 shutil.copy2(path, target)
             count += 1
     return count
+
+
+def save_npz(file, arrays: dict[str, np.ndarray]) -> None:
+    """``np.savez_compressed(file, **arrays)`` at zlib level 1 instead of numpy's 6: an evaluation
+    state (~5 MB of mostly empty int64 histograms) saves in 23 ms instead of 79 ms, 20% larger
+    (~130 states per demo model); ``np.load`` reads it alike."""
+    import zipfile
+
+    with zipfile.ZipFile(file, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=1) as archive:
+        for name, value in arrays.items():
+            with archive.open(f"{name}.npy", "w", force_zip64=True) as member:
+                np.lib.format.write_array(member, np.asanyarray(value), allow_pickle=False)

@@ -161,10 +161,11 @@ def train_demo_detector(config_out: str | Path, checkpoint_out: str | Path, sett
 def load_detector(config, checkpoint: str | Path, device: str = "cpu"):
     """An mmdet detector in eval mode, loaded strictly (a checkpoint of another architecture is an
     error naming both, not a model with random weights)."""
+    from segrel.models.segmentors import import_openmmlab, strictly_initialised
+
+    import_openmmlab(mmdet=True)
     import mmdet.apis.inference
     from mmdet.apis import init_detector
-
-    from segrel.models.segmentors import strictly_initialised
 
     # a palette given: init_detector would otherwise build the config's test dataset to find one
     return strictly_initialised(mmdet.apis.inference, init_detector, config, checkpoint, palette="random",

@@ -45,6 +45,7 @@ import torch
 
 from segrel.core import formats
 from segrel.core import labels as lb
+from segrel.core.io import save_npz
 from segrel.evaluate.metrics import CalibrationAccumulator, DetectionAccumulator, confusion_matrix, miou
 from segrel.evaluate.metrics_table import COLUMNS, SCORES
 
@@ -209,7 +210,7 @@ class EvaluationState:
         for prefix, acc in self.accumulators():
             for key, value in acc.state_dict().items():
                 arrays[f"{prefix}.{key}"] = value
-        np.savez_compressed(path, **arrays)
+        save_npz(path, arrays)
 
     @classmethod
     def load(cls, path) -> EvaluationState:
