@@ -5,8 +5,8 @@ transformers (mmengine registers its Adafactor; mmdet's GLIP text encoder), timm
 TIMMBackbone) and seaborn (mmdet's tracking plots), each inside a try/except ImportError.
 
 Baseline, measured in the same run: a fresh process's plain ``import mmseg.apis`` (after torch).
-Candidate: ``segrel.models.segmentors.import_openmmlab(mmdet=False)``, what a job whose model needs
-no mmdet part runs (and ``mmdet=True``, a Mask2Former's). Each is a fresh interpreter, run in
+Candidate: ``segrel.models.segmentors.import_openmmlab("mmseg")``, what a job whose model needs
+no mmdet part runs (and with "mmdet", a Mask2Former's). Each is a fresh interpreter, run in
 turn for ``--repeats`` rounds; reported: the best wall time of each and the ratio to the baseline.
 
 Usage: .venv/bin/python benchmarks/import_overhead.py [--repeats 5]
@@ -28,11 +28,11 @@ start = time.perf_counter()
 {statement}
 print(time.perf_counter() - start)
 """
-GUARDED = "from segrel.models.segmentors import import_openmmlab; import_openmmlab(mmdet={})"
+GUARDED = "from segrel.models.segmentors import import_openmmlab; import_openmmlab({})"
 CANDIDATES = {
     "import mmseg.apis (baseline)": "import mmseg.apis",
-    "import_openmmlab(mmdet=False)": GUARDED.format(False),
-    "import_openmmlab(mmdet=True)": GUARDED.format(True),
+    "import_openmmlab('mmseg')": GUARDED.format('"mmseg"'),
+    "import_openmmlab('mmseg', 'mmdet')": GUARDED.format('"mmseg", "mmdet"'),
 }
 
 

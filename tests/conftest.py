@@ -62,4 +62,4 @@ def openmmlab_with_mmdet():
     (a job imports it without mmdet when its model does not need it: import_openmmlab)."""
     from segrel.models.segmentors import import_openmmlab
 
-    import_openmmlab(mmdet=True)
+    import_openmmlab("mmseg", "mmdet")

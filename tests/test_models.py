@@ -143,7 +143,7 @@ def test_mmseg_imports_without_the_unused_packages_and_refuses_mmdet_models_afte
 import sys
 from mmengine.config import Config
 from segrel.models.segmentors import import_openmmlab, replace_syncbn
-import_openmmlab(mmdet=False)
+import_openmmlab("mmseg")
 print(sorted(name for name in ("mmdet", "transformers", "timm", "seaborn") if name in sys.modules))
 from mmseg.apis import init_model
 cfg = Config.fromfile({str(mmseg_config_dir() / SEGFORMER)!r})
@@ -151,7 +151,7 @@ replace_syncbn(cfg.model)
 print(type(init_model(cfg, device="cpu")).__name__)
 import seaborn, transformers
 try:
-    import_openmmlab(mmdet=True)
+    import_openmmlab("mmseg", "mmdet")
 except RuntimeError as error:
     print("refused:", error)
 """

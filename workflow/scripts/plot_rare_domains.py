@@ -11,11 +11,11 @@ from segrel.core.devices import resolve_device
 from segrel.core.figures import write_figure
 from segrel.core.logs import log
 from segrel.evaluate.evaluation import predict_image
-from segrel.models.segmentors import import_openmmlab, load_model, needs_mmdet
+from segrel.models.segmentors import import_mmseg_for, load_model
 
 device = resolve_device(snakemake.params.device)
 # mmseg with mmdet if any of the models needs it (a process imports it once)
-import_openmmlab(mmdet=any(needs_mmdet(config) for config in snakemake.input.configs))
+import_mmseg_for(*snakemake.input.configs)
 models = {name: load_model(config, checkpoint, device=device) for name, config, checkpoint
           in zip(snakemake.params.models, snakemake.input.configs, snakemake.input.checkpoints, strict=True)}
 rows = []

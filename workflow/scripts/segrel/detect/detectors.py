@@ -163,7 +163,7 @@ def load_detector(config, checkpoint: str | Path, device: str = "cpu"):
     error naming both, not a model with random weights)."""
     from segrel.models.segmentors import import_openmmlab, strictly_initialised
 
-    import_openmmlab(mmdet=True)
+    import_openmmlab("mmdet")
     import mmdet.apis.inference
     from mmdet.apis import init_detector
 

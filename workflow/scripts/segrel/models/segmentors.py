@@ -23,7 +23,6 @@ import torch
 from segrel.core.io import atomic_directory, atomic_file
 from segrel.core.settings import SectionSettings
 
-
 # Packages that mmengine, mmseg and mmdet import only for features segrel never uses, each in a
 # try/except ImportError: transformers (mmengine registers its Adafactor; mmdet's GLIP text
 # encoder), timm (mmseg's TIMMBackbone) and seaborn (mmdet's tracking plots).
@@ -40,33 +39,41 @@ def needs_mmdet(config) -> bool:
     return output_kind(cfg) == "probabilities" or "mmdet." in str(cfg.to_dict())
 
 
-def import_openmmlab(*, mmdet: bool) -> None:
-    """Import mmseg's models and APIs (and mmdet's, with ``mmdet``) without the unused optional
-    packages above, nor mmdet where no model part comes from it (mmseg imports it for its
-    Mask2Former and MaskFormer heads only): 7.3 -> 2.8 s a job on 2 cores, paid by ~70 demo jobs.
-    A hidden package imports as usual afterwards; a Mask2Former model asked for after mmseg was
-    imported without mmdet is an error (its head would be built on an empty base class)."""
+def import_openmmlab(*packages: str) -> None:
+    """Import the APIs and models of ``packages`` ("mmseg", "mmdet") without the unused optional
+    packages above, nor mmdet unless asked for (mmseg imports it for its Mask2Former and
+    MaskFormer heads only): mmseg alone 7.3 -> 2.8 s a job on 2 cores, paid by ~70 demo jobs
+    (benchmarks/import_overhead.py). A hidden package imports as usual afterwards; mmseg with
+    mmdet asked for after mmseg was imported without it is an error (its Mask2Former head would
+    be built on an empty base class)."""
+    import importlib
     import sys
 
     global _imported_without_mmdet
-    if "mmseg.models" in sys.modules:
-        if mmdet and _imported_without_mmdet:
-            raise RuntimeError("this process imported mmseg without mmdet (for a model that did not need it); "
-                               "load models that need mmdet (Mask2Former, MaskFormer) in a process of their own")
+    if {"mmseg", "mmdet"} <= set(packages) and _imported_without_mmdet:
+        raise RuntimeError("this process imported mmseg without mmdet (for a model that did not need it); "
+                           "load models that need mmdet (Mask2Former, MaskFormer) in a process of their own")
+    wanted = [name for name in ("mmseg", "mmdet") if name in packages and f"{name}.apis" not in sys.modules]
+    hidden = [name for name in (*UNUSED_OPTIONAL_IMPORTS, *(() if "mmdet" in packages else ("mmdet",)))
+              if name not in sys.modules]
+    if not wanted:
         return
-    hidden = [name for name in (*UNUSED_OPTIONAL_IMPORTS, *(() if mmdet else ("mmdet",))) if name not in sys.modules]
     for name in hidden:
         sys.modules[name] = None  # `import name` raises ModuleNotFoundError (an ImportError)
     try:
-        import mmseg.apis  # noqa: F401 (imports mmseg.models)
-
-        if mmdet:
-            import mmdet.apis  # noqa: F401
+        for name in wanted:
+            importlib.import_module(f"{name}.apis")  # (imports its models)
     finally:
         for name in hidden:
             if sys.modules.get(name, 0) is None:
                 del sys.modules[name]
-    _imported_without_mmdet = not mmdet
+    if "mmseg" in wanted:
+        _imported_without_mmdet = "mmdet" not in packages
+
+
+def import_mmseg_for(*configs) -> None:
+    """mmseg as the models of ``configs`` (files or ``mmengine.Config``) need it: with mmdet if one does."""
+    import_openmmlab("mmseg", *(["mmdet"] if any(needs_mmdet(config) for config in configs) else []))
 
 
 def mmseg_config_dir() -> Path:
@@ -411,7 +418,10 @@ def run_training(make_config, iterations: int, config_out: str | Path, checkpoin
                                                "max_keep_ckpts": 1, "save_last": False,
                                                "filename_tmpl": "resume_{}.pth"}
             cfg.resume = True  # from the latest checkpoint in the work dir, if any
-        import_openmmlab(mmdet=cfg.get("default_scope") == "mmdet" or needs_mmdet(cfg))
+        if cfg.get("default_scope") == "mmdet":
+            import_openmmlab("mmdet")
+        else:
+            import_mmseg_for(cfg)
         with trusted_torch_load() if resume_every else contextlib.nullcontext():  # its own resume checkpoint
             Runner.from_cfg(cfg).train()
         for key in ("train_dataloader", "train_cfg", "optim_wrapper", "param_scheduler", "custom_hooks"):
@@ -469,7 +479,7 @@ def output_kind(cfg) -> str:
 def load_model(config, checkpoint: str | Path, device: str = "cpu"):
     """An mmseg segmentor in eval mode, from a config (file or ``mmengine.Config``) and a
     checkpoint (demo or zoo), loaded strictly (:func:`load_strictly`)."""
-    import_openmmlab(mmdet=needs_mmdet(config))
+    import_mmseg_for(config)
     import mmseg.apis.inference
     from mmseg.apis import init_model
 
