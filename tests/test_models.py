@@ -128,7 +128,7 @@ def test_finetuning_starts_from_the_checkpoint_and_refuses_another_architectures
     assert not (tmp_path / "x" / "m.pth").exists() and not (tmp_path / "x" / "m.py").exists()
 
 
-def test_mmseg_imports_without_the_unused_packages_and_refuses_mmdet_models_afterwards(tmp_path):
+def test_mmseg_imports_without_the_unused_packages_and_refuses_mmdet_models_afterwards():
     """import_openmmlab in a fresh process (a job's): no mmdet, transformers, timm or seaborn
     imported for a SegFormer; they import as usual afterwards; a Mask2Former is then refused."""
     import subprocess

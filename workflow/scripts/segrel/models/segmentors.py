@@ -54,10 +54,10 @@ def import_openmmlab(*packages: str) -> None:
         raise RuntimeError("this process imported mmseg without mmdet (for a model that did not need it); "
                            "load models that need mmdet (Mask2Former, MaskFormer) in a process of their own")
     wanted = [name for name in ("mmseg", "mmdet") if name in packages and f"{name}.apis" not in sys.modules]
-    hidden = [name for name in (*UNUSED_OPTIONAL_IMPORTS, *(() if "mmdet" in packages else ("mmdet",)))
-              if name not in sys.modules]
     if not wanted:
         return
+    hidden = [name for name in (*UNUSED_OPTIONAL_IMPORTS, *(() if "mmdet" in packages else ("mmdet",)))
+              if name not in sys.modules]
     for name in hidden:
         sys.modules[name] = None  # `import name` raises ModuleNotFoundError (an ImportError)
     try:
