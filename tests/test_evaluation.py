@@ -333,8 +333,42 @@ def test_ablations_against_direct_computation(tmp_path):
     assert [row[:2] for row in state.ablation_metrics()] == (
         [("calibration_pixels", "50")] * 4 + [("calibration_pixels", "100000")] * 4
         + [("confidence", "msp"), ("confidence", "negative_entropy")])
+
     with pytest.raises(ValueError, match=r"ablation_pixels \(\) vs \(50, 100000\)"):
         loaded.merge(EvaluationState(kind="segmentation", calibration_pixels=100_000, seed=0, batch_size=1))
+
+
+def test_ablations_only_on_the_test_sets_listed(monkeypatch):
+    """evaluation.ablations.test_sets: the other sets get no ablation accumulators (their cost
+    per image is the point); absent, every set gets them."""
+    from segrel.evaluate import checks, evaluation
+
+    asked = []
+    monkeypatch.setattr(evaluation.formats, "list_samples", lambda *args: ["image"])
+    monkeypatch.setattr(evaluation, "evaluate_transformed_shard", lambda *args, ablations, **kwargs: asked.append(
+        ablations) or {})
+    test_sets = {name: {"format": "cityscapes", "root": "r", "split": "val", "subset": "*", "unknown_ids": "error"}
+                 for name in ("clean", "shifted", "corrupted")}
+    ablations = {"calibration_pixels": [5], "negative_entropy": True}
+    settings = {"batch_size": 1, "calibration_pixels": 10, "seed": 0,
+                "ablations": {**ablations, "test_sets": ["clean", "corrupted"]}}
+    list(evaluation.evaluate_job(None, "m", test_sets, 0, 1, settings))
+    assert asked == [Ablations((5,), True), Ablations(), Ablations((5,), True)]
+    asked.clear()
+    list(evaluation.evaluate_job(None, "m", test_sets, 0, 1, {**settings, "ablations": ablations}))
+    assert asked == [Ablations((5,), True)] * 3
+
+    def problems(listed, **asked):
+        return checks.config_problems({
+            "datasets": {"cs": {"format": "cityscapes"}},
+            "test_sets": {name: {"dataset": "cs"} for name in test_sets},
+            "evaluation": {"in_domain_test_set": "clean", "ablations": {**asked, "test_sets": listed}}})
+
+    assert problems(["clean", "fgo"], negative_entropy=True) == [
+        "config key 'evaluation.ablations.test_sets': no test set named 'fgo'"]
+    (problem,) = problems(["shifted"], calibration_pixels=[5])
+    assert problem.startswith("config key 'evaluation.ablations.test_sets': add the in-domain test set 'clean'")
+    assert problems(["shifted"]) == [] and problems(["clean", "shifted"], **ablations) == []
 
 
 def test_non_finite_outputs_are_refused_naming_the_image(tmp_path):
