@@ -575,7 +575,7 @@ def _add(state: EvaluationState, image: _ImagePixels, logits: torch.Tensor) -> N
     pixels = logits.flatten(1)
     state.image_names.append(image.name)
 
-    def rows(index: np.ndarray) -> torch.Tensor:
+    def logits_at(index: np.ndarray) -> torch.Tensor:
         # (C, N): scores only where a metric reads them (calibration needs 2 x 20,000 pixels of
         # a 2-megapixel image, so a full-image softmax would cost more than the metrics), as
         # rows of N pixels, the layout the reductions over C vectorise (see max_softmax)
@@ -585,31 +585,31 @@ def _add(state: EvaluationState, image: _ImagePixels, logits: torch.Tensor) -> N
         label, prediction, picked, any_pixel = image.label, image.prediction, image.picked, image.any_pixel
         state.confusion += image.confusion
         state.image_confusion.append(image.confusion.astype(np.int32))
-        confidence = max_softmax(rows(np.concatenate([picked, any_pixel]))).cpu().numpy()
+        confidence = max_softmax(logits_at(np.concatenate([picked, any_pixel]))).cpu().numpy()
         state.calibration.update(confidence[: len(picked)], prediction[picked] == label[picked])
         state.image_confidence.append(float(confidence[: len(picked)].mean()) if len(picked) else float("nan"))
         state.calibration_relis.update(confidence[len(picked) :],
                                        (prediction[any_pixel] == label[any_pixel]) & (label[any_pixel] != lb.VOID))
-        _accumulate_ablations(state, image.name, rows, image.labelled, picked, prediction, label)
+        _accumulate_ablations(state, image.name, logits_at, image.labelled, picked, prediction, label)
     if image.scored is not None:
-        scored = pixel_scores(rows(image.scored), state.outputs)
+        scored = pixel_scores(logits_at(image.scored), state.outputs)
         scores = {name: value.cpu().numpy() for name, value in scored.items()}
         for name, acc in state.detection.items():
             acc.update(scores[name], image.ood)
         state.ood_entropy += (scores["entropy"][image.ood].sum(), image.ood.sum())
 
 
-def _accumulate_ablations(state: EvaluationState, name: str, rows, labelled: np.ndarray, picked: np.ndarray,
+def _accumulate_ablations(state: EvaluationState, name: str, logits_at, labelled: np.ndarray, picked: np.ndarray,
                           prediction: np.ndarray, label: np.ndarray) -> None:
-    """Add one image to the ablations (:class:`Ablations`): ``rows`` gathers the logits of pixel
-    indices, ``labelled`` are the non-void pixels' indices, ``picked`` those calibration drew."""
+    """Add one image to the ablations (:class:`Ablations`): ``logits_at`` gathers the (C, N) logits
+    of pixel indices, ``labelled`` are the non-void pixels' indices, ``picked`` those calibration drew."""
     for pixels in state.ablations.calibration_pixels:  # each count its own draw, as separate runs would
         rng = np.random.default_rng([state.seed, zlib.crc32(name.encode()), pixels])
         drawn = _sample(rng, labelled, pixels)
-        state.ablation[f"pixels_{pixels}"].update(max_softmax(rows(drawn)).cpu().numpy(),
+        state.ablation[f"pixels_{pixels}"].update(max_softmax(logits_at(drawn)).cpu().numpy(),
                                                   prediction[drawn] == label[drawn])
     if state.ablations.negative_entropy:
-        logits = rows(picked)
+        logits = logits_at(picked)
         normalised = pixel_scores(logits)["entropy"] / math.log(logits.shape[0])
         confidence = (1.0 - normalised).clamp(0.0, 1.0).cpu().numpy()
         state.ablation["negative_entropy"].update(confidence, prediction[picked] == label[picked])
