@@ -87,3 +87,31 @@ def test_tiny_mask2former_confidences_are_its_normalised_scores(tiny_mask2former
         # what a softmax of the scores gives instead (the bug this guards against)
         softmax_max = torch.softmax(scores, dim=0).max(dim=0).values.numpy()
         assert abs(softmax_max[labelled].mean() - confidence) > 0.01
+
+
+def test_channels_last_on_cpu_keeps_the_outputs_and_spares_mmcv_ops(tiny_mask2former):
+    """cpu_channels_last changes the layout, not the results: the same logits to float rounding
+    (against the same weights in the default layout); a model with mmcv's compiled ops (the
+    Mask2Former's deformable attention) keeps the default layout."""
+    import copy
+
+    from mmengine.config import Config
+    from mmseg.apis import init_model
+
+    from segrel.models.segmentors import _demo_model, cpu_channels_last
+
+    cfg = Config.fromfile(str(mmseg_config_dir() / "fcn/fcn_r18-d8_4xb2-80k_cityscapes-512x1024.py"))
+    cfg.model = _demo_model(cfg.model.to_dict(), (64, 128))
+    torch.manual_seed(0)
+    model = init_model(cfg, None, device="cpu").eval()
+    images = torch.rand(2, 3, 64, 128)
+    with torch.no_grad():
+        reference = model._forward(images)
+        converted = cpu_channels_last(copy.deepcopy(model))
+        outputs = converted._forward(images)
+    assert converted.decode_head.convs[0].conv.weight.is_contiguous(memory_format=torch.channels_last)
+    assert not model.decode_head.convs[0].conv.weight.is_contiguous(memory_format=torch.channels_last)
+    torch.testing.assert_close(outputs, reference, rtol=1e-4, atol=1e-5)
+    weights = [parameter for parameter in tiny_mask2former.parameters() if parameter.dim() == 4]
+    cpu_channels_last(tiny_mask2former)
+    assert all(weight.is_contiguous() for weight in weights)

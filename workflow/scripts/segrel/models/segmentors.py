@@ -483,7 +483,7 @@ def load_model(config, checkpoint: str | Path, device: str = "cpu"):
     import mmseg.apis.inference
     from mmseg.apis import init_model
 
-    return strictly_initialised(mmseg.apis.inference, init_model, config, checkpoint, device=device)
+    return cpu_channels_last(strictly_initialised(mmseg.apis.inference, init_model, config, checkpoint, device=device))
 
 
 def strictly_initialised(inference_module, init, config, checkpoint: str | Path, **kwargs):
@@ -498,6 +498,18 @@ def strictly_initialised(inference_module, init, config, checkpoint: str | Path,
     finally:
         inference_module.load_checkpoint = original_loader
     return model.eval()
+
+
+def cpu_channels_last(model):
+    """On CPU, a segmentor's 4-D weights channels-last, so its convolutions run in oneDNN's
+    channels-last kernels: per image through the evaluation at 128x256 on one thread,
+    upernet_r18 64 -> 43 ms, deeplabv3plus_r18 49 -> 40, bisenetv2 36 -> 26, segformer_b0 43 ->
+    39, with the same mIoU and ECE to 6 decimals. Not on a GPU, and not for a model with mmcv's
+    compiled ops (e.g. RoIAlign: an mmdet Faster R-CNN's detections changed in that layout)."""
+    on_cpu = next(model.parameters()).device.type == "cpu"
+    if on_cpu and not any(type(module).__module__.startswith("mmcv.ops") for module in model.modules()):
+        model.to(memory_format=torch.channels_last)
+    return model
 
 
 @contextlib.contextmanager
