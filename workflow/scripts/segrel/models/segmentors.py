@@ -505,7 +505,8 @@ def cpu_channels_last(model):
     channels-last kernels: per image through the evaluation at 128x256 on one thread,
     upernet_r18 64 -> 43 ms, deeplabv3plus_r18 49 -> 40, bisenetv2 36 -> 26, segformer_b0 43 ->
     39, with the same mIoU and ECE to 6 decimals. Not on a GPU, and not for a model with mmcv's
-    compiled ops (e.g. RoIAlign: an mmdet Faster R-CNN's detections changed in that layout)."""
+    compiled ops, which may read their inputs as NCHW (the demo's Faster R-CNN, with mmcv's
+    RoIAlign, detected other boxes channels-last)."""
     on_cpu = next(model.parameters()).device.type == "cpu"
     if on_cpu and not any(type(module).__module__.startswith("mmcv.ops") for module in model.modules()):
         model.to(memory_format=torch.channels_last)
