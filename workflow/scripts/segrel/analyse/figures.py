@@ -381,10 +381,11 @@ def confidence_ablation_figure(ablations: pd.DataFrame):
     data = ablations[ablations.ablation == "confidence"]
     wide = data.pivot_table(index=["model", "test_set", "measure"], columns="setting", values="value").reset_index()
     measures = list(dict.fromkeys(data.measure))
+    test_sets = sorted(set(wide.test_set))  # one colour per test set in every panel
     figure, axes = panel_grid(len(measures), width=4.6)
     for ax, measure in zip(axes, measures):
         panel = wide[wide.measure == measure]
-        sns.scatterplot(data=panel, x="msp", y="negative_entropy", hue="test_set", s=50, ax=ax)
+        sns.scatterplot(data=panel, x="msp", y="negative_entropy", hue="test_set", hue_order=test_sets, s=50, ax=ax)
         values = panel[["msp", "negative_entropy"]].to_numpy()
         limits = [np.nanmin(values), np.nanmax(values)]
         ax.plot(limits, limits, color="grey", linestyle="--", linewidth=1)
