@@ -333,7 +333,6 @@ def test_ablations_against_direct_computation(tmp_path):
     assert [row[:2] for row in state.ablation_metrics()] == (
         [("calibration_pixels", "50")] * 4 + [("calibration_pixels", "100000")] * 4
         + [("confidence", "msp"), ("confidence", "negative_entropy")])
-
     with pytest.raises(ValueError, match=r"ablation_pixels \(\) vs \(50, 100000\)"):
         loaded.merge(EvaluationState(kind="segmentation", calibration_pixels=100_000, seed=0, batch_size=1))
 
@@ -358,11 +357,11 @@ def test_ablations_only_on_the_test_sets_listed(monkeypatch):
     list(evaluation.evaluate_job(None, "m", test_sets, 0, 1, {**settings, "ablations": ablations}))
     assert asked == [Ablations((5,), True)] * 3
 
-    def problems(listed, **asked):
+    def problems(listed, **chosen):
         return checks.config_problems({
             "datasets": {"cs": {"format": "cityscapes"}},
             "test_sets": {name: {"dataset": "cs"} for name in test_sets},
-            "evaluation": {"in_domain_test_set": "clean", "ablations": {**asked, "test_sets": listed}}})
+            "evaluation": {"in_domain_test_set": "clean", "ablations": {**chosen, "test_sets": listed}}})
 
     assert problems(["clean", "fgo"], negative_entropy=True) == [
         "config key 'evaluation.ablations.test_sets': no test set named 'fgo'"]
