@@ -22,14 +22,13 @@ import tempfile
 
 import torch
 import torch.nn.functional as F
-from mmengine.config import Config
 from mmseg.apis import init_model
 from timing import interleaved_min  # benchmarks/timing.py
 
 from segrel.core import formats
 from segrel.data.demo.writers import write_cityscapes
 from segrel.evaluate.evaluation import evaluate_shard
-from segrel.models.segmentors import _demo_model, _test_pipeline, mmseg_config_dir
+from segrel.models.segmentors import demo_model_config
 from segrel.stress.attacks import AttackSettings
 
 SIZES = {"demo": (128, 256), "paper": (1024, 2048)}
@@ -67,11 +66,8 @@ def main() -> None:
     torch.set_num_threads(args.threads)
 
     height, width = SIZES[args.resolution]
-    cfg = Config.fromfile(str(mmseg_config_dir() / args.config))
-    cfg.model = _demo_model(cfg.model.to_dict(), (height, width))
-    cfg.test_pipeline = _test_pipeline((height, width))
     torch.manual_seed(0)
-    model = init_model(cfg, None, device=args.device)
+    model = init_model(demo_model_config(args.config, (height, width), (height, width)), None, device=args.device)
     settings = AttackSettings(args.method, "linf", 8.0, 2.55, args.iterations)
     with tempfile.TemporaryDirectory(prefix="segrel-bench-") as scratch:
         write_cityscapes(scratch, seed=0, height=height, width=width, cities={"val": {"frankfurt": args.images}})

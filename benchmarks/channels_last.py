@@ -33,16 +33,12 @@ CONFIGS = {
 
 def model_of(config: str):
     import torch
-    from mmengine.config import Config
     from mmseg.apis import init_model
 
-    from segrel.models.segmentors import _demo_model, _test_pipeline, mmseg_config_dir
+    from segrel.models.segmentors import demo_model_config
 
-    cfg = Config.fromfile(str(mmseg_config_dir() / config))
-    cfg.model = _demo_model(cfg.model.to_dict(), (128, 256))
-    cfg.test_pipeline = _test_pipeline((128, 256))
     torch.manual_seed(0)
-    return init_model(cfg, None, device="cpu").eval()
+    return init_model(demo_model_config(config, (128, 256), (128, 256)), None, device="cpu").eval()
 
 
 def seconds_per_image(model, samples) -> tuple[float, float]:

@@ -14,7 +14,6 @@ from cospgd import functions as published
 from segrel.core import formats
 from segrel.evaluate.evaluation import EvaluationState, evaluate_job, evaluate_shard
 from segrel.evaluate.metrics import miou
-from segrel.models.segmentors import mmseg_config_dir
 from segrel.stress import attack, rem
 from segrel.stress.attacks import AttackSettings, attack_loss, perturb, pixel_weights, step
 
@@ -26,16 +25,13 @@ L2 = {"eps": 64.0, "alpha": 25.5}
 
 def tiny_segmentor(test_cfg=None):
     """mmseg's SegFormer-B0 Cityscapes config, randomly initialised, on 32 x 64 images."""
-    from mmengine.config import Config
     from mmseg.apis import init_model
 
-    from segrel.models.segmentors import _demo_model, _test_pipeline
+    from segrel.models.segmentors import demo_model_config
 
-    cfg = Config.fromfile(str(mmseg_config_dir() / SEGFORMER))
-    cfg.model = _demo_model(cfg.model.to_dict(), (HEIGHT, WIDTH))
+    cfg = demo_model_config(SEGFORMER, (HEIGHT, WIDTH), (HEIGHT, WIDTH))
     if test_cfg:
         cfg.model.test_cfg = test_cfg
-    cfg.test_pipeline = _test_pipeline((HEIGHT, WIDTH))
     torch.manual_seed(0)
     return init_model(cfg, None, device="cpu")
 

@@ -50,18 +50,14 @@ def test_output_kind_is_read_from_mmseg_configs(config, kind):
 def tiny_mask2former():
     """mmseg's Mask2Former-R50 Cityscapes config, narrowed (ResNet-18, 10 queries, one pixel
     decoder layer, three decoder layers), randomly initialised, for 64 x 128 images."""
-    from mmengine.config import Config
     from mmseg.apis import init_model
 
-    from segrel.models.segmentors import _demo_model, _test_pipeline
+    from segrel.models.segmentors import demo_model_config
 
-    cfg = Config.fromfile(str(mmseg_config_dir() / MASK2FORMER))
-    cfg.merge_from_dict({"model.backbone.depth": 18, "model.decode_head.in_channels": [64, 128, 256, 512],
-                         "model.decode_head.num_queries": 10,
-                         "model.decode_head.pixel_decoder.encoder.num_layers": 1,
-                         "model.decode_head.transformer_decoder.num_layers": 3})
-    cfg.model = _demo_model(cfg.model.to_dict(), (64, 128))
-    cfg.test_pipeline = _test_pipeline((64, 128))
+    cfg = demo_model_config(MASK2FORMER, (64, 128), (64, 128), {
+        "model.backbone.depth": 18, "model.decode_head.in_channels": [64, 128, 256, 512],
+        "model.decode_head.num_queries": 10, "model.decode_head.pixel_decoder.encoder.num_layers": 1,
+        "model.decode_head.transformer_decoder.num_layers": 3})
     torch.manual_seed(0)
     return init_model(cfg, None, device="cpu")
 
@@ -95,14 +91,12 @@ def test_channels_last_on_cpu_keeps_the_outputs_and_spares_mmcv_ops(tiny_mask2fo
     Mask2Former's deformable attention) keeps the default layout."""
     import copy
 
-    from mmengine.config import Config
     from mmseg.apis import init_model
 
-    from segrel.models.segmentors import _demo_model, cpu_channels_last
+    from segrel.models.segmentors import cpu_channels_last, demo_model_config
 
-    cfg = Config.fromfile(str(mmseg_config_dir() / "fcn/fcn_r18-d8_4xb2-80k_cityscapes-512x1024.py"))
-    cfg.model = _demo_model(cfg.model.to_dict(), (64, 128))
     torch.manual_seed(0)
+    cfg = demo_model_config("fcn/fcn_r18-d8_4xb2-80k_cityscapes-512x1024.py", (64, 128), (64, 128))
     model = init_model(cfg, None, device="cpu").eval()
     images = torch.rand(2, 3, 64, 128)
     with torch.no_grad():

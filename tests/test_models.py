@@ -63,14 +63,11 @@ def test_augmentations_follow_the_settings(tmp_path, distortion, ratio):
 def _tiny_model_files(folder, base: str):
     """mmseg's ``base`` config as the demo narrows it (64 x 128), randomly initialised: the
     config file and a checkpoint of its weights, as the models stage writes them."""
-    from mmengine.config import Config
     from mmseg.apis import init_model
 
-    from segrel.models.segmentors import _demo_model, _test_pipeline, mmseg_config_dir
+    from segrel.models.segmentors import demo_model_config
 
-    cfg = Config.fromfile(str(mmseg_config_dir() / base))
-    cfg.model = _demo_model(cfg.model.to_dict(), (64, 128))
-    cfg.test_pipeline = _test_pipeline((64, 128))
+    cfg = demo_model_config(base, (64, 128), (64, 128))
     folder.mkdir()
     cfg.dump(str(folder / "model.py"))
     torch.save({"state_dict": init_model(cfg, None, device="cpu").state_dict(), "meta": {}}, folder / "model.pth")

@@ -169,11 +169,19 @@ def shipped_config(configs_dir: Path, base: str, overrides: dict, package: str =
     return cfg
 
 
+def demo_model_config(base: str, crop_size, image_size, overrides: dict | None = None):
+    """mmseg's shipped ``base`` config as the demo builds it: ``overrides`` merged, one CPU
+    process's model on ``crop_size`` crops (:func:`_demo_model`) and a test pipeline at
+    ``image_size``."""
+    cfg = shipped_config(mmseg_config_dir(), base, overrides or {})
+    cfg.model = _demo_model(cfg.model.to_dict(), crop_size)
+    cfg.test_pipeline = _test_pipeline(image_size)
+    return cfg
+
+
 def demo_training_config(settings: DemoTrainingSettings, *, data_root: str, work_dir: str):
     """An mmengine Config that trains mmseg's ``settings.base`` config on a Cityscapes-layout dataset."""
-    cfg = shipped_config(mmseg_config_dir(), settings.base, settings.overrides)
-    cfg.model = _demo_model(cfg.model.to_dict(), settings.crop_size)
-    cfg.test_pipeline = _test_pipeline(settings.image_size)
+    cfg = demo_model_config(settings.base, settings.crop_size, settings.image_size, settings.overrides)
     _set_training(cfg, settings, data_root=data_root, work_dir=work_dir, snapshots=settings.snapshots)
     return cfg
 
