@@ -156,3 +156,41 @@ except RuntimeError as error:
     assert result.returncode == 0, result.stderr
     assert result.stdout.splitlines()[:2] == ["[]", "EncoderDecoder"]
     assert "refused: this process imported mmseg without mmdet" in result.stdout
+
+
+@pytest.mark.parametrize("mode", ["eval", "train"])
+def test_the_low_resolution_fusion_head_computes_mmsegs_segformer_head(mode):
+    """SegformerHeadLowResFusion with the weights of mmseg's SegformerHead (the reference): the
+    same logits and, in training (BN on the batch's statistics, dropout off), the same gradients."""
+    from segrel.models.segmentors import import_openmmlab
+
+    import_openmmlab("mmseg")
+    from mmseg.models.decode_heads import SegformerHead
+
+    from segrel.models.heads import SegformerHeadLowResFusion
+
+    settings = dict(in_channels=[8, 16, 24, 32], in_index=[0, 1, 2, 3], channels=16, num_classes=5, dropout_ratio=0,
+                    norm_cfg=dict(type="BN", requires_grad=True))
+    torch.manual_seed(0)
+    reference = SegformerHead(**settings)
+    head = SegformerHeadLowResFusion(**settings)
+    head.load_state_dict(reference.state_dict(), strict=True)
+    features = [torch.randn(2, c, 16 // 2**level, 32 // 2**level, requires_grad=True)
+                for level, c in enumerate(settings["in_channels"])]
+    outputs = {}
+    for name, module in (("reference", reference), ("fused", head)):
+        module.train(mode == "train")
+        logits = module(features)
+        logits.square().mean().backward()
+        outputs[name] = (logits.detach(), {key: p.grad.clone() for key, p in module.named_parameters()},
+                         [f.grad.clone() for f in features])
+        for feature in features:
+            feature.grad = None
+    (logits, gradients, input_gradients), (expected, expected_gradients, expected_inputs) = (outputs["fused"],
+                                                                                             outputs["reference"])
+    torch.testing.assert_close(logits, expected, atol=1e-5, rtol=1e-4)
+    assert gradients.keys() == expected_gradients.keys()
+    for key in gradients:
+        torch.testing.assert_close(gradients[key], expected_gradients[key], atol=1e-5, rtol=1e-4, msg=key)
+    for got, want in zip(input_gradients, expected_inputs, strict=True):
+        torch.testing.assert_close(got, want, atol=1e-5, rtol=1e-4)
