@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import copy
+import functools
 import sys
 from pathlib import Path
 
@@ -48,9 +49,9 @@ def main() -> None:
 
     torch.set_num_threads(1)
     import_openmmlab("mmseg")
-    stock = segformer("SegformerHead")
-    models = {"mmseg's SegformerHead (baseline)": stock, "SegformerHeadLowResFusion": segformer("SegformerHeadLowResFusion")}
-    models["SegformerHeadLowResFusion"].load_state_dict(copy.deepcopy(stock.state_dict()))
+    stock, fused = segformer("SegformerHead"), segformer("SegformerHeadLowResFusion")
+    fused.load_state_dict(copy.deepcopy(stock.state_dict()))
+    models = {"mmseg's SegformerHead (baseline)": stock, "SegformerHeadLowResFusion": fused}
     crops = torch.randn(args.batch, 3, 128, 256)
     labels = torch.randint(0, 19, (args.batch, 32, 64))
 
@@ -65,9 +66,9 @@ def main() -> None:
         with torch.no_grad():
             return model.decode_head(model.extract_feat(crops[:1]))
 
-    difference = (inference(stock) - inference(models["SegformerHeadLowResFusion"])).abs().max().item()
+    difference = (inference(stock) - inference(fused)).abs().max().item()
     for task, function in (("training step", training_step), ("inference, 1 image", inference)):
-        times = interleaved_min({name: (lambda m=model: function(m)) for name, model in models.items()},
+        times = interleaved_min({name: functools.partial(function, model) for name, model in models.items()},
                                 args.repeats)
         baseline, candidate = times.values()
         print(f"{task:20s} {baseline * 1000:7.1f} -> {candidate * 1000:7.1f} ms   ratio {candidate / baseline:.2f}")
