@@ -2,6 +2,7 @@
 own from_pretrained calls (from a directory or from a Hugging Face cache), the CLIP tokenizer
 matches Stable Diffusion 1.5's published ids, and the captions rule captions every image."""
 
+import json
 import os
 import subprocess
 import sys
@@ -132,7 +133,8 @@ def test_controlnet_training_resumes_bit_exactly(built, tmp_path, generator):
     examples = [TrainingExample(s.image, s.label, "a street") for s in
                 formats.list_samples("cityscapes", tmp_path / "cs", "train")]
     settings = ControlNetSettings(resolution=64, learning_rate=1e-3, batch_size=2, gradient_accumulation=2,
-                                  max_steps=2, mixed_precision="no", checkpoint_every=1, seed=0, condition="palette")
+                                  max_steps=2, mixed_precision="no", checkpoint_every=1, seed=0, condition="palette",
+                                  conditioning_channels=(4, 8, 8, 16))
     one_step = replace(settings, max_steps=1)
     base, quiet = built / generator, lambda message: None
     train_controlnet(base, examples, tmp_path / "straight", tmp_path / "work-straight", settings, log=quiet)
@@ -150,6 +152,14 @@ def test_controlnet_training_resumes_bit_exactly(built, tmp_path, generator):
     train_controlnet(base, examples, tmp_path / "other", tmp_path / "work-resumed",
                      replace(one_step, learning_rate=2e-3), log=logged.append)
     assert not any(line.startswith("resumed from") for line in logged) and not run.exists()
+    # the conditioning embedding as configured; one that does not reach the latents' size is refused
+    config = json.loads((tmp_path / "straight" / "config.json").read_text())
+    assert config["conditioning_embedding_out_channels"] == [4, 8, 8, 16]
+    with pytest.raises(ValueError, match=r"conditioning_channels \[4, 8\]: this generator's VAE downsamples 3 times, "
+                                         r"so give 4 channel counts"):
+        train_controlnet(base, examples, tmp_path / "bad", tmp_path / "work-bad",
+                         replace(one_step, conditioning_channels=(4, 8)), log=quiet)
+    assert not (tmp_path / "bad").exists()
 
 
 SCHEMA = Path(__file__).resolve().parents[1] / "workflow" / "schemas" / "config.schema.yaml"

@@ -136,6 +136,9 @@ class ControlNetSettings(SectionSettings):
     checkpoint_every: int  # optimiser steps between resumable checkpoints
     seed: int  # initialisation, crops, noise and shuffling
     condition: str  # encoding of the label map (see condition_map)
+    # channels of the convolutions that bring the label map down to the latents (diffusers' and
+    # the ControlNet paper's SD 1.5 default)
+    conditioning_channels: tuple[int, ...] = (16, 32, 96, 256)
 
     def run_identity(self) -> dict:
         """The settings a checkpoint depends on, as :func:`run_fingerprint` hashes them.
@@ -145,7 +148,7 @@ class ControlNetSettings(SectionSettings):
         ...                    condition="label_ids").run_identity()
         ... # doctest: +NORMALIZE_WHITESPACE
         {'resolution': 64, 'learning_rate': 0.001, 'batch_size': 2, 'gradient_accumulation': 1,
-         'mixed_precision': 'no', 'seed': 0, 'condition': 'label_ids'}
+         'mixed_precision': 'no', 'seed': 0, 'condition': 'label_ids', 'conditioning_channels': (16, 32, 96, 256)}
         """
         return {field.name: getattr(self, field.name) for field in fields(self)
                 if field.name not in self.RESUMABLE_ACROSS}
@@ -165,8 +168,8 @@ def run_fingerprint(base: str, examples: list[TrainingExample], settings: Contro
     >>> run_fingerprint("org/sd", example, replace(settings, max_steps=20, checkpoint_every=1)) == fingerprint
     True
     >>> [run_fingerprint("org/sd", example, replace(settings, **change)) == fingerprint
-    ...  for change in ({"seed": 1}, {"condition": "palette"})]
-    [False, False]
+    ...  for change in ({"seed": 1}, {"condition": "palette"}, {"conditioning_channels": (8, 16, 32, 64)})]
+    [False, False, False]
     """
     import hashlib
     import json
@@ -252,7 +255,8 @@ def _prepare_run(base: str, examples: list[TrainingExample], settings: ControlNe
     vae = AutoencoderKL.from_pretrained(base, subfolder="vae")
     unet = UNet2DConditionModel.from_pretrained(base, subfolder="unet")
     scheduler = DDPMScheduler.from_pretrained(base, subfolder="scheduler")
-    controlnet = ControlNetModel.from_unet(unet)
+    _check_conditioning_channels(settings.conditioning_channels, vae)
+    controlnet = ControlNetModel.from_unet(unet, conditioning_embedding_out_channels=settings.conditioning_channels)
     for frozen in (vae, unet, *conditioning.encoders):
         frozen.requires_grad_(False)
     controlnet.train()
@@ -268,6 +272,16 @@ def _prepare_run(base: str, examples: list[TrainingExample], settings: ControlNe
         frozen.to(accelerator.device, dtype=weight_dtype)
     return _TrainingRun(accelerator, conditioning, vae, unet, scheduler, controlnet, optimizer, dataset, loader,
                         shuffle, weight_dtype)
+
+
+def _check_conditioning_channels(channels, vae) -> None:
+    """The conditioning embedding halves the label map's size between its resolutions, down to
+    the latents': one resolution more than the VAE's downsamplings (SD's VAE: 3, so 4)."""
+    resolutions = len(vae.config.block_out_channels)
+    if len(channels) != resolutions:
+        raise ValueError(f"generation.controlnet.conditioning_channels {list(channels)}: this generator's VAE "
+                         f"downsamples {resolutions - 1} times, so give {resolutions} channel counts, one per "
+                         "resolution")
 
 
 def _resume(run: _TrainingRun, work_dir: Path, log) -> int:
