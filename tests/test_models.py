@@ -194,3 +194,22 @@ def test_the_low_resolution_fusion_head_computes_mmsegs_segformer_head(mode):
         torch.testing.assert_close(gradients[key], expected_gradients[key], atol=1e-5, rtol=1e-4, msg=key)
     for got, want in zip(input_gradients, expected_inputs, strict=True):
         torch.testing.assert_close(got, want, atol=1e-5, rtol=1e-4)
+
+
+def test_segrels_heads_are_registered_however_mmseg_was_imported_first():
+    """A process that imported mmseg's APIs itself before loading a model still gets segrel's
+    heads registered by import_openmmlab (a saved demo SegFormer names one)."""
+    import subprocess
+    import sys
+
+    script = """
+import mmseg.apis
+from mmseg.registry import MODELS
+from segrel.models.segmentors import import_openmmlab
+print(MODELS.get("SegformerHeadLowResFusion") is not None)
+import_openmmlab("mmseg")
+print(MODELS.get("SegformerHeadLowResFusion") is not None)
+"""
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == ["False", "True"]

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import re
 import shutil
+from collections.abc import Sequence
 from dataclasses import dataclass, fields
 from pathlib import Path
 
@@ -138,7 +139,7 @@ class ControlNetSettings(SectionSettings):
     condition: str  # encoding of the label map (see condition_map)
     # channels of the convolutions that bring the label map down to the latents (diffusers' and
     # the ControlNet paper's SD 1.5 default)
-    conditioning_channels: tuple[int, ...] = (16, 32, 96, 256)
+    conditioning_channels: Sequence[int] = (16, 32, 96, 256)
 
     def run_identity(self) -> dict:
         """The settings a checkpoint depends on, as :func:`run_fingerprint` hashes them.

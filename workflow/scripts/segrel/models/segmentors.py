@@ -47,16 +47,25 @@ def import_openmmlab(*packages: str) -> None:
     mmdet asked for after mmseg was imported without it is an error (its Mask2Former head would
     be built on an empty base class). segrel's own heads (:mod:`segrel.models.heads`) are
     registered with mmseg's."""
-    import importlib
     import sys
 
-    global _imported_without_mmdet
     if {"mmseg", "mmdet"} <= set(packages) and _imported_without_mmdet:
         raise RuntimeError("this process imported mmseg without mmdet (for a model that did not need it); "
                            "load models that need mmdet (Mask2Former, MaskFormer) in a process of their own")
     wanted = [name for name in ("mmseg", "mmdet") if name in packages and f"{name}.apis" not in sys.modules]
-    if not wanted:
-        return
+    if wanted:
+        _import_hiding_unused(wanted, packages)
+    if "mmseg" in packages:
+        import segrel.models.heads  # noqa: F401 (registers segrel's heads with mmseg's)
+
+
+def _import_hiding_unused(wanted: list[str], packages) -> None:
+    """Import the APIs of ``wanted`` with UNUSED_OPTIONAL_IMPORTS (and mmdet, unless in
+    ``packages``) made unimportable meanwhile."""
+    import importlib
+    import sys
+
+    global _imported_without_mmdet
     hidden = [name for name in (*UNUSED_OPTIONAL_IMPORTS, *(() if "mmdet" in packages else ("mmdet",)))
               if name not in sys.modules]
     for name in hidden:
@@ -70,7 +79,6 @@ def import_openmmlab(*packages: str) -> None:
                 del sys.modules[name]
     if "mmseg" in wanted:
         _imported_without_mmdet = "mmdet" not in packages
-        import segrel.models.heads  # noqa: F401 (registers segrel's heads with mmseg)
 
 
 def import_mmseg_for(*configs) -> None:
