@@ -186,8 +186,8 @@ def test_the_low_resolution_fusion_head_computes_mmsegs_segformer_head(mode):
                          [f.grad.clone() for f in features])
         for feature in features:
             feature.grad = None
-    (logits, gradients, input_gradients), (expected, expected_gradients, expected_inputs) = (outputs["fused"],
-                                                                                             outputs["reference"])
+    logits, gradients, input_gradients = outputs["fused"]
+    expected, expected_gradients, expected_inputs = outputs["reference"]
     torch.testing.assert_close(logits, expected, atol=1e-5, rtol=1e-4)
     assert gradients.keys() == expected_gradients.keys()
     for key in gradients:

@@ -17,8 +17,8 @@ class SegformerHeadLowResFusion(SegformerHead):
     upsampling instead of to the upsampled concatenation. Its 1x1 convolution and the
     (per-channel, linear) interpolation commute, so the output is the same up to float rounding
     (1e-6 on SegFormer-B0 at 128x256), but the fusion's 4C -> C channels run at 1/4 resolution
-    for the first level only and at 1/8 to 1/32 for the others: SegFormer-B0's forward and
-    backward at 4 x 128x256 on one CPU thread 0.39 -> 0.20 s (benchmarks/segformer_head.py).
+    for the first level only and at 1/8 to 1/32 for the others: a training step of SegFormer-B0
+    on 4 crops of 128x256 on one CPU thread 0.37 -> 0.18 s (benchmarks/segformer_head.py).
 
     >>> from mmseg.models.decode_heads import SegformerHead
     >>> import torch
